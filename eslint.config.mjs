@@ -1,0 +1,37 @@
+// Module boundaries (Nx tags): apps -> libs only, apps never import each other,
+// lstm-core depends on nothing of ours, and the compute/data libs never touch Redis or S3.
+import nx from '@nx/eslint-plugin';
+import tseslint from 'typescript-eslint';
+
+const serviceClients = ['bullmq', 'ioredis', '@aws-sdk/*'];
+
+export default [
+  { ignores: ['**/node_modules/**', '**/dist/**', '.nx/**', 'bench/results/**'] },
+  ...tseslint.configs.recommended,
+  {
+    files: ['**/*.ts', '**/*.js', '**/*.mjs'],
+    plugins: { '@nx': nx },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@nx/enforce-module-boundaries': [
+        'error',
+        {
+          enforceBuildableLibDependency: false,
+          allow: [],
+          depConstraints: [
+            { sourceTag: 'scope:core', onlyDependOnLibsWithTags: [], bannedExternalImports: serviceClients },
+            { sourceTag: 'scope:storage', onlyDependOnLibsWithTags: [] },
+            {
+              sourceTag: 'scope:data',
+              onlyDependOnLibsWithTags: ['scope:core', 'scope:storage'],
+              bannedExternalImports: serviceClients,
+            },
+            { sourceTag: 'scope:protocol', onlyDependOnLibsWithTags: ['scope:core', 'scope:data', 'scope:storage'] },
+            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:lib'] },
+            { sourceTag: 'type:lib', onlyDependOnLibsWithTags: ['type:lib'] },
+          ],
+        },
+      ],
+    },
+  },
+];
