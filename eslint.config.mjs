@@ -27,6 +27,10 @@ export default [
               bannedExternalImports: serviceClients,
             },
             { sourceTag: 'scope:protocol', onlyDependOnLibsWithTags: ['scope:core', 'scope:data', 'scope:storage'] },
+            {
+              sourceTag: 'scope:runner',
+              onlyDependOnLibsWithTags: ['scope:core', 'scope:data', 'scope:storage', 'scope:protocol'],
+            },
             { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:lib'] },
             { sourceTag: 'type:lib', onlyDependOnLibsWithTags: ['type:lib'] },
           ],

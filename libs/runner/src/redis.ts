@@ -1,0 +1,67 @@
+// Redis connections from a URL (redis:// or rediss:// with TLS, optional user:password), and
+// the one place that turns a URL into text fit for logs: credentials never leave this file.
+import { Redis, type RedisOptions } from 'ioredis';
+
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+
+/** The URL with any user name and password replaced by `***`. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.username !== '' || parsed.password !== '') {
+      parsed.username = parsed.username === '' ? '' : '***';
+      parsed.password = parsed.password === '' ? '' : '***';
+    }
+    return parsed.toString();
+  } catch {
+    return '<unparseable url>';
+  }
+}
+
+/** Removes every occurrence of the URL's credentials from a message. */
+export function redactCredentials(message: string, url: string): string {
+  let redacted = message.split(url).join(redactUrl(url));
+  try {
+    const { username, password } = new URL(url);
+    for (const secret of [password, decodeURIComponent(password)]) {
+      if (secret.length >= 3) redacted = redacted.split(secret).join('***');
+    }
+    if (username.length >= 3) redacted = redacted.split(`${username}:`).join('***:');
+  } catch {
+    // not a URL: nothing else to hide
+  }
+  return redacted;
+}
+
+export function redisOptionsFromUrl(url: string): RedisOptions {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new Error(`invalid Redis URL ${redactUrl(url)}: expected redis://[user:password@]host:port[/db] or rediss://...`);
+  }
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
+    throw new Error(`invalid Redis URL ${redactUrl(url)}: the scheme must be redis:// or rediss://`);
+  }
+  const db = parsed.pathname.length > 1 ? Number(parsed.pathname.slice(1)) : 0;
+  if (!Number.isInteger(db) || db < 0) throw new Error(`invalid Redis URL ${redactUrl(url)}: the database must be a number`);
+  return {
+    host: parsed.hostname,
+    port: parsed.port === '' ? 6379 : Number(parsed.port),
+    username: parsed.username === '' ? undefined : decodeURIComponent(parsed.username),
+    password: parsed.password === '' ? undefined : decodeURIComponent(parsed.password),
+    db,
+    tls: parsed.protocol === 'rediss:' ? { servername: parsed.hostname } : undefined,
+    // BullMQ blocks on its connections; it requires this to be null.
+    maxRetriesPerRequest: null,
+    lazyConnect: false,
+  };
+}
+
+export function connectRedis(url: string): Redis {
+  const redis = new Redis(redisOptionsFromUrl(url));
+  // Without a listener ioredis prints unhandled errors with the URL; callers see failures
+  // on the commands they run instead.
+  redis.on('error', () => undefined);
+  return redis;
+}
