@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { initializeParameters } from './init';
+import { blockView, findBlock, parameterLayout } from './layout';
+import type { ModelSpec } from './spec';
+
+const spec: ModelSpec = { input: { kind: 'tokens', vocabulary: 30, embedding: 8 }, layers: [16, 12], head: { kind: 'classification', classes: 30 } };
+
+describe('initializeParameters', () => {
+  const layout = parameterLayout(spec);
+  const params = initializeParameters(spec, 42);
+  const block = (name: string): Float32Array => blockView(params, findBlock(layout, name));
+
+  it('is a pure function of the seed', () => {
+    expect(initializeParameters(spec, 42)).toEqual(params);
+    expect(initializeParameters(spec, 43)).not.toEqual(params);
+  });
+
+  it('draws glorot uniform kernels and the embedding in [-0.05, 0.05]', () => {
+    const within = (values: Float32Array, limit: number): boolean => values.every((value) => Math.abs(value) <= limit);
+    expect(within(block('embedding/embeddings'), 0.05)).toBe(true);
+    const kernel = block('lstm_2/kernel'); // [16, 48]
+    const limit = Math.sqrt(6 / (16 + 48));
+    expect(within(kernel, limit)).toBe(true);
+    // Uniform on [-limit, limit] has variance limit^2 / 3.
+    const variance = kernel.reduce((sum, value) => sum + value * value, 0) / kernel.length;
+    expect(variance).toBeGreaterThan(0.8 * (limit * limit) / 3);
+    expect(variance).toBeLessThan(1.2 * (limit * limit) / 3);
+    expect(within(block('dense/kernel'), Math.sqrt(6 / (12 + 30)))).toBe(true);
+  });
+
+  it('makes recurrent kernels with orthonormal rows', () => {
+    for (const [name, H] of [['lstm_1/recurrent_kernel', 16], ['lstm_2/recurrent_kernel', 12]] as const) {
+      const U = block(name);
+      for (let r = 0; r < H; r++) {
+        for (let s = 0; s < H; s++) {
+          let dot = 0;
+          for (let c = 0; c < 4 * H; c++) dot += U[r * 4 * H + c]! * U[s * 4 * H + c]!;
+          expect(dot).toBeCloseTo(r === s ? 1 : 0, 5);
+        }
+      }
+    }
+  });
+
+  it('zeroes biases except the forget block, which is 1', () => {
+    const bias = block('lstm_1/bias');
+    expect(Array.from(bias)).toEqual([...Array(16).fill(0), ...Array(16).fill(1), ...Array(32).fill(0)]);
+    expect(block('dense/bias').every((value) => value === 0)).toBe(true);
+  });
+});

@@ -1,0 +1,68 @@
+// Keras's default initialisation, drawn from one seeded stream so that a seed fixes every
+// weight: glorot uniform kernels, orthogonal recurrent kernels, zero biases with the forget
+// block at 1 (unit_forget_bias), the embedding uniform in [-0.05, 0.05].
+
+import type { FloatArray } from './backend';
+import { blockView, findBlock, parameterLayout } from './layout';
+import { createRng, type Rng } from './rng';
+import { inputWidth, type ModelSpec } from './spec';
+
+/** A fresh flat parameter buffer for the spec, a pure function of (spec, seed). */
+export function initializeParameters(spec: ModelSpec, seed: number): Float32Array {
+  const layout = parameterLayout(spec);
+  const params = new Float32Array(layout.size);
+  const rng = createRng(seed);
+  const view = (name: string): Float32Array => blockView(params, findBlock(layout, name));
+  if (spec.input.kind === 'tokens') fillUniform(view('embedding/embeddings'), 0.05, rng);
+  let width = inputWidth(spec);
+  spec.layers.forEach((H, index) => {
+    const prefix = `lstm_${index + 1}`;
+    fillGlorotUniform(view(`${prefix}/kernel`), width, 4 * H, rng);
+    fillOrthogonalRows(view(`${prefix}/recurrent_kernel`), H, 4 * H, rng);
+    view(`${prefix}/bias`).fill(1, H, 2 * H); // the f block of i, f, c, o
+    width = H;
+  });
+  const dense = findBlock(layout, 'dense/kernel');
+  fillGlorotUniform(view('dense/kernel'), dense.shape[0]!, dense.shape[1]!, rng);
+  return params;
+}
+
+/** out [fanIn, fanOut]: uniform in ±sqrt(6 / (fanIn + fanOut)). */
+function fillGlorotUniform(out: FloatArray, fanIn: number, fanOut: number, rng: Rng): void {
+  fillUniform(out, Math.sqrt(6 / (fanIn + fanOut)), rng);
+}
+
+/** out [n]: uniform in [-limit, limit). */
+function fillUniform(out: FloatArray, limit: number, rng: Rng): void {
+  for (let k = 0; k < out.length; k++) out[k] = (2 * rng.nextFloat() - 1) * limit;
+}
+
+/**
+ * out [rows, columns], rows <= columns: a matrix with orthonormal rows, as Keras's
+ * Orthogonal initializer makes it (QR of a [columns, rows] standard normal matrix, Q scaled
+ * by sign(diag(R)), transposed). The QR whose R has a positive diagonal is unique, and
+ * Gram-Schmidt yields exactly that one, so orthonormalising the normal rows in order is the
+ * same construction. Each row is orthogonalised twice ("twice is enough") so float64
+ * rounding leaves the rows orthonormal to ~1e-15.
+ */
+function fillOrthogonalRows(out: FloatArray, rows: number, columns: number, rng: Rng): void {
+  if (rows > columns) throw new RangeError(`orthogonal rows need rows <= columns, got [${rows}, ${columns}]`);
+  const q = new Float64Array(rows * columns);
+  for (let r = 0; r < rows; r++) {
+    const row = q.subarray(r * columns, (r + 1) * columns);
+    for (let c = 0; c < columns; c++) row[c] = rng.nextNormal();
+    for (let pass = 0; pass < 2; pass++) {
+      for (let p = 0; p < r; p++) {
+        const previous = q.subarray(p * columns, (p + 1) * columns);
+        let dot = 0;
+        for (let c = 0; c < columns; c++) dot += row[c]! * previous[c]!;
+        for (let c = 0; c < columns; c++) row[c] = row[c]! - dot * previous[c]!;
+      }
+    }
+    let norm = 0;
+    for (let c = 0; c < columns; c++) norm += row[c]! * row[c]!;
+    norm = Math.sqrt(norm);
+    for (let c = 0; c < columns; c++) row[c] = row[c]! / norm;
+  }
+  out.set(q);
+}

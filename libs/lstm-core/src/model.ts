@@ -1,0 +1,190 @@
+// The whole model on any ComputeBackend: input (features, or tokens through the embedding)
+// -> stacked LSTM layers -> dense head on the last timestep -> loss; and the backward in
+// reverse. The losses, per window:
+//   regression:      sum over K of (y - target)^2 / K, so loss / count is Keras's 'mse';
+//   classification:  softmax cross-entropy, -log softmax(y)[class], via a stable log-sum-exp.
+// Losses and gradients are SUMMED over the windows of a batch (not averaged): shards of a
+// step add up, and the coordinator divides by the total count once.
+
+import type { ComputeBackend, FloatArray, LayerCache } from './backend';
+import { modelGradients, modelParameters, type ModelParameters } from './layout';
+import { headWidth, inputWidth, lastLayerUnits, type ModelSpec } from './spec';
+
+/** B windows of T timesteps. Features for feature input, tokens for token input; targets or
+ * classes for the loss (not needed for inference). */
+export interface Batch<F extends FloatArray = FloatArray> {
+  readonly B: number;
+  readonly T: number;
+  /** [B,T,I] */
+  readonly features?: F;
+  /** [B*T] token ids < V */
+  readonly tokens?: Int32Array;
+  /** [B,K] regression targets */
+  readonly targets?: F;
+  /** [B] class ids < K */
+  readonly classes?: Int32Array;
+}
+
+export interface LossResult {
+  /** Summed over the batch's windows; NaN or Infinity when the step diverged. */
+  readonly loss: number;
+  /** Windows in the batch (B). */
+  readonly count: number;
+}
+
+/** Loss and gradient of a batch; the summed gradient is ADDED into `grads` (same layout as params). */
+export function lossAndGradient<F extends FloatArray>(
+  backend: ComputeBackend<F>,
+  spec: ModelSpec,
+  params: F,
+  batch: Batch<F>,
+  grads: F,
+): LossResult {
+  const weights = modelParameters(spec, params);
+  const dWeights = modelGradients(spec, grads);
+  const forward = forwardPass(backend, spec, weights, batch, true);
+  try {
+    const { B, T } = batch;
+    const H = lastLayerUnits(spec);
+    const K = headWidth(spec);
+    const dLogits = backend.allocate(B * K);
+    const loss = headLoss(spec, forward.logits, batch, dLogits);
+    const dLast = backend.denseBackward({ B, H, K }, forward.lastHidden, dLogits, weights.denseKernel, dWeights.dDenseKernel, dWeights.dDenseBias);
+    // Only the last timestep feeds the head; every other step's gradient comes through the recurrence.
+    let dHidden: F | null = backend.allocate(B * T * H);
+    for (let b = 0; b < B; b++) dHidden.set(dLast.subarray(b * H, (b + 1) * H), (b * T + T - 1) * H);
+    for (let n = spec.layers.length - 1; n >= 0; n--) {
+      const wantInputGradient = n > 0 || spec.input.kind === 'tokens';
+      const cache = forward.caches[n]!;
+      forward.caches[n] = null;
+      dHidden = backend.lstmBackward(layerShape(spec, n, B, T), cache, dHidden!, weights.layers[n]!, dWeights.layers[n]!, wantInputGradient);
+    }
+    if (spec.input.kind === 'tokens') backend.embeddingBackward(batch.tokens!, dHidden!, dWeights.dEmbedding!, spec.input.embedding);
+    return { loss, count: B };
+  } finally {
+    releaseAll(backend, forward.caches);
+  }
+}
+
+/** The loss of a batch without gradients (validation). */
+export function evaluateLoss<F extends FloatArray>(backend: ComputeBackend<F>, spec: ModelSpec, params: F, batch: Batch<F>): LossResult {
+  const { logits } = forwardPass(backend, spec, modelParameters(spec, params), batch, false);
+  return { loss: headLoss(spec, logits, batch, null), count: batch.B };
+}
+
+/** Head outputs [B,K] before any softmax (logits for classification). */
+export function forwardLogits<F extends FloatArray>(backend: ComputeBackend<F>, spec: ModelSpec, params: F, batch: Batch<F>): F {
+  return forwardPass(backend, spec, modelParameters(spec, params), batch, false).logits;
+}
+
+interface ForwardPass<F extends FloatArray> {
+  /** One per layer while its backward has not run; null once consumed. */
+  readonly caches: (LayerCache | null)[];
+  /** [B,H] the last layer's hidden state at the last timestep */
+  readonly lastHidden: F;
+  /** [B,K] */
+  readonly logits: F;
+}
+
+// batch -> logits [B,K]; with training, keeps every layer's cache for the backward.
+function forwardPass<F extends FloatArray>(
+  backend: ComputeBackend<F>,
+  spec: ModelSpec,
+  weights: ModelParameters<F>,
+  batch: Batch<F>,
+  training: boolean,
+): ForwardPass<F> {
+  const { B, T } = checkBatch(spec, batch);
+  const caches: (LayerCache | null)[] = [];
+  try {
+    let x =
+      spec.input.kind === 'tokens'
+        ? backend.embeddingForward(batch.tokens!, weights.embedding!, spec.input.embedding)
+        : batch.features!;
+    spec.layers.forEach((_, n) => {
+      const result = backend.lstmForward(layerShape(spec, n, B, T), x, weights.layers[n]!, training);
+      caches.push(training ? result.cache : null);
+      if (!training) backend.release(result.cache);
+      x = result.hidden;
+    });
+    const H = lastLayerUnits(spec);
+    const lastHidden = backend.allocate(B * H);
+    for (let b = 0; b < B; b++) lastHidden.set(x.subarray((b * T + T - 1) * H, (b * T + T) * H), b * H);
+    const logits = backend.denseForward({ B, H, K: headWidth(spec) }, lastHidden, weights.denseKernel, weights.denseBias);
+    return { caches, lastHidden, logits };
+  } catch (error) {
+    releaseAll(backend, caches);
+    throw error;
+  }
+}
+
+// logits [B,K] -> summed loss; when dLogits [B,K] is given, writes d(loss)/d(logits) into it.
+function headLoss<F extends FloatArray>(spec: ModelSpec, logits: F, batch: Batch<F>, dLogits: F | null): number {
+  const { B } = batch;
+  const K = headWidth(spec);
+  let loss = 0;
+  if (spec.head.kind === 'regression') {
+    const targets = batch.targets;
+    if (!targets) throw new RangeError('batch: a regression head needs targets [B,K]');
+    for (let r = 0; r < B * K; r++) {
+      const error = logits[r]! - targets[r]!;
+      loss += (error * error) / K;
+      if (dLogits) dLogits[r] = (2 * error) / K;
+    }
+    return loss;
+  }
+  const classes = batch.classes;
+  if (!classes) throw new RangeError('batch: a classification head needs classes [B]');
+  for (let b = 0; b < B; b++) {
+    const row = logits.subarray(b * K, (b + 1) * K);
+    const target = classes[b]!;
+    const logSumExp = logSumExpOf(row);
+    loss += logSumExp - row[target]!;
+    if (dLogits) {
+      for (let k = 0; k < K; k++) dLogits[b * K + k] = Math.exp(row[k]! - logSumExp) - (k === target ? 1 : 0);
+    }
+  }
+  return loss;
+}
+
+/** log(sum(exp(row))) without overflow: shifted by the row's maximum. */
+export function logSumExpOf(row: FloatArray): number {
+  let max = -Infinity;
+  for (let k = 0; k < row.length; k++) max = Math.max(max, row[k]!);
+  if (!Number.isFinite(max)) return max;
+  let sum = 0;
+  for (let k = 0; k < row.length; k++) sum += Math.exp(row[k]! - max);
+  return max + Math.log(sum);
+}
+
+function layerShape(spec: ModelSpec, n: number, B: number, T: number) {
+  return { B, T, I: n === 0 ? inputWidth(spec) : spec.layers[n - 1]!, H: spec.layers[n]! };
+}
+
+function releaseAll<F extends FloatArray>(backend: ComputeBackend<F>, caches: (LayerCache | null)[]): void {
+  caches.forEach((cache, n) => {
+    if (cache) backend.release(cache);
+    caches[n] = null;
+  });
+}
+
+function checkBatch<F extends FloatArray>(spec: ModelSpec, batch: Batch<F>): { B: number; T: number } {
+  const { B, T } = batch;
+  if (!Number.isInteger(B) || B < 1) throw new RangeError(`batch.B must be a positive integer, got ${B}`);
+  if (!Number.isInteger(T) || T < 1) throw new RangeError(`batch.T must be a positive integer, got ${T}`);
+  const expect = (field: string, array: ArrayLike<number> | undefined, length: number, shape: string): void => {
+    if (!array) throw new RangeError(`batch.${field} ${shape} is required for this model`);
+    if (array.length !== length) throw new RangeError(`batch.${field} must be ${shape} = ${length} elements, got ${array.length}`);
+  };
+  if (spec.input.kind === 'features') expect('features', batch.features, B * T * spec.input.size, `[B,T,I] = [${B},${T},${spec.input.size}]`);
+  else expect('tokens', batch.tokens, B * T, `[B*T] = [${B * T}]`);
+  const K = headWidth(spec);
+  if (batch.targets) expect('targets', batch.targets, B * K, `[B,K] = [${B},${K}]`);
+  if (batch.classes) {
+    expect('classes', batch.classes, B, `[B] = [${B}]`);
+    batch.classes.forEach((value, b) => {
+      if (value < 0 || value >= K) throw new RangeError(`batch.classes[${b}] = ${value} is outside [0, ${K})`);
+    });
+  }
+  return { B, T };
+}
