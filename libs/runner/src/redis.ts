@@ -1,6 +1,7 @@
 // Redis connections from a URL (redis:// or rediss:// with TLS, optional user:password), and
 // the one place that turns a URL into text fit for logs: credentials never leave this file.
-import { Redis, type RedisOptions } from 'ioredis';
+import type { RedisOptions } from 'bullmq';
+import { Redis } from 'ioredis';
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 
@@ -54,7 +55,6 @@ export function redisOptionsFromUrl(url: string): RedisOptions {
     tls: parsed.protocol === 'rediss:' ? { servername: parsed.hostname } : undefined,
     // BullMQ blocks on its connections; it requires this to be null.
     maxRetriesPerRequest: null,
-    lazyConnect: false,
   };
 }
 
