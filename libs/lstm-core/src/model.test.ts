@@ -1,0 +1,122 @@
+import { describe, expect, it } from 'vitest';
+import { initializeParameters } from './init';
+import { parameterLayout } from './layout';
+import { evaluateLoss, lossAndGradient, type Batch } from './model';
+import { createReferenceBackend } from './reference';
+import { createRng } from './rng';
+import type { ModelSpec } from './spec';
+
+const float64 = createReferenceBackend('float64');
+
+/** Parameters from the Keras init, with biases and scale disturbed so every gate and block matters. */
+function testParameters(spec: ModelSpec, seed: number): Float64Array {
+  const rng = createRng(seed + 1000);
+  return Float64Array.from(initializeParameters(spec, seed), (value) => 1.5 * value + 0.1 * rng.nextNormal());
+}
+
+function testBatch(spec: ModelSpec, B: number, T: number, seed: number): Batch<Float64Array> {
+  const rng = createRng(seed);
+  const labels =
+    spec.head.kind === 'regression'
+      ? { targets: Float64Array.from({ length: B * spec.head.outputs }, () => rng.nextNormal()) }
+      : { classes: Int32Array.from({ length: B }, () => rng.nextInt(spec.head.kind === 'classification' ? spec.head.classes : 1)) };
+  const inputs =
+    spec.input.kind === 'features'
+      ? { features: Float64Array.from({ length: B * T * spec.input.size }, () => rng.nextNormal()) }
+      : { tokens: Int32Array.from({ length: B * T }, () => rng.nextInt(spec.input.kind === 'tokens' ? spec.input.vocabulary : 1)) };
+  return { B, T, ...inputs, ...labels };
+}
+
+const cases: [string, ModelSpec][] = [
+  ['features, 1 layer, regression', { input: { kind: 'features', size: 3 }, layers: [5], head: { kind: 'regression', outputs: 2 } }],
+  ['features, 3 layers, regression', { input: { kind: 'features', size: 3 }, layers: [4, 3, 5], head: { kind: 'regression', outputs: 2 } }],
+  ['tokens, 1 layer, classification', { input: { kind: 'tokens', vocabulary: 6, embedding: 3 }, layers: [4], head: { kind: 'classification', classes: 6 } }],
+  ['tokens, 3 layers, classification', { input: { kind: 'tokens', vocabulary: 6, embedding: 3 }, layers: [3, 4, 2], head: { kind: 'classification', classes: 6 } }],
+  ['features, 2 layers, classification', { input: { kind: 'features', size: 2 }, layers: [3, 4], head: { kind: 'classification', classes: 3 } }],
+];
+
+describe('lossAndGradient against central finite differences (float64)', () => {
+  it.each(cases)('%s: every parameter block', (_, spec) => {
+    const params = testParameters(spec, 7);
+    const batch = testBatch(spec, 3, 4, 11);
+    const grads = new Float64Array(params.length);
+    const { loss, count } = lossAndGradient(float64, spec, params, batch, grads);
+    expect(count).toBe(3);
+    expect(evaluateLoss(float64, spec, params, batch).loss).toBe(loss);
+
+    const eps = 1e-6;
+    for (const block of parameterLayout(spec).blocks) {
+      let maxError = 0;
+      let maxGradient = 0;
+      for (let k = block.offset; k < block.offset + block.size; k++) {
+        const saved = params[k]!;
+        params[k] = saved + eps;
+        const up = evaluateLoss(float64, spec, params, batch).loss;
+        params[k] = saved - eps;
+        const down = evaluateLoss(float64, spec, params, batch).loss;
+        params[k] = saved;
+        const numeric = (up - down) / (2 * eps);
+        maxError = Math.max(maxError, Math.abs(numeric - grads[k]!));
+        maxGradient = Math.max(maxGradient, Math.abs(grads[k]!));
+      }
+      expect(maxGradient, block.name).toBeGreaterThan(1e-4);
+      expect(maxError / maxGradient, block.name).toBeLessThan(1e-6);
+    }
+  });
+});
+
+describe('lossAndGradient', () => {
+  const spec = cases[1]![1];
+  const params = testParameters(spec, 3);
+  const batch = testBatch(spec, 4, 6, 5);
+
+  it('adds into the gradient it is given and is bit-identical on the same inputs', () => {
+    const once = new Float64Array(params.length);
+    lossAndGradient(float64, spec, params, batch, once);
+    const twice = new Float64Array(params.length);
+    lossAndGradient(float64, spec, params, batch, twice);
+    lossAndGradient(float64, spec, params, batch, twice);
+    // Not bit-exact: the second call adds into non-zero sums, a different rounding order.
+    twice.forEach((value, k) => expect(value).toBeCloseTo(2 * once[k]!, 12));
+    const again = new Float64Array(params.length);
+    lossAndGradient(float64, spec, params, batch, again);
+    expect(again).toEqual(once);
+  });
+
+  it('sums over windows: the loss of a batch is the sum of its halves', () => {
+    const half = (from: number): Batch<Float64Array> => ({
+      B: 2,
+      T: 6,
+      features: batch.features!.subarray(from * 6 * 3, (from + 2) * 6 * 3),
+      targets: batch.targets!.subarray(from * 2, (from + 2) * 2),
+    });
+    const whole = evaluateLoss(float64, spec, params, batch).loss;
+    expect(evaluateLoss(float64, spec, params, half(0)).loss + evaluateLoss(float64, spec, params, half(2)).loss).toBeCloseTo(whole, 12);
+  });
+
+  it('runs in float32 to float tolerance of float64', () => {
+    const float32 = createReferenceBackend('float32');
+    const grads64 = new Float64Array(params.length);
+    const loss64 = lossAndGradient(float64, spec, params, batch, grads64).loss;
+    const grads32 = new Float32Array(params.length);
+    const batch32: Batch<Float32Array> = { B: 4, T: 6, features: Float32Array.from(batch.features!), targets: Float32Array.from(batch.targets!) };
+    const loss32 = lossAndGradient(float32, spec, Float32Array.from(params), batch32, grads32).loss;
+    expect(Math.abs(loss32 - loss64) / loss64).toBeLessThan(1e-5);
+    const scale = Math.max(...grads64.map(Math.abs));
+    expect(Math.max(...grads32.map((value, k) => Math.abs(value - grads64[k]!))) / scale).toBeLessThan(1e-5);
+  });
+
+  it('names what is wrong with a batch', () => {
+    const grads = new Float64Array(params.length);
+    expect(() => lossAndGradient(float64, spec, params, { ...batch, features: new Float64Array(5) }, grads)).toThrow(/batch.features must be \[B,T,I\] = \[4,6,3\] = 72 elements, got 5/);
+    expect(() => lossAndGradient(float64, spec, params, { B: 4, T: 6, features: batch.features! }, grads)).toThrow(/needs targets/);
+    const tokens = cases[2]![1];
+    expect(() => evaluateLoss(float64, tokens, testParameters(tokens, 1), { B: 1, T: 2, tokens: Int32Array.from([1, 9]), classes: Int32Array.from([0]) })).toThrow(/token 9 at position 1 is outside the vocabulary \[0, 6\)/);
+  });
+
+  it('returns a non-finite loss for the caller to detect', () => {
+    const broken = params.slice();
+    broken[broken.length - 1] = Number.NaN;
+    expect(evaluateLoss(float64, spec, broken, batch).loss).toBeNaN();
+  });
+});
