@@ -1,0 +1,169 @@
+// The packed dataset format: datasets/<id>/segment-00000.bin ... and datasets/<id>/manifest.json,
+// written last. Rows are fixed-size records, little-endian: a token id (uint8, uint16 or int32,
+// the smallest that holds the vocabulary) for text; C float32 values (the normalized columns,
+// row-major) for CSV. Every segment holds `rowsPerSegment` rows (the last one fewer) and its
+// sha256 is in the manifest.
+import { createHash } from 'node:crypto';
+import type { EncodingSettings } from './data-spec';
+import type { Normalization } from './normalization';
+import type { SeriesRows } from './windows';
+import type { TokenType } from './vocabulary';
+import type { ObjectStore } from './object-store';
+import { DatasetFormatError } from './dataset-format-error';
+
+export const DATASET_FORMAT_VERSION = 1;
+
+export interface SegmentEntry {
+  /** Object name inside datasets/<id>/, e.g. "segment-00000.bin". */
+  readonly name: string;
+  readonly bytes: number;
+  readonly startRow: number;
+  readonly rows: number;
+  readonly sha256: string;
+}
+
+export interface SeriesEntry extends SeriesRows {
+  /** The seriesBy value of the series; null without seriesBy. */
+  readonly name: string | null;
+}
+
+export interface TextEncoding {
+  readonly lowercase: boolean;
+  /** Character k has id k; id vocabulary.length is the unknown id. */
+  readonly vocabulary: readonly string[];
+  readonly unknownId: number;
+  /** vocabulary.length + 1: the model's number of classes. */
+  readonly vocabularySize: number;
+  readonly tokenType: TokenType;
+}
+
+export interface CsvEncoding {
+  /** The stored columns: the features, then the targets that are not features. */
+  readonly columns: readonly string[];
+  readonly features: readonly string[];
+  readonly targets: readonly string[];
+  readonly seriesBy: string | null;
+  /** One entry per stored column, fitted on the training rows. */
+  readonly normalization: Normalization;
+}
+
+interface ManifestBase {
+  readonly formatVersion: typeof DATASET_FORMAT_VERSION;
+  readonly datasetId: string;
+  readonly source: { readonly name: string; readonly bytes: number; readonly sha256: string };
+  readonly validation: number;
+  readonly rows: { readonly total: number; readonly train: number; readonly validation: number };
+  readonly series: readonly SeriesEntry[];
+  readonly rowBytes: number;
+  readonly rowsPerSegment: number;
+  readonly segments: readonly SegmentEntry[];
+}
+
+export interface TextManifest extends ManifestBase {
+  readonly kind: 'text';
+  readonly text: TextEncoding;
+}
+
+export interface CsvManifest extends ManifestBase {
+  readonly kind: 'csv';
+  readonly csv: CsvEncoding;
+}
+
+export type DatasetManifest = TextManifest | CsvManifest;
+
+export function datasetPrefix(datasetId: string): string {
+  return `datasets/${datasetId}/`;
+}
+
+export function datasetManifestKey(datasetId: string): string {
+  return `${datasetPrefix(datasetId)}manifest.json`;
+}
+
+export function datasetSegmentName(index: number): string {
+  return `segment-${String(index).padStart(5, '0')}.bin`;
+}
+
+/** JSON with object keys sorted, so equal settings always hash equal. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/**
+ * The dataset id: a hash of the source bytes' sha256, the encoding settings and the format
+ * version (never the window settings). Same content + same settings = same id.
+ */
+export function datasetIdFor(sourceSha256: string, encoding: EncodingSettings): string {
+  const digest = createHash('sha256')
+    .update(canonicalJson({ formatVersion: DATASET_FORMAT_VERSION, source: sourceSha256, encoding }))
+    .digest('hex');
+  return `${encoding.format}-${digest.slice(0, 32)}`;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** Parses and checks a manifest's text; a DatasetFormatError naming `key` when it is not one this code reads. */
+export function parseManifest(text: string, key: string): DatasetManifest {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new DatasetFormatError(key, `not valid JSON (${(error as Error).message})`);
+  }
+  const fail = (detail: string): never => {
+    throw new DatasetFormatError(key, detail);
+  };
+  if (!isRecord(value)) return fail('not a JSON object');
+  if (value['formatVersion'] !== DATASET_FORMAT_VERSION) {
+    return fail(`dataset format version ${JSON.stringify(value['formatVersion'])} is not supported (this version reads ${DATASET_FORMAT_VERSION})`);
+  }
+  const kind = value['kind'];
+  if (kind !== 'text' && kind !== 'csv') return fail(`unknown kind ${JSON.stringify(kind)}`);
+  const m = value as unknown as DatasetManifest;
+  if (m.kind === 'text' && !(isRecord(m.text) && Array.isArray(m.text.vocabulary))) return fail('text encoding missing');
+  if (m.kind === 'csv' && !(isRecord(m.csv) && Array.isArray(m.csv.columns) && isRecord(m.csv.normalization))) return fail('csv encoding missing');
+  if (!Array.isArray(m.series) || !Array.isArray(m.segments) || !isRecord(m.rows)) return fail('series, segments or rows missing');
+  if (!(Number.isInteger(m.rowBytes) && m.rowBytes > 0 && Number.isInteger(m.rowsPerSegment) && m.rowsPerSegment > 0)) {
+    return fail('rowBytes and rowsPerSegment must be positive integers');
+  }
+  let nextRow = 0;
+  m.segments.forEach((segment, index) => {
+    const rowsHere = index < m.segments.length - 1 ? m.rowsPerSegment : segment.rows;
+    if (
+      segment.startRow !== nextRow ||
+      segment.rows !== rowsHere ||
+      segment.rows > m.rowsPerSegment ||
+      segment.bytes !== segment.rows * m.rowBytes ||
+      typeof segment.sha256 !== 'string' ||
+      segment.name !== datasetSegmentName(index)
+    ) {
+      fail(`segment ${index} does not continue the row ranges and sizes of the segments before it`);
+    }
+    nextRow += segment.rows;
+  });
+  if (nextRow !== m.rows.total) fail(`segments hold ${nextRow} rows, rows.total says ${m.rows.total}`);
+  return m;
+}
+
+/** Loads datasets/<id>/manifest.json; a DatasetFormatError when it is missing or unreadable. */
+export async function loadManifest(store: ObjectStore, datasetId: string): Promise<DatasetManifest> {
+  const key = datasetManifestKey(datasetId);
+  let bytes: Uint8Array;
+  try {
+    bytes = await store.get(key);
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 'NotFound') throw new DatasetFormatError(key, 'no such dataset (manifest not found); run `lstm prepare` first');
+    throw error;
+  }
+  const manifest = parseManifest(new TextDecoder().decode(bytes), key);
+  if (manifest.datasetId !== datasetId) throw new DatasetFormatError(key, `the manifest is of dataset ${manifest.datasetId}`);
+  return manifest;
+}
