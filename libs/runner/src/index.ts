@@ -1,0 +1,14 @@
+export * from './aggregate';
+export * from './coordinator';
+export * from './dispatcher';
+export * from './errors/lease-lost-error';
+export * from './errors/redis-reset-error';
+export * from './errors/shard-failed-error';
+export * from './errors/training-failed-error';
+export * from './job-files';
+export * from './job-plan';
+export * from './lease';
+export * from './redis';
+export * from './redis-keys';
+export * from './worker-service';
+export type { ShardResult, ShardTaskData } from './shard-thread-protocol';

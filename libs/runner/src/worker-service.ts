@@ -1,0 +1,119 @@
+// The gradient worker: a BullMQ worker on one numerics profile's queue whose processor hands
+// shards to compute threads, so lock renewal and stalled checks keep running while the math
+// runs. close() stops taking shards, finishes the ones in hand, then ends the threads.
+import { Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { gradientQueueName, type NumericsProfile } from '@lstm-runner/protocol';
+import { ComputePool } from './compute-pool';
+import { connectRedis, redisOptionsFromUrl } from './redis';
+import { generationKey } from './redis-keys';
+import type { ShardResult, ShardTaskData } from './shard-thread-protocol';
+
+export interface GradientWorkerOptions {
+  readonly redisUrl: string;
+  readonly prefix: string;
+  readonly storeUrl: string;
+  readonly s3Endpoint?: string;
+  readonly cacheDir: string;
+  /** A registered backend name; 'auto' is resolved by the caller before (see resolveProfile). */
+  readonly profile: NumericsProfile;
+  /** Shards computed at once, one compute thread each. */
+  readonly concurrency: number;
+  /** BullMQ lock duration; a worker silent for this long loses its shard to another. */
+  readonly lockDurationMs: number;
+  /** How often BullMQ looks for shards whose worker died. */
+  readonly stalledIntervalMs: number;
+  /** Times a shard may be taken from dead workers before it fails. */
+  readonly maxStalledCount: number;
+  readonly log: (line: string) => void;
+}
+
+export const DEFAULT_GRADIENT_WORKER_OPTIONS = {
+  prefix: 'lstm',
+  concurrency: 1,
+  lockDurationMs: 30_000,
+  stalledIntervalMs: 30_000,
+  maxStalledCount: 5,
+  log: (): void => undefined,
+} satisfies Partial<GradientWorkerOptions>;
+
+export type GradientWorkerInput = Partial<GradientWorkerOptions> &
+  Pick<GradientWorkerOptions, 'redisUrl' | 'storeUrl' | 'cacheDir' | 'profile'>;
+
+export function validateGradientWorkerOptions(options: GradientWorkerOptions): GradientWorkerOptions {
+  const positive = ['concurrency', 'lockDurationMs', 'stalledIntervalMs', 'maxStalledCount'] as const;
+  for (const name of positive) {
+    const value = options[name];
+    if (!Number.isInteger(value) || value < 1) throw new RangeError(`worker option ${name} must be a positive integer, got ${value}`);
+  }
+  return options;
+}
+
+/** What a dropped shard returns: its generation is not the job's current one. */
+export interface DroppedShard {
+  readonly dropped: true;
+}
+
+export class GradientWorker {
+  private readonly options: GradientWorkerOptions;
+  private readonly pool: ComputePool;
+  private readonly redis: Redis;
+  private worker: Worker | undefined;
+  private closing: Promise<void> | undefined;
+
+  constructor(options: GradientWorkerInput) {
+    this.options = validateGradientWorkerOptions({ ...DEFAULT_GRADIENT_WORKER_OPTIONS, ...options });
+    this.pool = new ComputePool(this.options.concurrency, {
+      storeUrl: this.options.storeUrl,
+      cacheDir: this.options.cacheDir,
+      profile: this.options.profile,
+      ...(this.options.s3Endpoint === undefined ? {} : { s3Endpoint: this.options.s3Endpoint }),
+    });
+    this.redis = connectRedis(this.options.redisUrl);
+  }
+
+  get queueName(): string {
+    return gradientQueueName(this.options.profile);
+  }
+
+  /** Loads the backend in every compute thread, then starts taking shards. Returns the backend's description. */
+  async start(): Promise<string> {
+    const description = await this.pool.ready();
+    const { options } = this;
+    this.worker = new Worker(this.queueName, (job: Job<ShardTaskData>) => this.process(job), {
+      connection: redisOptionsFromUrl(options.redisUrl),
+      prefix: options.prefix,
+      concurrency: options.concurrency,
+      lockDuration: options.lockDurationMs,
+      stalledInterval: options.stalledIntervalMs,
+      maxStalledCount: options.maxStalledCount,
+      // Results are read by the coordinator, which removes the jobs after each step.
+      removeOnComplete: { age: 3600 },
+      removeOnFail: { age: 3600 },
+    });
+    this.worker.on('error', (error) => options.log(`worker error: ${error.message}`));
+    this.worker.on('failed', (job, error) => {
+      if (job !== undefined) options.log(`shard ${job.id ?? '?'} failed (attempt ${job.attemptsMade}): ${error.message}`);
+    });
+    return description;
+  }
+
+  private async process(job: Job<ShardTaskData>): Promise<ShardResult | DroppedShard> {
+    const current = await this.redis.get(generationKey(this.options.prefix, job.data.jobId));
+    if (current !== String(job.data.generation)) return { dropped: true };
+    const response = await this.pool.compute({ task: job.data });
+    if (!response.ok) throw new Error(response.error);
+    const { ok: _ok, requestId: _requestId, ...result } = response;
+    return result;
+  }
+
+  /** Stops taking shards, finishes those in hand, frees everything. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.worker?.close();
+      await this.pool.close();
+      this.redis.disconnect();
+    })();
+    return this.closing;
+  }
+}
