@@ -42,7 +42,7 @@ describe('SGD with momentum', () => {
     const theirs = tf.train.momentum(0.05, 0.8);
     for (let step = 0; step < 5; step++) {
       ours.apply(params, gradientAt(step, n));
-      theirs.applyGradients({ [variable.name]: tf.tensor1d(gradientAt(step, n)) });
+      theirs.applyGradients([{ name: variable.name, tensor: tf.tensor1d(gradientAt(step, n)) }]);
     }
     const expected = variable.dataSync();
     params.forEach((value, k) => expect(value).toBeCloseTo(expected[k]!, 6));
@@ -75,7 +75,7 @@ describe('Adam', () => {
     const theirs = tf.train.adam(0.01, 0.9, 0.999, 1e-7);
     for (let step = 0; step < 6; step++) {
       ours.apply(params, gradientAt(step, n));
-      theirs.applyGradients({ [variable.name]: tf.tensor1d(gradientAt(step, n)) });
+      theirs.applyGradients([{ name: variable.name, tensor: tf.tensor1d(gradientAt(step, n)) }]);
     }
     const expected = variable.dataSync();
     params.forEach((value, k) => expect(Math.abs(value - expected[k]!)).toBeLessThan(1e-5));
