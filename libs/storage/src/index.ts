@@ -1,0 +1,16 @@
+export type { ObjectStore, StoreOperation } from './object-store';
+export { openStore, parseStoreUrl, resolveStoreOptions, DEFAULT_LIST_PAGE_SIZE } from './open-store';
+export type { OpenStoreOptions, StoreOptions } from './open-store';
+export type { S3Credentials } from './s3-store';
+export { DEFAULT_RETRY_OPTIONS } from './retry';
+export type { RetryOptions } from './retry';
+export { keyProblem, prefixProblem } from './keys';
+export { sha256Hex, putChecked, getVerified } from './checksum';
+export { withFaults, validateFaultPlan, faultPlanFromEnv, FaultyStore, STORE_FAULTS_ENV } from './faults';
+export type { FaultPlan } from './faults';
+export { StoreError } from './errors/store-error';
+export type { StoreErrorCode } from './errors/store-error';
+export { ObjectNotFoundError } from './errors/object-not-found-error';
+export { InvalidKeyError } from './errors/invalid-key-error';
+export { ChecksumMismatchError } from './errors/checksum-mismatch-error';
+export { StoreConfigError } from './errors/store-config-error';

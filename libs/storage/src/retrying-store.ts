@@ -1,0 +1,90 @@
+// Retries transient failures of another store with backoff and bounds every attempt with a
+// timeout. openStore puts it outermost, so faults injected by withFaults (inside it) are
+// retried like real ones.
+import { StoreError } from './errors/store-error';
+import type { ObjectStore, StoreOperation } from './object-store';
+import { backoffDelayMs, toStoreError, type RetryOptions } from './retry';
+import { Sleepers } from './sleepers';
+
+export class RetryingStore implements ObjectStore {
+  private closed = false;
+  /** Calls waiting out a backoff; close() wakes them so they fail at once. */
+  private readonly backoffs = new Sleepers();
+
+  constructor(
+    private readonly inner: ObjectStore,
+    private readonly options: RetryOptions,
+    private readonly random: () => number = Math.random,
+  ) {}
+
+  get url(): string {
+    return this.inner.url;
+  }
+
+  get(key: string): Promise<Uint8Array> {
+    return this.call('get', key, () => this.inner.get(key));
+  }
+
+  getRange(key: string, start: number, end: number): Promise<Uint8Array> {
+    return this.call('getRange', key, () => this.inner.getRange(key, start, end));
+  }
+
+  put(key: string, body: Uint8Array | string): Promise<void> {
+    return this.call('put', key, () => this.inner.put(key, body));
+  }
+
+  head(key: string): Promise<{ size: number } | null> {
+    return this.call('head', key, () => this.inner.head(key));
+  }
+
+  list(prefix: string): Promise<string[]> {
+    return this.call('list', prefix, () => this.inner.list(prefix));
+  }
+
+  delete(key: string): Promise<void> {
+    return this.call('delete', key, () => this.inner.delete(key));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.backoffs.wakeAll();
+    await this.inner.close();
+  }
+
+  private async call<T>(operation: StoreOperation, key: string, attempt: () => Promise<T>): Promise<T> {
+    for (let attempts = 1; ; attempts++) {
+      if (this.closed) {
+        throw new StoreError({ operation, key, storeUrl: this.url, code: 'Closed', transient: false, detail: 'the store is closed' });
+      }
+      let error: StoreError;
+      try {
+        return await this.withinTimeout(operation, key, attempt);
+      } catch (caught) {
+        error = toStoreError(caught, operation, key, this.url);
+      }
+      if (!error.transient || attempts >= this.options.attempts) {
+        if (attempts === 1) throw error;
+        throw new StoreError(
+          { operation, key, storeUrl: this.url, code: error.code, transient: true, detail: error.detail, attempts },
+          { cause: error.cause },
+        );
+      }
+      await this.backoffs.sleep(backoffDelayMs(attempts, this.options, this.random));
+    }
+  }
+
+  private withinTimeout<T>(operation: StoreOperation, key: string, attempt: () => Promise<T>): Promise<T> {
+    const pending = attempt();
+    // An attempt that timed out may still fail later; nobody waits for it any more.
+    pending.catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const detail = `no answer within ${this.options.timeoutMs} ms`;
+        reject(new StoreError({ operation, key, storeUrl: this.url, code: 'Timeout', transient: true, detail }));
+      }, this.options.timeoutMs);
+    });
+    return Promise.race([pending, timeout]).finally(() => clearTimeout(timer));
+  }
+}
