@@ -1,1 +1,29 @@
-console.log('lstm: not yet');
+// The `lstm` command: argument parsing and wiring; the logic lives in libs.
+import { Command, CommanderError } from 'commander';
+import { printError } from './cli-context';
+import { dataCommands } from './commands/data';
+import { jobCommands } from './commands/jobs';
+import { serviceCommands } from './commands/services';
+
+const program = new Command('lstm')
+  .description('Distributed LSTM training: a coordinator, BullMQ workers and S3-compatible storage.')
+  .option('--verbose', 'print stack traces with errors')
+  .showHelpAfterError('(lstm <command> --help for usage)')
+  .exitOverride();
+
+jobCommands(program);
+dataCommands(program);
+serviceCommands(program);
+
+const verbose = process.argv.includes('--verbose');
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    // commander already printed its message (unknown option, missing argument, --help).
+    process.exitCode = error.exitCode === 0 ? 0 : 2;
+  } else {
+    printError(error, verbose);
+    process.exitCode = 1;
+  }
+}

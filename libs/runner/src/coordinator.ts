@@ -292,6 +292,7 @@ export class Coordinator {
           epoch: position.epoch,
           trainLoss: aggregated.loss,
           validationLoss,
+          lastValidationLoss: state.validation.lastLoss,
           windowsPerSecond: (aggregated.count * 1000) / Math.max(1, stepMs),
           stepMs,
           wallTimeMs: Date.now(),

@@ -12,3 +12,7 @@ export * from './redis';
 export * from './redis-keys';
 export * from './worker-service';
 export type { ShardResult, ShardTaskData } from './shard-thread-protocol';
+export * from './defaults';
+export * from './status';
+export * from './submit';
+export * from './service';

@@ -88,7 +88,10 @@ export interface MetricRecord {
   readonly step: number;
   readonly epoch: number;
   readonly trainLoss: number;
+  /** The validation loss measured after this step, when it was validated. */
   readonly validationLoss: number | null;
+  /** The most recent validation loss of the run so far. */
+  readonly lastValidationLoss: number | null;
   readonly windowsPerSecond: number;
   readonly stepMs: number;
   readonly wallTimeMs: number;

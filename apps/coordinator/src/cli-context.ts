@@ -1,0 +1,60 @@
+// What every command shares: connection settings from flags and env, the store, and the
+// rule for errors (one line on stderr, stack with --verbose, credentials never printed).
+import { Option, type Command } from 'commander';
+import { openStore, type ObjectStore } from '@lstm-runner/storage';
+import { redactCredentials, runtimeDefaults, type RuntimeDefaults } from '@lstm-runner/runner';
+
+export { positiveIntegerOption } from '@lstm-runner/runner';
+
+export const defaults: RuntimeDefaults = runtimeDefaults();
+
+export interface ConnectionFlags {
+  readonly store: string;
+  readonly redis: string;
+  readonly s3Endpoint?: string;
+  readonly queuePrefix: string;
+  readonly verbose?: boolean;
+}
+
+export function withStore(command: Command): Command {
+  return command
+    .option('--store <url>', 's3://bucket/prefix, file://dir or a directory (env LSTM_STORE)', defaults.storeUrl)
+    .option('--s3-endpoint <url>', 'S3-compatible endpoint, e.g. MinIO (env S3_ENDPOINT)', defaults.s3Endpoint);
+}
+
+export function withRedis(command: Command): Command {
+  return command
+    .option('--redis <url>', 'Redis URL, redis:// or rediss:// (env REDIS_URL)', defaults.redisUrl)
+    .addOption(new Option('--queue-prefix <prefix>', 'BullMQ prefix (env LSTM_QUEUE_PREFIX)').default(defaults.queuePrefix).hideHelp());
+}
+
+export function openCommandStore(flags: Pick<ConnectionFlags, 'store' | 's3Endpoint'>): ObjectStore {
+  return openStore(flags.store, flags.s3Endpoint === undefined ? {} : { endpoint: flags.s3Endpoint });
+}
+
+/** Thrown for a wrong use of a command: printed as is, exit code 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+let secrets: string[] = [];
+
+/** URLs whose credentials must never be printed. */
+export function rememberSecrets(...urls: (string | undefined)[]): void {
+  secrets = [...secrets, ...urls.filter((url): url is string => url !== undefined)];
+}
+
+export function redact(text: string): string {
+  return secrets.reduce((out, url) => redactCredentials(out, url), text);
+}
+
+export function printError(error: unknown, verbose: boolean): void {
+  const err = error instanceof Error ? error : new Error(String(error));
+  const text = verbose ? (err.stack ?? err.message) : err.message.split('\n')[0]!;
+  process.stderr.write(`lstm: ${redact(text)}\n`);
+}
+
+/** Status lines go to stderr so that stdout carries only results (ids, JSON, text). */
+export function info(line: string): void {
+  process.stderr.write(`${redact(line)}\n`);
+}

@@ -1,0 +1,140 @@
+// lstm train | resume | cancel | status: wiring of libs/runner for jobs.
+import { resolve } from 'node:path';
+import { Command } from 'commander';
+import { BackendRegistry, registerTfjsBackends } from '@lstm-runner/lstm-core';
+import { localFileSource, type ByteSource } from '@lstm-runner/data';
+import { jobLatestKey, loadJobSpec, type JobSpec, type NumericsProfile } from '@lstm-runner/protocol';
+import { openStore } from '@lstm-runner/storage';
+import {
+  cancelKey,
+  connectRedis,
+  createJob,
+  jobStatus,
+  leaseKey,
+  listJobIds,
+  readJobPointer,
+  readJobRecord,
+  reopenJob,
+  writeJson,
+} from '@lstm-runner/runner';
+import { info, openCommandStore, positiveIntegerOption, rememberSecrets, withRedis, withStore, type ConnectionFlags } from '../cli-context';
+import { followJob, runJobFromCli, type RunFlags } from './run-job';
+
+/** The bytes of data.source: a local path (already resolved against the spec) or s3://bucket/key. */
+export async function openDataSource(spec: JobSpec, flags: Pick<ConnectionFlags, 's3Endpoint'>): Promise<ByteSource> {
+  const source = spec.data.source;
+  if (!source.startsWith('s3://')) return localFileSource(source, source);
+  const bucketEnd = source.indexOf('/', 's3://'.length);
+  if (bucketEnd < 0 || bucketEnd === source.length - 1) throw new Error(`data.source ${source}: expected s3://bucket/key`);
+  const store = openStore(source.slice(0, bucketEnd), flags.s3Endpoint === undefined ? {} : { endpoint: flags.s3Endpoint });
+  try {
+    const bytes = await store.get(source.slice(bucketEnd + 1));
+    return { name: source, stream: (async function* () { yield bytes; })() };
+  } finally {
+    await store.close();
+  }
+}
+
+/** The numerics profile a new job records: the spec's, or what `auto` picks here. */
+export async function profileOf(spec: JobSpec): Promise<NumericsProfile> {
+  const requested = spec.training.profile?.backend ?? 'auto';
+  const registry = registerTfjsBackends(new BackendRegistry());
+  const loaded = await registry.load(requested);
+  loaded.backend.dispose();
+  info(`backend: ${loaded.summary}`);
+  return { backend: loaded.backend.name, threads: spec.training.profile?.threads ?? 1 };
+}
+
+export function jobCommands(program: Command): void {
+  withRedis(withStore(program.command('train')))
+    .description('submit a training job (or run it here with --local-workers)')
+    .argument('<spec>', 'job spec (YAML or JSON)')
+    .option('--job-id <id>', 'id for the new job (default: <name>-<time>-<random>)')
+    .option('--local-workers <n>', 'run the coordinator and N worker processes here; return when the job ends', positiveIntegerOption)
+    .option('--follow', 'show progress until the job ends (Ctrl-C detaches)')
+    .action(async (specPath: string, flags: RunFlags & { jobId?: string }) => {
+      rememberSecrets(flags.redis, flags.store);
+      const spec = await loadJobSpec(resolve(specPath));
+      const store = openCommandStore(flags);
+      try {
+        const profile = await profileOf(spec);
+        const created = await createJob({ store, spec, source: await openDataSource(spec, flags), profile, ...(flags.jobId === undefined ? {} : { jobId: flags.jobId }) });
+        info(`job ${created.record.id}: ${created.record.totalSteps} steps, dataset ${created.record.datasetId}${created.datasetCreated ? ' (prepared)' : ''}`);
+        process.exitCode = await runJobFromCli(store, created.record.id, profile, flags);
+      } finally {
+        await store.close();
+      }
+    });
+
+  withRedis(withStore(program.command('resume')))
+    .description('continue a job from its last checkpoint')
+    .argument('<job>', 'job id')
+    .option('--local-workers <n>', 'run the coordinator and N worker processes here', positiveIntegerOption)
+    .option('--follow', 'show progress until the job ends (Ctrl-C detaches)')
+    .action(async (jobId: string, flags: RunFlags) => {
+      rememberSecrets(flags.redis, flags.store);
+      const store = openCommandStore(flags);
+      try {
+        await reopenJob(store, jobId);
+        const record = await readJobRecord(store, jobId);
+        process.exitCode = await runJobFromCli(store, jobId, record.profile, flags);
+      } finally {
+        await store.close();
+      }
+    });
+
+  withRedis(withStore(program.command('cancel')))
+    .description('cancel a job: it checkpoints and stops')
+    .argument('<job>', 'job id')
+    .action(async (jobId: string, flags: ConnectionFlags) => {
+      rememberSecrets(flags.redis, flags.store);
+      const store = openCommandStore(flags);
+      const redis = connectRedis(flags.redis);
+      try {
+        const pointer = await readJobPointer(store, jobId);
+        if (pointer === null) throw new Error(`no job ${jobId} in ${store.url}`);
+        if (pointer.state === 'completed' || pointer.state === 'failed' || pointer.state === 'cancelled') {
+          info(`job ${jobId} is already ${pointer.state}`);
+          return;
+        }
+        if ((await redis.exists(leaseKey(flags.queuePrefix, jobId))) === 1) {
+          await redis.set(cancelKey(flags.queuePrefix, jobId), '1', 'EX', 86_400);
+          info(`job ${jobId}: cancel requested; its coordinator stops at the next step`);
+        } else {
+          await writeJson(store, jobLatestKey(jobId), { ...pointer, state: 'cancelled', message: 'cancelled while no coordinator ran it', updatedAt: new Date().toISOString() });
+          info(`job ${jobId}: cancelled`);
+        }
+      } finally {
+        redis.disconnect();
+        await store.close();
+      }
+    });
+
+  withStore(program.command('status'))
+    .description('state of a job, or of every job in the store')
+    .argument('[job]', 'job id')
+    .option('--json', 'machine-readable output')
+    .option('--follow', 'show progress until the job ends (Ctrl-C detaches)')
+    .action(async (jobId: string | undefined, flags: ConnectionFlags & { json?: boolean; follow?: boolean }) => {
+      rememberSecrets(flags.store);
+      const store = openCommandStore(flags);
+      try {
+        if (jobId !== undefined && flags.follow === true) {
+          process.exitCode = await followJob(store, jobId);
+          return;
+        }
+        const statuses = jobId === undefined ? await Promise.all((await listJobIds(store)).map((id) => jobStatus(store, id))) : [await jobStatus(store, jobId)];
+        if (flags.json === true) {
+          process.stdout.write(`${JSON.stringify(jobId === undefined ? statuses : statuses[0], null, 2)}\n`);
+          return;
+        }
+        if (statuses.length === 0) info(`no jobs in ${store.url}`);
+        for (const s of statuses) {
+          const losses = `loss ${s.trainLoss?.toFixed(4) ?? '-'} val ${s.validationLoss?.toFixed(4) ?? '-'}`;
+          process.stdout.write(`${s.id}  ${s.name}  ${s.state}  step ${s.step}/${s.totalSteps}  epoch ${s.epoch + 1}  ${losses}${s.message === null ? '' : `  (${s.message})`}\n`);
+        }
+      } finally {
+        await store.close();
+      }
+    });
+}

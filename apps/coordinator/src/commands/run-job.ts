@@ -1,0 +1,115 @@
+// Running a job from the command line: embedded (a coordinator in this process and N local
+// worker processes) or through a running `lstm coordinator` service, with progress shown.
+import { join } from 'node:path';
+import { Coordinator, enqueueJobRun, jobStatus, type JobOutcome } from '@lstm-runner/runner';
+import type { ObjectStore } from '@lstm-runner/storage';
+import type { NumericsProfile } from '@lstm-runner/protocol';
+import { defaults, info, rememberSecrets, type ConnectionFlags } from '../cli-context';
+import { LocalWorkers, reachRedis } from '../local-processes';
+import { ProgressReporter } from '../progress';
+
+export interface RunFlags extends ConnectionFlags {
+  readonly localWorkers?: number;
+  readonly follow?: boolean;
+  readonly json?: boolean;
+}
+
+/** Exit code of a finished job: 0 only when it completed. */
+export function exitCodeOf(state: string): number {
+  return state === 'completed' ? 0 : state === 'running' ? 3 : 1;
+}
+
+export async function runJobFromCli(store: ObjectStore, jobId: string, profile: NumericsProfile, flags: RunFlags): Promise<number> {
+  if (flags.localWorkers === undefined) {
+    await enqueueJobRun(flags.redis, flags.queuePrefix, jobId);
+    process.stdout.write(`${jobId}\n`);
+    if (flags.follow !== true) return 0;
+    return followJob(store, jobId);
+  }
+  return runEmbedded(store, jobId, profile, flags.localWorkers, flags);
+}
+
+async function runEmbedded(store: ObjectStore, jobId: string, profile: NumericsProfile, workers: number, flags: RunFlags): Promise<number> {
+  const redis = await reachRedis(flags.redis, flags.redis === defaults.redisUrl && process.env['REDIS_URL'] === undefined, join(process.cwd(), '.lstm', 'redis'));
+  rememberSecrets(redis.url);
+  const progress = new ProgressReporter(jobId);
+  const coordinator = new Coordinator({
+    store,
+    redisUrl: redis.url,
+    prefix: flags.queuePrefix,
+    lease: { ttlMs: defaults.leaseTtlMs, renewEveryMs: Math.max(100, Math.floor(defaults.leaseTtlMs / 5)) },
+    log: (line) => progress.log(line),
+    onProgress: (event) => progress.update(event),
+  });
+  const local = new LocalWorkers({
+    redisUrl: redis.url,
+    storeUrl: store.url,
+    ...(flags.s3Endpoint === undefined ? {} : { s3Endpoint: flags.s3Endpoint }),
+    queuePrefix: flags.queuePrefix,
+    backend: profile.backend,
+    cacheDir: defaults.cacheDir,
+    extraArgs: ['--lock-duration-ms', String(defaults.lockDurationMs), '--stalled-interval-ms', String(defaults.stalledIntervalMs)],
+  });
+  local.start(workers);
+  info(`job ${jobId}: ${workers} local worker${workers === 1 ? '' : 's'} (${profile.backend}), store ${store.url}`);
+  let interrupted = 0;
+  const onSignal = (): void => {
+    interrupted += 1;
+    if (interrupted === 1) {
+      progress.log('stopping: checkpointing at the end of this step (Ctrl-C again to leave at once)');
+      coordinator.requestStop();
+    } else {
+      process.exit(130);
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  let outcome: JobOutcome;
+  try {
+    outcome = await coordinator.runJob(jobId);
+  } finally {
+    progress.stop();
+    await coordinator.close();
+    await local.stop();
+    redis.stop();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  reportOutcome(outcome);
+  return exitCodeOf(outcome.state);
+}
+
+function reportOutcome(outcome: JobOutcome): void {
+  const message = outcome.message === undefined ? '' : `: ${outcome.message}`;
+  info(`job ${outcome.jobId} ${outcome.state} at step ${outcome.step}${message}`);
+  if (outcome.state === 'running') info(`continue with: lstm resume ${outcome.jobId}`);
+}
+
+/** Shows a job's progress from the store until it ends; Ctrl-C detaches and leaves it running. */
+export async function followJob(store: ObjectStore, jobId: string): Promise<number> {
+  const progress = new ProgressReporter(jobId);
+  let detached = false;
+  const detach = (): void => {
+    detached = true;
+  };
+  process.once('SIGINT', detach);
+  try {
+    for (;;) {
+      const status = await jobStatus(store, jobId);
+      progress.updateFromStatus(status);
+      if (status.state === 'completed' || status.state === 'failed' || status.state === 'cancelled') {
+        progress.stop();
+        info(`job ${jobId} ${status.state} at step ${status.step}${status.message === null ? '' : `: ${status.message}`}`);
+        return exitCodeOf(status.state);
+      }
+      if (detached) {
+        progress.stop();
+        info(`detached; job ${jobId} goes on (lstm status ${jobId})`);
+        return 0;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  } finally {
+    process.off('SIGINT', detach);
+  }
+}

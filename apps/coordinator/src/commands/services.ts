@@ -1,0 +1,46 @@
+// lstm coordinator | worker: the long-running services.
+import { spawn } from 'node:child_process';
+import { Command } from 'commander';
+import { CoordinatorService } from '@lstm-runner/runner';
+import { defaults, info, openCommandStore, positiveIntegerOption, rememberSecrets, withRedis, withStore, type ConnectionFlags } from '../cli-context';
+import { workerBinPath } from '../local-processes';
+
+export function serviceCommands(program: Command): void {
+  withRedis(withStore(program.command('coordinator')))
+    .description('run the coordinator service: jobs from `lstm train`, and jobs whose coordinator died')
+    .option('--concurrency <n>', 'jobs run at once', positiveIntegerOption, 4)
+    .action(async (flags: ConnectionFlags & { concurrency: number }) => {
+      rememberSecrets(flags.redis, flags.store);
+      const store = openCommandStore(flags);
+      const service = new CoordinatorService({
+        store,
+        redisUrl: flags.redis,
+        prefix: flags.queuePrefix,
+        concurrency: flags.concurrency,
+        coordinator: { lease: { ttlMs: defaults.leaseTtlMs, renewEveryMs: Math.max(100, Math.floor(defaults.leaseTtlMs / 5)) } },
+        log: (line) => info(`[coordinator] ${line}`),
+      });
+      await service.start();
+      info(`[coordinator] serving jobs of ${store.url}`);
+      await new Promise<void>((resolve) => {
+        const stop = (): void => {
+          info('[coordinator] stopping: checkpointing running jobs');
+          void service.close().then(() => store.close()).then(resolve);
+        };
+        process.once('SIGTERM', stop);
+        process.once('SIGINT', stop);
+      });
+    });
+
+  program
+    .command('worker')
+    .description('run a gradient worker (the lstm-worker process; see lstm worker --help)')
+    .allowUnknownOption()
+    .helpOption(false)
+    .argument('[args...]', 'lstm-worker arguments')
+    .action(async (args: string[]) => {
+      const child = spawn(process.execPath, [workerBinPath(), ...args], { stdio: 'inherit' });
+      for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => child.kill(signal));
+      process.exitCode = await new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? 1)));
+    });
+}

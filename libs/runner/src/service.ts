@@ -1,0 +1,93 @@
+// The `lstm coordinator` service: takes job runs from the control queue (`lstm train` and
+// `lstm resume` put them there) and, at start, picks up jobs left running or queued whose
+// lease has expired. Several jobs run at once; each is owned through its lease, so several
+// services can share one Redis and store.
+import { Queue, Worker, type Job } from 'bullmq';
+import type { ObjectStore } from '@lstm-runner/storage';
+import { Coordinator, type CoordinatorOptions, type JobOutcome } from './coordinator';
+import { readJobPointer } from './job-files';
+import { leaseKey } from './lease';
+import { connectRedis, redisOptionsFromUrl } from './redis';
+import { listJobIds } from './status';
+
+/** The control queue's name (under the BullMQ prefix). */
+export const CONTROL_QUEUE = 'lstm-control';
+
+export interface RunJobRequest {
+  readonly jobId: string;
+}
+
+export interface CoordinatorServiceOptions {
+  readonly store: ObjectStore;
+  readonly redisUrl: string;
+  readonly prefix: string;
+  /** Jobs run at once by this service. */
+  readonly concurrency: number;
+  readonly coordinator: Partial<Omit<CoordinatorOptions, 'store' | 'redisUrl' | 'prefix' | 'log'>>;
+  readonly log: (line: string) => void;
+}
+
+/** Puts a run of the job on the control queue; a service picks it up. */
+export async function enqueueJobRun(redisUrl: string, prefix: string, jobId: string): Promise<void> {
+  const queue = new Queue<RunJobRequest>(CONTROL_QUEUE, { connection: redisOptionsFromUrl(redisUrl), prefix });
+  try {
+    // The id makes a second request for a job already waiting a no-op.
+    await queue.add('run', { jobId }, { jobId: `run-${jobId}`, removeOnComplete: true, removeOnFail: { age: 86_400 } });
+  } finally {
+    await queue.close();
+  }
+}
+
+export class CoordinatorService {
+  private readonly options: CoordinatorServiceOptions;
+  private readonly coordinator: Coordinator;
+  private worker: Worker<RunJobRequest, JobOutcome> | undefined;
+  private closing: Promise<void> | undefined;
+
+  constructor(options: CoordinatorServiceOptions) {
+    if (!Number.isInteger(options.concurrency) || options.concurrency < 1) {
+      throw new RangeError(`coordinator concurrency must be a positive integer, got ${options.concurrency}`);
+    }
+    this.options = options;
+    this.coordinator = new Coordinator({ ...options.coordinator, store: options.store, redisUrl: options.redisUrl, prefix: options.prefix, log: options.log });
+  }
+
+  async start(): Promise<void> {
+    const { options } = this;
+    this.worker = new Worker<RunJobRequest, JobOutcome>(CONTROL_QUEUE, (job: Job<RunJobRequest>) => this.coordinator.runJob(job.data.jobId), {
+      connection: redisOptionsFromUrl(options.redisUrl),
+      prefix: options.prefix,
+      concurrency: options.concurrency,
+    });
+    this.worker.on('error', (error) => options.log(`control queue: ${error.message}`));
+    this.worker.on('completed', (job, outcome) => options.log(`job ${job.data.jobId}: ${outcome.state}${outcome.message === undefined ? '' : ` (${outcome.message})`}`));
+    this.worker.on('failed', (job, error) => options.log(`job ${job?.data.jobId ?? '?'}: coordinator error: ${error.message}`));
+    await this.pickUpOrphans();
+  }
+
+  /** Jobs left running or queued whose lease is free (their coordinator died) are run again. */
+  private async pickUpOrphans(): Promise<void> {
+    const redis = connectRedis(this.options.redisUrl);
+    try {
+      for (const jobId of await listJobIds(this.options.store)) {
+        const pointer = await readJobPointer(this.options.store, jobId);
+        if (pointer === null || (pointer.state !== 'running' && pointer.state !== 'queued')) continue;
+        if ((await redis.exists(leaseKey(this.options.prefix, jobId))) === 1) continue;
+        this.options.log(`job ${jobId}: ${pointer.state} with no coordinator; picking it up`);
+        await enqueueJobRun(this.options.redisUrl, this.options.prefix, jobId);
+      }
+    } finally {
+      redis.disconnect();
+    }
+  }
+
+  /** Checkpoints the running jobs, leaves them to be resumed, and stops. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.coordinator.requestStop();
+      await this.worker?.close();
+      await this.coordinator.close();
+    })();
+    return this.closing;
+  }
+}
