@@ -9,3 +9,4 @@ export * from './model';
 export * from './clip';
 export * from './optimizer';
 export * from './inference';
+export * from './tfjs';

@@ -1,0 +1,133 @@
+// The tfjs backend's layers against the reference backend in float32 (itself checked against
+// finite differences and tfjs autodiff), on 'wasm' and 'cpu'.
+
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { ComputeBackend, LstmShape } from '../backend';
+import { initializeParameters } from '../init';
+import { lossAndGradient, type Batch } from '../model';
+import { createReferenceBackend } from '../reference';
+import { createRng } from '../rng';
+import type { ModelSpec } from '../spec';
+import { createTfjsBackend, type TfjsBackendName } from './tfjs-backend';
+import { expectClose, randomArray } from './testing';
+
+const reference = createReferenceBackend('float32');
+const TOLERANCE = 1e-5;
+
+const lstmShapes: LstmShape[] = [
+  { B: 1, T: 1, I: 3, H: 2 },
+  { B: 1, T: 6, I: 4, H: 3 },
+  { B: 3, T: 1, I: 2, H: 5 },
+  { B: 4, T: 7, I: 5, H: 6 },
+  { B: 2, T: 9, I: 1, H: 8 },
+];
+
+const modelCases: [string, ModelSpec][] = [
+  ['features, 1 layer, regression', { input: { kind: 'features', size: 4 }, layers: [8], head: { kind: 'regression', outputs: 2 } }],
+  ['features, 3 layers, regression', { input: { kind: 'features', size: 4 }, layers: [6, 8, 5], head: { kind: 'regression', outputs: 1 } }],
+  ['tokens, 1 layer, classification', { input: { kind: 'tokens', vocabulary: 9, embedding: 5 }, layers: [8], head: { kind: 'classification', classes: 9 } }],
+  ['tokens, 2 layers, classification', { input: { kind: 'tokens', vocabulary: 7, embedding: 3 }, layers: [6, 4], head: { kind: 'classification', classes: 7 } }],
+];
+
+function modelBatch(spec: ModelSpec, B: number, T: number, seed: number): Batch<Float32Array> {
+  const rng = createRng(seed);
+  const inputs =
+    spec.input.kind === 'features'
+      ? { features: randomArray(seed + 1, B * T * spec.input.size) }
+      : { tokens: Int32Array.from({ length: B * T }, () => rng.nextInt(spec.input.kind === 'tokens' ? spec.input.vocabulary : 1)) };
+  const labels =
+    spec.head.kind === 'regression'
+      ? { targets: randomArray(seed + 2, B * spec.head.outputs) }
+      : { classes: Int32Array.from({ length: B }, () => rng.nextInt(spec.head.kind === 'classification' ? spec.head.classes : 1)) };
+  return { B, T, ...inputs, ...labels };
+}
+
+describe.each(['wasm', 'cpu'] as TfjsBackendName[])('tfjs %s backend against the reference backend (float32)', (name) => {
+  let backend: ComputeBackend<Float32Array>;
+  beforeAll(async () => {
+    backend = await createTfjsBackend(name);
+  });
+
+  it.each(lstmShapes)('lstm forward and backward, B=$B T=$T I=$I H=$H', (shape) => {
+    const { B, T, I, H } = shape;
+    const G = 4 * H;
+    const weights = { kernel: randomArray(1, I * G, 0.5), recurrentKernel: randomArray(2, H * G, 0.5), bias: randomArray(3, G, 0.5) };
+    const x = randomArray(4, B * T * I);
+    const dHidden = randomArray(5, B * T * H);
+    const run = (b: ComputeBackend<Float32Array>) => {
+      const forward = b.lstmForward(shape, x, weights, true);
+      // Gradients start non-zero: backward must add into them.
+      const grads = { dKernel: randomArray(6, I * G), dRecurrentKernel: randomArray(7, H * G), dBias: randomArray(8, G) };
+      const dX = b.lstmBackward(shape, forward.cache, dHidden, weights, grads, true);
+      return { hidden: forward.hidden, dX: dX!, ...grads };
+    };
+    const ours = run(backend);
+    const expected = run(reference);
+    for (const key of ['hidden', 'dX', 'dKernel', 'dRecurrentKernel', 'dBias'] as const) {
+      expectClose(ours[key], expected[key], TOLERANCE, key);
+    }
+  });
+
+  it('lstm backward without input gradient returns null and the same weight gradients', () => {
+    const shape = { B: 3, T: 4, I: 2, H: 3 };
+    const weights = { kernel: randomArray(1, 24), recurrentKernel: randomArray(2, 36), bias: randomArray(3, 12) };
+    const x = randomArray(4, 24);
+    const dHidden = randomArray(5, 36);
+    const grads = [0, 1].map(() => ({ dKernel: new Float32Array(24), dRecurrentKernel: new Float32Array(36), dBias: new Float32Array(12) }));
+    const withInput = backend.lstmBackward(shape, backend.lstmForward(shape, x, weights, true).cache, dHidden, weights, grads[0]!, true);
+    const without = backend.lstmBackward(shape, backend.lstmForward(shape, x, weights, true).cache, dHidden, weights, grads[1]!, false);
+    expect(withInput?.length).toBe(24);
+    expect(without).toBeNull();
+    expectClose(grads[1]!.dKernel, grads[0]!.dKernel, 0, 'dKernel');
+    expectClose(grads[1]!.dRecurrentKernel, grads[0]!.dRecurrentKernel, 0, 'dRecurrentKernel');
+    expectClose(grads[1]!.dBias, grads[0]!.dBias, 0, 'dBias');
+  });
+
+  it.each([
+    { B: 1, H: 3, K: 1 },
+    { B: 5, H: 4, K: 7 },
+  ])('dense forward and backward, B=$B H=$H K=$K', (shape) => {
+    const { B, H, K } = shape;
+    const h = randomArray(1, B * H);
+    const kernel = randomArray(2, H * K);
+    const bias = randomArray(3, K);
+    const dY = randomArray(4, B * K);
+    const run = (b: ComputeBackend<Float32Array>) => {
+      const y = b.denseForward(shape, h, kernel, bias);
+      const dKernel = randomArray(5, H * K);
+      const dBias = randomArray(6, K);
+      const dH = b.denseBackward(shape, h, dY, kernel, dKernel, dBias);
+      return { y, dH, dKernel, dBias };
+    };
+    const ours = run(backend);
+    const expected = run(reference);
+    for (const key of ['y', 'dH', 'dKernel', 'dBias'] as const) expectClose(ours[key], expected[key], TOLERANCE, key);
+  });
+
+  it('embedding lookup and scatter-add with repeated tokens', () => {
+    const E = 3;
+    const table = randomArray(1, 5 * E);
+    const tokens = Int32Array.from([2, 0, 2, 4, 2, 0]);
+    const x = backend.embeddingForward(tokens, table, E);
+    expectClose(x, reference.embeddingForward(tokens, table, E), 0, 'x');
+    const dX = randomArray(2, tokens.length * E);
+    const dTable = randomArray(3, 5 * E);
+    const expected = Float32Array.from(dTable);
+    tokens.forEach((token, n) => {
+      for (let e = 0; e < E; e++) expected[token * E + e] = expected[token * E + e]! + dX[n * E + e]!;
+    });
+    backend.embeddingBackward(tokens, dX, dTable, E);
+    expectClose(dTable, expected, 0, 'dTable');
+  });
+
+  it.each(modelCases)('whole model (%s): loss and gradient', (_, spec) => {
+    const params = initializeParameters(spec, 11).map((value, i) => 1.5 * value + 0.05 * Math.sin(i));
+    const batch = modelBatch(spec, 3, 6, 12);
+    const grads = [backend, reference].map((b) => {
+      const g = new Float32Array(params.length);
+      return { loss: lossAndGradient(b, spec, params, batch, g).loss, g };
+    });
+    expectClose([grads[0]!.loss], [grads[1]!.loss], TOLERANCE, 'loss');
+    expectClose(grads[0]!.g, grads[1]!.g, TOLERANCE, 'gradient');
+  });
+});

@@ -1,0 +1,43 @@
+// Moving Float32Arrays in and out of tfjs: every helper uploads, computes, reads the result
+// back into JS and disposes what it made.
+
+import * as tf from '@tensorflow/tfjs-core';
+
+export function checkLength(what: string, array: ArrayLike<number>, expected: number): void {
+  if (array.length !== expected) throw new RangeError(`${what}: expected ${expected} values, got ${array.length}`);
+}
+
+export function readFloat32(t: tf.Tensor): Float32Array {
+  const values = t.dataSync();
+  if (!(values instanceof Float32Array)) throw new TypeError(`expected float32 tensor data, got ${t.dtype}`);
+  return values;
+}
+
+/** a [rows, cols] -> a^T [cols, rows]. */
+export function transposed(a: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) {
+    const rowStart = r * cols;
+    for (let c = 0; c < cols; c++) out[c * rows + r] = a[rowStart + c]!;
+  }
+  return out;
+}
+
+/** sigmoid(values [rows, cols]) through tfjs (about 2 ns an element on wasm, JS exp about 25). */
+export function sigmoidOf(values: Float32Array, rows: number, cols: number): Float32Array {
+  const input = tf.tensor2d(values, [rows, cols]);
+  const output = tf.sigmoid(input);
+  const result = readFloat32(output);
+  tf.dispose([input, output]);
+  return result;
+}
+
+/** a [M, K] x b [K, N] -> [M, N]. */
+export function matMulOf(a: Float32Array, M: number, K: number, b: Float32Array, N: number): Float32Array {
+  const left = tf.tensor2d(a, [M, K]);
+  const right = tf.tensor2d(b, [K, N]);
+  const product = tf.matMul(left, right);
+  const result = readFloat32(product);
+  tf.dispose([left, right, product]);
+  return result;
+}
