@@ -7,7 +7,7 @@ import {
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
-  ListObjectsV2Command,
+  ListObjectsCommand,
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
@@ -123,21 +123,24 @@ export class S3Store implements ObjectStore {
   async list(prefix: string): Promise<string[]> {
     assertValidPrefix(prefix, this.url);
     const keys: string[] = [];
-    let continuationToken: string | undefined;
-    do {
+    // ListObjects (v1) paged by Marker = the last key seen: s3rver cannot page ListObjectsV2
+    // on Node >= 17 (its continuation tokens use DES, which OpenSSL 3 refuses: HTTP 500 on
+    // every truncated page). AWS, MinIO and the others serve v1 as well.
+    let marker: string | undefined;
+    for (;;) {
       const page = await this.client.send(
-        new ListObjectsV2Command({
+        new ListObjectsCommand({
           Bucket: this.location.bucket,
           Prefix: this.location.prefix + prefix,
           MaxKeys: this.options.listPageSize,
-          ContinuationToken: continuationToken,
+          Marker: marker,
         }),
       );
-      for (const object of page.Contents ?? []) {
-        if (object.Key !== undefined) keys.push(object.Key.slice(this.location.prefix.length));
-      }
-      continuationToken = page.IsTruncated === true ? page.NextContinuationToken : undefined;
-    } while (continuationToken !== undefined);
+      const pageKeys = (page.Contents ?? []).flatMap((object) => (object.Key === undefined ? [] : [object.Key]));
+      for (const key of pageKeys) keys.push(key.slice(this.location.prefix.length));
+      marker = pageKeys.at(-1);
+      if (page.IsTruncated !== true || marker === undefined) break;
+    }
     // S3 sorts by UTF-8 bytes; sort again so every store lists in the same (UTF-16) order.
     return keys.sort();
   }
