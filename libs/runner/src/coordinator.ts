@@ -81,6 +81,11 @@ export interface StepProgress {
   readonly stepsPerEpoch: number;
 }
 
+export interface RunJobOptions {
+  /** Checkpoint and return (the job stays resumable) after this many steps of this run. */
+  readonly stopAfterSteps?: number;
+}
+
 export interface JobOutcome {
   readonly jobId: string;
   /** 'running' when the coordinator stopped (SIGTERM) and left the job to be resumed. */
@@ -145,7 +150,7 @@ export class Coordinator {
    * Runs the job until it completes, fails, is cancelled or a stop is requested. Waits for
    * the lease when another coordinator holds it.
    */
-  async runJob(jobId: string): Promise<JobOutcome> {
+  async runJob(jobId: string, runOptions: RunJobOptions = {}): Promise<JobOutcome> {
     const record = await readJobRecord(this.options.store, jobId);
     for (;;) {
       const pointer = await readJobPointer(this.options.store, jobId);
@@ -155,7 +160,7 @@ export class Coordinator {
       const lease = await JobLease.acquire(this.redis, jobId, this.leaseOptions(), pointer?.fencingToken ?? 0, () => this.stopRequested);
       if (lease === null) return { jobId, state: pointer?.state ?? 'queued', step: pointer?.checkpoint?.step ?? 0, message: 'stopped while waiting for the lease' };
       try {
-        return await this.runGeneration(record, lease);
+        return await this.runGeneration(record, lease, runOptions);
       } catch (error) {
         if (error instanceof RedisResetError) {
           this.options.log(error.message);
@@ -176,7 +181,7 @@ export class Coordinator {
     return { prefix: this.options.prefix, ...this.options.lease };
   }
 
-  private async runGeneration(record: JobRecord, lease: JobLease): Promise<JobOutcome> {
+  private async runGeneration(record: JobRecord, lease: JobLease, runOptions: RunJobOptions): Promise<JobOutcome> {
     const { store, log } = this.options;
     const jobId = record.id;
     const previous = await readJobPointer(store, jobId);
@@ -189,6 +194,7 @@ export class Coordinator {
     };
 
     const state = await this.restore(record, previous);
+    const stopAtStep = runOptions.stopAfterSteps === undefined ? undefined : state.step + runOptions.stopAfterSteps;
     await fenced(() =>
       writeJson(store, jobLatestKey(jobId), pointerOf(record, 'running', generation, lease.token, state.lastCheckpoint)),
     );
@@ -306,6 +312,7 @@ export class Coordinator {
         const checkpointEvery = record.spec.training.checkpointEvery;
         const bestNow = validationLoss !== null && state.validation.bestStep === state.step;
         if (epochEnd || runEnd || bestNow || (checkpointEvery !== undefined && state.step % checkpointEvery === 0)) await checkpoint();
+        if (stopAtStep !== undefined && state.step >= stopAtStep && !runEnd) throw new StopRequested(false);
       }
       await checkpoint();
       await this.publishModel(record, state);

@@ -16,3 +16,5 @@ export * from './defaults';
 export * from './status';
 export * from './submit';
 export * from './service';
+export * from './model-ref';
+export * from './inference';

@@ -52,6 +52,8 @@ export function jobCommands(program: Command): void {
     .option('--job-id <id>', 'id for the new job (default: <name>-<time>-<random>)')
     .option('--local-workers <n>', 'run the coordinator and N worker processes here; return when the job ends', positiveIntegerOption)
     .option('--follow', 'show progress until the job ends (Ctrl-C detaches)')
+    .option('--stop-after-steps <n>', 'with --local-workers: checkpoint and stop after n steps (resume later)', positiveIntegerOption)
+    .option('--sample', 'with --local-workers, for text: print generated text at temperatures 0.5 and 1.0 at the end')
     .action(async (specPath: string, flags: RunFlags & { jobId?: string }) => {
       rememberSecrets(flags.redis, flags.store);
       const spec = await loadJobSpec(resolve(specPath));
@@ -71,6 +73,8 @@ export function jobCommands(program: Command): void {
     .argument('<job>', 'job id')
     .option('--local-workers <n>', 'run the coordinator and N worker processes here', positiveIntegerOption)
     .option('--follow', 'show progress until the job ends (Ctrl-C detaches)')
+    .option('--stop-after-steps <n>', 'with --local-workers: checkpoint and stop after n more steps', positiveIntegerOption)
+    .option('--sample', 'with --local-workers, for text: print generated text at temperatures 0.5 and 1.0 at the end')
     .action(async (jobId: string, flags: RunFlags) => {
       rememberSecrets(flags.redis, flags.store);
       const store = openCommandStore(flags);

@@ -1,7 +1,7 @@
 // Running a job from the command line: embedded (a coordinator in this process and N local
 // worker processes) or through a running `lstm coordinator` service, with progress shown.
 import { join } from 'node:path';
-import { Coordinator, enqueueJobRun, jobStatus, type JobOutcome } from '@lstm-runner/runner';
+import { Coordinator, enqueueJobRun, generateText, jobStatus, loadTrainedModel, type JobOutcome } from '@lstm-runner/runner';
 import type { ObjectStore } from '@lstm-runner/storage';
 import type { NumericsProfile } from '@lstm-runner/protocol';
 import { defaults, info, rememberSecrets, type ConnectionFlags } from '../cli-context';
@@ -12,6 +12,8 @@ export interface RunFlags extends ConnectionFlags {
   readonly localWorkers?: number;
   readonly follow?: boolean;
   readonly json?: boolean;
+  readonly stopAfterSteps?: number;
+  readonly sample?: boolean;
 }
 
 /** Exit code of a finished job: 0 only when it completed. */
@@ -66,7 +68,7 @@ async function runEmbedded(store: ObjectStore, jobId: string, profile: NumericsP
   process.on('SIGTERM', onSignal);
   let outcome: JobOutcome;
   try {
-    outcome = await coordinator.runJob(jobId);
+    outcome = await coordinator.runJob(jobId, flags.stopAfterSteps === undefined ? {} : { stopAfterSteps: flags.stopAfterSteps });
   } finally {
     progress.stop();
     await coordinator.close();
@@ -75,14 +77,28 @@ async function runEmbedded(store: ObjectStore, jobId: string, profile: NumericsP
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
-  reportOutcome(outcome);
-  return exitCodeOf(outcome.state);
+  await reportOutcome(store, outcome, flags);
+  // A run stopped on purpose after --stop-after-steps is a success.
+  return outcome.state === 'running' && flags.stopAfterSteps !== undefined && interrupted === 0 ? 0 : exitCodeOf(outcome.state);
 }
 
-function reportOutcome(outcome: JobOutcome): void {
+async function reportOutcome(store: ObjectStore, outcome: JobOutcome, flags: RunFlags): Promise<void> {
   const message = outcome.message === undefined ? '' : `: ${outcome.message}`;
   info(`job ${outcome.jobId} ${outcome.state} at step ${outcome.step}${message}`);
-  if (outcome.state === 'running') info(`continue with: lstm resume ${outcome.jobId}`);
+  const status = await jobStatus(store, outcome.jobId);
+  if (status.checkpoint !== null) info(`checkpoint: ${store.url}/${status.checkpoint}`);
+  if (flags.sample === true && status.checkpoint !== null) await printSamples(store, outcome.jobId);
+  if (outcome.state === 'running') info(`continue with: npx lstm resume ${outcome.jobId} --local-workers ${flags.localWorkers ?? 2}`);
+}
+
+/** Text from the latest checkpoint at temperatures 0.5 and 1.0 (char-LMs only). */
+async function printSamples(store: ObjectStore, jobId: string): Promise<void> {
+  const trained = await loadTrainedModel(store, jobId);
+  if (trained.dataset.kind !== 'text') return;
+  for (const temperature of [0.5, 1.0]) {
+    const text = await generateText(trained, { seed: 'the whale ', length: 300, temperature, rngSeed: 1 });
+    process.stdout.write(`\n--- temperature ${temperature} ---\n${text}\n`);
+  }
 }
 
 /** Shows a job's progress from the store until it ends; Ctrl-C detaches and leaves it running. */
