@@ -2,7 +2,6 @@ export * from './data-spec';
 export * from './data-error';
 export * from './dataset-integrity-error';
 export * from './dataset-format-error';
-export * from './object-store';
 export * from './byte-source';
 export * from './csv-source';
 export * from './text-source';

@@ -8,7 +8,7 @@ import type { EncodingSettings } from './data-spec';
 import type { Normalization } from './normalization';
 import type { SeriesRows } from './windows';
 import type { TokenType } from './vocabulary';
-import type { ObjectStore } from './object-store';
+import type { ObjectStore } from '@lstm-runner/storage';
 import { DatasetFormatError } from './dataset-format-error';
 
 export const DATASET_FORMAT_VERSION = 1;

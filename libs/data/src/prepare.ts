@@ -26,7 +26,7 @@ import {
   type TextManifest,
 } from './manifest';
 import { SegmentWriter } from './segment-writer';
-import type { ObjectStore } from './object-store';
+import type { ObjectStore } from '@lstm-runner/storage';
 
 export const DEFAULT_SEGMENT_BYTES = 16 * 1024 * 1024;
 

@@ -9,7 +9,7 @@ import { endianness } from 'node:os';
 import { join } from 'node:path';
 import type { Batch } from '@lstm-runner/lstm-core';
 import type { WindowSettings } from './data-spec';
-import type { ObjectStore } from './object-store';
+import type { ObjectStore } from '@lstm-runner/storage';
 import { DatasetIntegrityError } from './dataset-integrity-error';
 import { datasetPrefix, loadManifest, type DatasetManifest, type SegmentEntry } from './manifest';
 import { WindowLayout, type Split } from './windows';

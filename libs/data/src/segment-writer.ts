@@ -1,7 +1,7 @@
 // Cuts a stream of fixed-size rows into segments of `rowsPerSegment` rows, hashes each and
 // writes it to the store as soon as it is full, so prepare holds at most one segment.
 import { createHash } from 'node:crypto';
-import type { ObjectStore } from './object-store';
+import type { ObjectStore } from '@lstm-runner/storage';
 import { datasetPrefix, datasetSegmentName, type SegmentEntry } from './manifest';
 
 export class SegmentWriter {

@@ -3,7 +3,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import type { ObjectStore } from './object-store';
+import type { ObjectStore } from '@lstm-runner/storage';
 
 export class MemoryStore implements ObjectStore {
   readonly url = 'memory://';
