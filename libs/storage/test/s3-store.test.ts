@@ -1,9 +1,9 @@
 // The S3 store against a real s3rver (started by the global setup), through openStore as
 // the apps use it. Every test works under its own prefix and removes what it wrote.
 import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:net';
 import { inspect } from 'node:util';
 import { afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest';
-import { freePort } from '../../../test-support/servers';
 import {
   getVerified,
   ObjectNotFoundError,
@@ -34,6 +34,15 @@ function patternBytes(length: number, seed: number): Uint8Array {
     bytes[i] = state >>> 24;
   }
   return bytes;
+}
+
+/** A loopback port nothing listens on. */
+async function closedPort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const address = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return typeof address === 'object' && address !== null ? address.port : 1;
 }
 
 beforeAll(() => {
@@ -127,7 +136,7 @@ describe('S3 store on s3rver', () => {
   });
 
   it('retries an unreachable endpoint and then fails with a transient error', async () => {
-    const port = await freePort();
+    const port = await closedPort();
     const store = freshStore({ endpoint: `http://127.0.0.1:${port}`, attempts: 3 });
     const error = await store.get('k').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StoreError);
