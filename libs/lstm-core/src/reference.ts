@@ -67,13 +67,8 @@ class ReferenceBackend<F extends FloatArray> implements ComputeBackend<F> {
 
     // Input projection of all timesteps at once: gates[r,:] = bias + x[r,:] kernel.
     for (let row = 0; row < B * T; row++) {
-      const zo = row * G;
-      gates.set(bias, zo);
-      for (let i = 0; i < I; i++) {
-        const xv = x[row * I + i]!;
-        const wo = i * G;
-        for (let j = 0; j < G; j++) gates[zo + j] = gates[zo + j]! + xv * kernel[wo + j]!;
-      }
+      gates.set(bias, row * G);
+      addVectorTimesMatrix(gates, row * G, x, row * I, kernel, I, G);
     }
 
     for (let t = 0; t < T; t++) {
@@ -81,15 +76,8 @@ class ReferenceBackend<F extends FloatArray> implements ComputeBackend<F> {
         const row = b * T + t;
         const zo = row * G;
         const co = row * H;
-        if (t > 0) {
-          // h_{t-1} U, skipped at t = 0 where h_0 = 0.
-          const ho = co - H;
-          for (let k = 0; k < H; k++) {
-            const hv = hidden[ho + k]!;
-            const uo = k * G;
-            for (let j = 0; j < G; j++) gates[zo + j] = gates[zo + j]! + hv * recurrentKernel[uo + j]!;
-          }
-        }
+        // + h_{t-1} U, skipped at t = 0 where h_0 = 0.
+        if (t > 0) addVectorTimesMatrix(gates, zo, hidden, co - H, recurrentKernel, H, G);
         for (let k = 0; k < H; k++) {
           const inputGate = sigmoid(gates[zo + k]!);
           const forgetGate = sigmoid(gates[zo + H + k]!);
@@ -160,49 +148,21 @@ class ReferenceBackend<F extends FloatArray> implements ComputeBackend<F> {
           dPre[zo + 3 * H + k] = dh * squashed * outputGate * (1 - outputGate);
           dCellNext[so + k] = dc * forgetGate;
         }
-        // dh_{t-1} = dPre_t U^T: a dot product along each row of U.
-        if (t > 0) {
-          for (let k = 0; k < H; k++) {
-            const uo = k * G;
-            let sum = 0;
-            for (let j = 0; j < G; j++) sum += dPre[zo + j]! * recurrentKernel[uo + j]!;
-            dHiddenNext[so + k] = sum;
-          }
-        }
+        // dh_{t-1} = dPre_t U^T
+        if (t > 0) setVectorTimesTransposed(dHiddenNext, so, dPre, zo, recurrentKernel, H, G);
       }
     }
 
     // Weight gradients over all timesteps at once: dKernel += x^T dPre, dRecurrentKernel +=
     // h_{t-1}^T dPre (h_0 = 0 contributes nothing), dBias += column sums of dPre.
-    for (let row = 0; row < B * T; row++) {
-      const zo = row * G;
-      for (let j = 0; j < G; j++) dBias[j] = dBias[j]! + dPre[zo + j]!;
-      for (let i = 0; i < I; i++) {
-        const xv = x[row * I + i]!;
-        const wo = i * G;
-        for (let j = 0; j < G; j++) dKernel[wo + j] = dKernel[wo + j]! + xv * dPre[zo + j]!;
-      }
-      if (row % T === 0) continue;
-      const ho = (row - 1) * H;
-      for (let k = 0; k < H; k++) {
-        const hv = hidden[ho + k]!;
-        const uo = k * G;
-        for (let j = 0; j < G; j++) dRecurrentKernel[uo + j] = dRecurrentKernel[uo + j]! + hv * dPre[zo + j]!;
-      }
-    }
+    addColumnSums(dBias, dPre, B * T, G);
+    addTransposedProduct(dKernel, x, 0, dPre, 0, B * T, I, G);
+    for (let b = 0; b < B; b++) addTransposedProduct(dRecurrentKernel, hidden, b * T * H, dPre, (b * T + 1) * G, T - 1, H, G);
     if (!wantInputGradient) return null;
 
-    // dX = dPre kernel^T, again dot products along the rows of the kernel.
+    // dX = dPre kernel^T
     const dX = this.allocate(B * T * I);
-    for (let row = 0; row < B * T; row++) {
-      const zo = row * G;
-      for (let i = 0; i < I; i++) {
-        const wo = i * G;
-        let sum = 0;
-        for (let j = 0; j < G; j++) sum += dPre[zo + j]! * kernel[wo + j]!;
-        dX[row * I + i] = sum;
-      }
-    }
+    for (let row = 0; row < B * T; row++) setVectorTimesTransposed(dX, row * I, dPre, row * G, kernel, I, G);
     return dX;
   }
 
@@ -215,11 +175,7 @@ class ReferenceBackend<F extends FloatArray> implements ComputeBackend<F> {
     const y = this.allocate(B * K);
     for (let b = 0; b < B; b++) {
       y.set(bias, b * K);
-      for (let k = 0; k < H; k++) {
-        const hv = h[b * H + k]!;
-        const wo = k * K;
-        for (let j = 0; j < K; j++) y[b * K + j] = y[b * K + j]! + hv * kernel[wo + j]!;
-      }
+      addVectorTimesMatrix(y, b * K, h, b * H, kernel, H, K);
     }
     return y;
   }
@@ -232,22 +188,10 @@ class ReferenceBackend<F extends FloatArray> implements ComputeBackend<F> {
     checkLength('denseBackward kernel', kernel, H * K);
     checkLength('denseBackward dKernel', dKernel, H * K);
     checkLength('denseBackward dBias', dBias, K);
+    addColumnSums(dBias, dY, B, K);
+    addTransposedProduct(dKernel, h, 0, dY, 0, B, H, K);
     const dH = this.allocate(B * H);
-    for (let b = 0; b < B; b++) {
-      const yo = b * K;
-      for (let j = 0; j < K; j++) dBias[j] = dBias[j]! + dY[yo + j]!;
-      for (let k = 0; k < H; k++) {
-        const hv = h[b * H + k]!;
-        const wo = k * K;
-        let sum = 0;
-        for (let j = 0; j < K; j++) {
-          const dy = dY[yo + j]!;
-          dKernel[wo + j] = dKernel[wo + j]! + hv * dy;
-          sum += dy * kernel[wo + j]!;
-        }
-        dH[b * H + k] = sum;
-      }
-    }
+    for (let b = 0; b < B; b++) setVectorTimesTransposed(dH, b * H, dY, b * K, kernel, H, K);
     return dH;
   }
 
@@ -279,6 +223,87 @@ class ReferenceBackend<F extends FloatArray> implements ComputeBackend<F> {
 
   dispose(): void {
     // Nothing outlives a call: caches are plain arrays owned by their callers.
+  }
+}
+
+// The products below are the only inner loops with real work. Each is blocked by four
+// (four rows of the matrix per pass, or four accumulators), which roughly halves the loads
+// and stores per multiply-add; V8 does not vectorise, so this is what "fast" means here.
+
+/** out[oo .. oo+N) += v[vo .. vo+K) W, for W [K,N]. */
+function addVectorTimesMatrix(out: FloatArray, oo: number, v: FloatArray, vo: number, W: FloatArray, K: number, N: number): void {
+  let k = 0;
+  for (; k + 3 < K; k += 4) {
+    const v0 = v[vo + k]!;
+    const v1 = v[vo + k + 1]!;
+    const v2 = v[vo + k + 2]!;
+    const v3 = v[vo + k + 3]!;
+    const w0 = k * N;
+    const w1 = w0 + N;
+    const w2 = w1 + N;
+    const w3 = w2 + N;
+    for (let j = 0; j < N; j++) out[oo + j] = out[oo + j]! + v0 * W[w0 + j]! + v1 * W[w1 + j]! + v2 * W[w2 + j]! + v3 * W[w3 + j]!;
+  }
+  for (; k < K; k++) {
+    const vk = v[vo + k]!;
+    const wk = k * N;
+    for (let j = 0; j < N; j++) out[oo + j] = out[oo + j]! + vk * W[wk + j]!;
+  }
+}
+
+/** out[oo + k] = g[go .. go+N) · W[k, :] for k < K, i.e. g W^T for W [K,N]. */
+function setVectorTimesTransposed(out: FloatArray, oo: number, g: FloatArray, go: number, W: FloatArray, K: number, N: number): void {
+  for (let k = 0; k < K; k++) {
+    const wk = k * N;
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    let j = 0;
+    for (; j + 3 < N; j += 4) {
+      s0 += g[go + j]! * W[wk + j]!;
+      s1 += g[go + j + 1]! * W[wk + j + 1]!;
+      s2 += g[go + j + 2]! * W[wk + j + 2]!;
+      s3 += g[go + j + 3]! * W[wk + j + 3]!;
+    }
+    for (; j < N; j++) s0 += g[go + j]! * W[wk + j]!;
+    out[oo + k] = s0 + s1 + (s2 + s3);
+  }
+}
+
+/** dW [K,N] += A^T G over `rows` consecutive rows: A rows [K] from ao, G rows [N] from go. */
+function addTransposedProduct(dW: FloatArray, A: FloatArray, ao: number, G: FloatArray, go: number, rows: number, K: number, N: number): void {
+  let r = 0;
+  for (; r + 3 < rows; r += 4) {
+    const a = ao + r * K;
+    const g0 = go + r * N;
+    const g1 = g0 + N;
+    const g2 = g1 + N;
+    const g3 = g2 + N;
+    for (let k = 0; k < K; k++) {
+      const a0 = A[a + k]!;
+      const a1 = A[a + K + k]!;
+      const a2 = A[a + 2 * K + k]!;
+      const a3 = A[a + 3 * K + k]!;
+      const wk = k * N;
+      for (let j = 0; j < N; j++) dW[wk + j] = dW[wk + j]! + a0 * G[g0 + j]! + a1 * G[g1 + j]! + a2 * G[g2 + j]! + a3 * G[g3 + j]!;
+    }
+  }
+  for (; r < rows; r++) {
+    const a = ao + r * K;
+    const g = go + r * N;
+    for (let k = 0; k < K; k++) {
+      const ak = A[a + k]!;
+      const wk = k * N;
+      for (let j = 0; j < N; j++) dW[wk + j] = dW[wk + j]! + ak * G[g + j]!;
+    }
+  }
+}
+
+/** sums [N] += the column sums of M [rows, N]. */
+function addColumnSums(sums: FloatArray, M: FloatArray, rows: number, N: number): void {
+  for (let r = 0; r < rows; r++) {
+    for (let j = 0; j < N; j++) sums[j] = sums[j]! + M[r * N + j]!;
   }
 }
 
