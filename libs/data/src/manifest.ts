@@ -95,13 +95,17 @@ function canonicalJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
+/** A vocabulary or normalization taken over from another dataset instead of being fitted. */
+export type InheritedEncoding = { readonly vocabulary: readonly string[] } | { readonly normalization: Normalization };
+
 /**
- * The dataset id: a hash of the source bytes' sha256, the encoding settings and the format
- * version (never the window settings). Same content + same settings = same id.
+ * The dataset id: a hash of the source bytes' sha256, the encoding settings, an inherited
+ * encoding if any, and the format version (never the window settings). Same content + same
+ * settings = same id.
  */
-export function datasetIdFor(sourceSha256: string, encoding: EncodingSettings): string {
+export function datasetIdFor(sourceSha256: string, encoding: EncodingSettings, inherited?: InheritedEncoding): string {
   const digest = createHash('sha256')
-    .update(canonicalJson({ formatVersion: DATASET_FORMAT_VERSION, source: sourceSha256, encoding }))
+    .update(canonicalJson({ formatVersion: DATASET_FORMAT_VERSION, source: sourceSha256, encoding, inherited }))
     .digest('hex');
   return `${encoding.format}-${digest.slice(0, 32)}`;
 }

@@ -248,4 +248,32 @@ describe('prepareDataset: CSV', () => {
     );
     expect([...store.objects.keys()].some((key) => key.endsWith('manifest.json'))).toBe(false);
   });
+
+  it('encodes like an earlier dataset when asked: same normalization, another id', async () => {
+    const store = new MemoryStore();
+    const first = (await prepareDataset({ store, data: csvSpec(BIRTHS_CSV), source: localFileSource(BIRTHS_CSV) })).manifest as CsvManifest;
+    const lines = readFileSync(BIRTHS_CSV, 'utf8').split('\n');
+    const newer = tempFile([lines[0], ...lines.slice(2000, 2500)].join('\n'), 'csv');
+    const second = (await prepareDataset({ store, data: csvSpec(newer), source: localFileSource(newer), encodeLike: first })).manifest as CsvManifest;
+    expect(second.csv.normalization).toEqual(first.csv.normalization);
+    const fresh = (await prepareDataset({ store, data: csvSpec(newer), source: localFileSource(newer) })).manifest as CsvManifest;
+    expect(fresh.csv.normalization).not.toEqual(first.csv.normalization);
+    expect(fresh.datasetId).not.toBe(second.datasetId);
+    await expect(
+      prepareDataset({ store, data: csvSpec(newer, { normalization: 'minmax' }), source: localFileSource(newer, 'new.csv'), encodeLike: first }),
+    ).rejects.toThrow(`new.csv: cannot encode like dataset ${first.datasetId}: its normalization is zscore`);
+  });
+});
+
+describe('prepareDataset: encodeLike for text', () => {
+  it('keeps the earlier vocabulary; new characters get the unknown id', async () => {
+    const store = new MemoryStore();
+    const old = tempFile('abcabcabcabc');
+    const data = textSpec(old, { window: { lookBack: 2, step: 1, horizon: 1 }, validation: 0 });
+    const first = (await prepareDataset({ store, data, source: localFileSource(old) })).manifest as TextManifest;
+    const newer = tempFile('abxyab');
+    const second = (await prepareDataset({ store, data, source: localFileSource(newer), encodeLike: first })).manifest as TextManifest;
+    expect(second.text.vocabulary).toEqual(['a', 'b', 'c']);
+    expect(Array.from(await store.get(`datasets/${second.datasetId}/segment-00000.bin`))).toEqual([0, 1, 3, 3, 0, 1]);
+  });
 });

@@ -13,7 +13,7 @@ import { readFileChunks, toLocalBytes, type ByteSource, type LocalBytes } from '
 import { readCsv } from './csv-source';
 import { readTextCodePoints } from './text-source';
 import { TokenEncoder, tokenBytes, tokenTypeFor, vocabularyFromFirstSeen } from './vocabulary';
-import { ColumnStatistics, affineColumns } from './normalization';
+import { ColumnStatistics, affineColumns, type Normalization } from './normalization';
 import { WindowLayout, trainingRowCount } from './windows';
 import {
   DATASET_FORMAT_VERSION,
@@ -22,6 +22,7 @@ import {
   loadManifest,
   type CsvManifest,
   type DatasetManifest,
+  type InheritedEncoding,
   type SeriesEntry,
   type TextManifest,
 } from './manifest';
@@ -39,6 +40,11 @@ export interface PrepareDatasetOptions {
   readonly segmentBytes?: number;
   /** Where a streamed source and intermediate files are spooled; default os.tmpdir(). */
   readonly tempDir?: string;
+  /**
+   * Encode with this dataset's vocabulary (text) or normalization (CSV) instead of fitting new
+   * ones, so that a model retrained on new data sees the encoding it was trained with.
+   */
+  readonly encodeLike?: DatasetManifest;
 }
 
 export interface PreparedDataset {
@@ -54,14 +60,15 @@ export async function prepareDataset(options: PrepareDatasetOptions): Promise<Pr
   try {
     const local = await toLocalBytes(options.source, workDir);
     if (local.bytes === 0) throw new DataError('file is empty', { file: local.name });
-    const datasetId = datasetIdFor(local.sha256, encodingSettingsOf(options.data));
+    const inherited = options.encodeLike === undefined ? undefined : inheritedEncoding(options.encodeLike, options.data, local.name);
+    const datasetId = datasetIdFor(local.sha256, encodingSettingsOf(options.data), inherited);
     const manifestKey = datasetManifestKey(datasetId);
     if ((await options.store.head(manifestKey)) !== null) {
       const manifest = await loadManifest(options.store, datasetId);
       new WindowLayout(manifest.series, options.data.window, local.name);
       return { manifest, created: false };
     }
-    const target: PackTarget = { store: options.store, datasetId, segmentBytes, workDir };
+    const target: PackTarget = { store: options.store, datasetId, segmentBytes, workDir, inherited };
     const manifest =
       options.data.format === 'text' ? await packText(local, options.data, target) : await packCsv(local, options.data, target);
     await options.store.put(manifestKey, JSON.stringify(manifest, null, 1));
@@ -76,6 +83,26 @@ interface PackTarget {
   readonly datasetId: string;
   readonly segmentBytes: number;
   readonly workDir: string;
+  readonly inherited: InheritedEncoding | undefined;
+}
+
+/** What `encodeLike` contributes; a DataError when its encoding cannot apply to `data`. */
+function inheritedEncoding(like: DatasetManifest, data: DataSpec, file: string): InheritedEncoding {
+  const fail = (detail: string): never => {
+    throw new DataError(`cannot encode like dataset ${like.datasetId}: ${detail}`, { file });
+  };
+  if (like.kind !== data.format) return fail(`it is ${like.kind} data, this is ${data.format}`);
+  if (like.kind === 'text' && data.format === 'text') {
+    if (like.text.lowercase !== data.text.lowercase) fail('its lowercase setting differs');
+    return { vocabulary: like.text.vocabulary };
+  }
+  if (like.kind === 'csv' && data.format === 'csv') {
+    const columns = storedColumns(data.csv.features, data.csv.targets);
+    if (like.csv.columns.join('\n') !== columns.join('\n')) fail(`its columns are ${like.csv.columns.join(', ')}`);
+    if (like.csv.normalization.method !== data.csv.normalization) fail(`its normalization is ${like.csv.normalization.method}`);
+    return { normalization: like.csv.normalization };
+  }
+  return fail('unreachable');
 }
 
 function rowsPerSegmentFor(target: PackTarget, rowBytes: number): number {
@@ -103,7 +130,8 @@ async function packText(local: LocalBytes, data: TextDataSpec, target: PackTarge
   const trainRows = trainingRowCount(rows, data.validation);
   const series: SeriesEntry[] = [{ name: null, start: 0, rows, trainRows }];
   new WindowLayout(series, data.window, local.name);
-  const vocabulary = vocabularyFromFirstSeen(firstSeen, trainRows);
+  const vocabulary =
+    target.inherited !== undefined && 'vocabulary' in target.inherited ? [...target.inherited.vocabulary] : vocabularyFromFirstSeen(firstSeen, trainRows);
   const encoder = new TokenEncoder(vocabulary);
   const tokenType = tokenTypeFor(vocabulary.length + 1);
   const rowBytes = tokenBytes(tokenType);
@@ -177,12 +205,17 @@ async function packCsv(local: LocalBytes, data: CsvDataSpec, target: PackTarget)
   const seriesEntries: SeriesEntry[] = series.map((s) => ({ ...s, trainRows: trainingRowCount(s.rows, data.validation) }));
   new WindowLayout(seriesEntries, data.window, local.name);
 
-  // Pass 2: fit the normalization on the training rows of every series.
-  const statistics = new ColumnStatistics(C);
-  await forEachRawChunk(rawPath, C, (values, firstRow, rows) => {
-    forEachTrainingRow(seriesEntries, firstRow, rows, (r) => statistics.add(values, (r - firstRow) * C));
-  });
-  const normalization = statistics.fit(method);
+  // Pass 2: fit the normalization on the training rows of every series (unless inherited).
+  let normalization: Normalization;
+  if (target.inherited !== undefined && 'normalization' in target.inherited) {
+    normalization = target.inherited.normalization;
+  } else {
+    const statistics = new ColumnStatistics(C);
+    await forEachRawChunk(rawPath, C, (values, firstRow, rows) => {
+      forEachTrainingRow(seriesEntries, firstRow, rows, (r) => statistics.add(values, (r - firstRow) * C));
+    });
+    normalization = statistics.fit(method);
+  }
   const { shift, scale } = affineColumns(normalization);
 
   // Pass 3: normalize to float32 and write.
