@@ -1,0 +1,87 @@
+// What travels through the gradient queues. BullMQ keeps job data and return values as JSON
+// in Redis and echoes return values into its event stream, so both stay small: keys,
+// checksums and numbers, never weight or gradient bytes (those go through the store).
+import { validateCounter, validateJobId } from './identifiers';
+import { InvalidIdentifierError } from './invalid-identifier-error';
+
+/** A training shard computes loss and gradient; a validation shard only the loss. */
+export type ShardKind = 'train' | 'validate';
+
+/** One shard of one step: the data of a BullMQ job on a gradient queue. */
+export interface GradientJobData {
+  readonly jobId: string;
+  /** Raised on every resume and Redis recovery; shards of another generation are dropped. */
+  readonly generation: number;
+  readonly step: number;
+  readonly epoch: number;
+  /** Index of the step's batch in its epoch's batch list. */
+  readonly stepInEpoch: number;
+  readonly shard: number;
+  readonly kind: ShardKind;
+  /** Weights version `step` in the store, and the sha256 its bytes must have. */
+  readonly weightsKey: string;
+  readonly weightsSha256: string;
+  /** The pinned dataset the shard's windows come from. */
+  readonly datasetId: string;
+}
+
+/** A shard's return value. */
+export interface GradientJobResult {
+  /** Training shards: where the summed gradient is (a float32 vector) and its sha256. */
+  readonly gradientKey?: string;
+  readonly gradientSha256?: string;
+  /** Summed over the shard's windows (the aggregator divides by the step's total count). */
+  readonly loss: number;
+  readonly count: number;
+}
+
+/** The parts of a shard's BullMQ job id. */
+export interface ShardTaskRef {
+  readonly jobId: string;
+  readonly generation: number;
+  readonly step: number;
+  readonly kind: ShardKind;
+  readonly shard: number;
+}
+
+const MAX_COUNTER = Number.MAX_SAFE_INTEGER;
+const KIND_LETTER: Record<ShardKind, string> = { train: 't', validate: 'v' };
+
+/**
+ * Every shard job id of jobId starts with this; with a generation, every id of that
+ * generation (for removing an old generation's waiting shards).
+ */
+export function shardTaskPrefix(jobId: string, generation?: number): string {
+  const job = `j-${validateJobId(jobId)}-g`;
+  return generation === undefined ? job : `${job}${validateCounter('generation', generation, MAX_COUNTER)}-`;
+}
+
+/**
+ * The BullMQ job id of a shard: 'j-<job>-g<generation>-s<step>-<t|v><shard>'. Unique per
+ * (job, generation, step, kind, shard), so a re-enqueue within a generation is a no-op; no
+ * ':' (BullMQ forbids it in custom ids).
+ */
+export function shardTaskId(ref: ShardTaskRef): string {
+  const step = validateCounter('step', ref.step, MAX_COUNTER);
+  const shard = validateCounter('shard', ref.shard, MAX_COUNTER);
+  return `${shardTaskPrefix(ref.jobId, ref.generation)}s${step}-${KIND_LETTER[ref.kind]}${shard}`;
+}
+
+// Job ids may contain '-', so the fixed tail is matched from the end.
+const SHARD_TASK_ID = /^j-(.+)-g(\d+)-s(\d+)-([tv])(\d+)$/;
+
+/** The inverse of shardTaskId; throws InvalidIdentifierError for anything else. */
+export function parseShardTaskId(taskId: string): ShardTaskRef {
+  const match = SHARD_TASK_ID.exec(taskId);
+  if (match === null) throw new InvalidIdentifierError('shard task id', taskId, "expected 'j-<job>-g<generation>-s<step>-<t|v><shard>'");
+  const ref: ShardTaskRef = {
+    jobId: match[1]!,
+    generation: Number(match[2]),
+    step: Number(match[3]),
+    kind: match[4] === 't' ? 'train' : 'validate',
+    shard: Number(match[5]),
+  };
+  // Rebuilding validates the parts and rejects non-canonical numbers ('s007').
+  if (shardTaskId(ref) !== taskId) throw new InvalidIdentifierError('shard task id', taskId, 'not in canonical form');
+  return ref;
+}

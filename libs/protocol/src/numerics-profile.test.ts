@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { InvalidIdentifierError } from './invalid-identifier-error';
+import { formatNumericsProfile, parseNumericsProfile, sameNumericsProfile, type NumericsProfile } from './numerics-profile';
+import { CONTROL_QUEUE_NAME, gradientQueueName, validateQueuePrefix } from './queues';
+
+describe('numerics profiles', () => {
+  it.each([
+    [{ backend: 'wasm', threads: 1 }, 'wasm-t1'],
+    [{ backend: 'tensorflow-gpu', threads: 1 }, 'tensorflow-gpu-t1'],
+    [{ backend: 'native', threads: 2, isa: 'avx2' }, 'native-t2-avx2'],
+    [{ backend: 'native', threads: 16, isa: 'x86_64.avx512' }, 'native-t16-x86_64.avx512'],
+  ] as [NumericsProfile, string][])('writes %j as %s and reads it back', (profile, text) => {
+    expect(formatNumericsProfile(profile)).toBe(text);
+    expect(parseNumericsProfile(text)).toEqual(profile);
+  });
+
+  it.each([
+    { backend: 'WASM', threads: 1 },
+    { backend: 'my-t2', threads: 1 },
+    { backend: 'wasm', threads: 0 },
+    { backend: 'wasm', threads: 1.5 },
+    { backend: 'wasm', threads: 1, isa: 'avx-2' },
+    { backend: 'a:b', threads: 1 },
+  ])('refuses %j', (profile) => {
+    expect(() => formatNumericsProfile(profile)).toThrow(InvalidIdentifierError);
+  });
+
+  it.each(['wasm', 't1', 'wasm-t01', 'wasm-t1-avx2-extra', 'wasm-tx', ''])('refuses the string %j', (text) => {
+    expect(() => parseNumericsProfile(text)).toThrow(InvalidIdentifierError);
+  });
+
+  it('compares profiles field by field', () => {
+    expect(sameNumericsProfile({ backend: 'wasm', threads: 1 }, { backend: 'wasm', threads: 1 })).toBe(true);
+    expect(sameNumericsProfile({ backend: 'wasm', threads: 1 }, { backend: 'wasm', threads: 2 })).toBe(false);
+    expect(sameNumericsProfile({ backend: 'native', threads: 1, isa: 'avx2' }, { backend: 'native', threads: 1 })).toBe(false);
+  });
+});
+
+describe('queue names', () => {
+  it('gives every profile its own BullMQ-safe gradient queue', () => {
+    expect(gradientQueueName({ backend: 'wasm', threads: 1 })).toBe('lstm-gradients-wasm-t1');
+    expect(gradientQueueName({ backend: 'native', threads: 2, isa: 'avx2' })).toBe('lstm-gradients-native-t2-avx2');
+    expect(gradientQueueName({ backend: 'wasm', threads: 2 })).not.toBe(gradientQueueName({ backend: 'wasm', threads: 1 }));
+    for (const name of [gradientQueueName({ backend: 'tensorflow-gpu', threads: 1 }), CONTROL_QUEUE_NAME]) expect(name).not.toContain(':');
+  });
+
+  it('validates BullMQ prefixes', () => {
+    expect(validateQueuePrefix('test-1a2b')).toBe('test-1a2b');
+    expect(validateQueuePrefix('{lstm}')).toBe('{lstm}');
+    for (const prefix of ['', 'a:b', 'a b', 'x'.repeat(65)]) expect(() => validateQueuePrefix(prefix)).toThrow(InvalidIdentifierError);
+  });
+});

@@ -1,0 +1,66 @@
+// The numerics profile: what makes results bit-identical. Two runs agree bit for bit only
+// when backend, thread count and (for native code) instruction set are the same, so a job
+// records its profile and only workers of that profile take its shards (one queue each).
+import { InvalidIdentifierError } from './invalid-identifier-error';
+
+export interface NumericsProfile {
+  /** A registered backend name: 'wasm', 'cpu', 'tensorflow', 'tensorflow-gpu', 'native', ... */
+  readonly backend: string;
+  /** Threads the backend computes one shard with. */
+  readonly threads: number;
+  /** Instruction set of native code (e.g. 'avx2', 'avx512', 'neon'); absent for the others. */
+  readonly isa?: string;
+}
+
+export const MAX_PROFILE_THREADS = 1024;
+
+// Dash-separated lowercase words; a word may not look like the thread field ('t4'), so that
+// the string form parses back unambiguously.
+const BACKEND = /^[a-z][a-z0-9]*(?:-[a-z][a-z0-9]*)*$/;
+const THREADS_FIELD = /^t(\d+)$/;
+const ISA = /^[a-z0-9]+(?:[._][a-z0-9]+)*$/;
+
+/** Returns profile when it is well formed, or throws InvalidIdentifierError. */
+export function validateNumericsProfile(profile: NumericsProfile): NumericsProfile {
+  const { backend, threads, isa } = profile;
+  if (typeof backend !== 'string' || !BACKEND.test(backend) || backend.split('-').some((word) => THREADS_FIELD.test(word))) {
+    throw new InvalidIdentifierError('numerics profile backend', backend, "use lowercase words joined by '-' (not 't<digits>')");
+  }
+  if (typeof threads !== 'number' || !Number.isInteger(threads) || threads < 1 || threads > MAX_PROFILE_THREADS) {
+    throw new InvalidIdentifierError('numerics profile threads', threads, `must be an integer from 1 to ${MAX_PROFILE_THREADS}`);
+  }
+  if (isa !== undefined && (typeof isa !== 'string' || !ISA.test(isa))) {
+    throw new InvalidIdentifierError('numerics profile isa', isa, "use lowercase letters and digits, joined by '.' or '_'");
+  }
+  return profile;
+}
+
+/** The stable string form: 'wasm-t1', 'tensorflow-gpu-t1', 'native-t2-avx2'. */
+export function formatNumericsProfile(profile: NumericsProfile): string {
+  const { backend, threads, isa } = validateNumericsProfile(profile);
+  return isa === undefined ? `${backend}-t${threads}` : `${backend}-t${threads}-${isa}`;
+}
+
+/** The inverse of formatNumericsProfile; throws InvalidIdentifierError for anything else. */
+export function parseNumericsProfile(text: string): NumericsProfile {
+  const words = text.split('-');
+  const threadsAt = words.findIndex((word) => THREADS_FIELD.test(word));
+  const rest = words.slice(threadsAt + 1);
+  if (threadsAt < 1 || rest.length > 1) {
+    throw new InvalidIdentifierError('numerics profile', text, "expected '<backend>-t<threads>' or '<backend>-t<threads>-<isa>'");
+  }
+  const backend = words.slice(0, threadsAt).join('-');
+  const threads = Number(words[threadsAt]!.slice(1));
+  const profile: NumericsProfile = rest[0] === undefined ? { backend, threads } : { backend, threads, isa: rest[0] };
+  validateNumericsProfile(profile);
+  // Reject non-canonical spellings ('t01') so that one profile has one string.
+  if (formatNumericsProfile(profile) !== text) {
+    throw new InvalidIdentifierError('numerics profile', text, `not in canonical form (${formatNumericsProfile(profile)})`);
+  }
+  return profile;
+}
+
+/** Same profile: shards of one may be computed by workers of the other. */
+export function sameNumericsProfile(a: NumericsProfile, b: NumericsProfile): boolean {
+  return a.backend === b.backend && a.threads === b.threads && a.isa === b.isa;
+}
