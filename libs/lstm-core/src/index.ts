@@ -9,4 +9,5 @@ export * from './model';
 export * from './clip';
 export * from './optimizer';
 export * from './inference';
+export * from './adding-problem';
 export * from './tfjs';
