@@ -94,6 +94,11 @@ describe('S3 store on s3rver', () => {
     expect(Buffer.compare(back, bytes)).toBe(0);
     const middle = await store.getRange('jobs/a/checkpoints/0000000050/weights.bin', 1_000_000, 3_000_001);
     expect(Buffer.compare(middle, bytes.subarray(1_000_000, 3_000_001))).toBe(0);
+    // A view into a larger buffer uploads only its own bytes; empty objects work too.
+    await store.put('view.bin', bytes.subarray(10, 20));
+    expect(await store.get('view.bin')).toEqual(bytes.slice(10, 20));
+    await store.put('empty.bin', new Uint8Array(0));
+    expect(await store.get('empty.bin')).toEqual(new Uint8Array(0));
   });
 
   it('lists across many pages', async () => {
