@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ObjectNotFoundError } from './errors/object-not-found-error';
 import { StoreError } from './errors/store-error';
 import { withFaults } from './faults';
 import { LocalStore } from './local-store';
@@ -49,6 +50,13 @@ describe('RetryingStore', () => {
     await expect(store.get('missing')).rejects.toMatchObject({ code: 'NotFound', attempts: 1 });
     await expect(store.get('../x')).rejects.toMatchObject({ code: 'InvalidKey', attempts: 1 });
     expect(faulty.injectedFaults).toBe(0);
+    await store.close();
+  });
+
+  it('reports a missing key met on a retry as ObjectNotFoundError', async () => {
+    const store = new RetryingStore(withFaults(local, { failFirst: 1 }), fast);
+    const error = await store.get('missing').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ObjectNotFoundError);
     await store.close();
   });
 

@@ -63,7 +63,9 @@ export class RetryingStore implements ObjectStore {
       } catch (caught) {
         error = toStoreError(caught, operation, key, this.url);
       }
-      if (!error.transient || attempts >= this.options.attempts) {
+      // Permanent errors keep their class (ObjectNotFoundError...) whatever attempt they came on.
+      if (!error.transient) throw error;
+      if (attempts >= this.options.attempts) {
         if (attempts === 1) throw error;
         throw new StoreError(
           { operation, key, storeUrl: this.url, code: error.code, transient: true, detail: error.detail, attempts },
