@@ -3,16 +3,15 @@
 // started as a process from its bin.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, existsSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { redisOptionsFromUrl } from '@lstm-runner/runner';
 
-const require = createRequire(import.meta.url);
-
+/** The lstm-worker bin of this workspace: a process to start, never a module to import. */
 export function workerBinPath(): string {
-  return require.resolve('@lstm-runner/worker/bin/lstm-worker.js');
+  return fileURLToPath(new URL('../../worker/bin/lstm-worker.js', import.meta.url));
 }
 
 export interface LocalWorkerSettings {

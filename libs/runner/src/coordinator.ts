@@ -12,6 +12,10 @@ import { loadManifest, SHUFFLE_VERSION, WindowLayout, type ShardPlan } from '@ls
 import {
   checkpointKeys,
   decodeFloat32Vector,
+  shardTaskId,
+  shardTaskPrefix,
+  type GradientJobData,
+  type GradientJobResult,
   gradientQueueName,
   gradientStepPrefix,
   jobLatestKey,
@@ -47,8 +51,7 @@ import {
 import { shardPlanOf } from './job-plan';
 import { JobLease, type JobLeaseOptions } from './lease';
 import { connectRedis } from './redis';
-import { cancelKey, generationKey, shardTaskId, shardTaskPrefix } from './redis-keys';
-import type { ShardResult, ShardTaskData } from './shard-thread-protocol';
+import { cancelKey, generationKey } from './redis-keys';
 
 export interface CoordinatorOptions {
   readonly store: ObjectStore;
@@ -252,7 +255,7 @@ export class Coordinator {
         const stepStarted = Date.now();
         const position = dataset.position(state.step);
         const tasks = this.trainTasks(record, generation, state, dataset);
-        const results = await this.runShards<ShardResult>(dispatcher, tasks, check, state.step);
+        const results = await this.runShards<GradientJobResult>(dispatcher, tasks, check, state.step);
         const shards = await Promise.all(
           results.map(async (result, shard) => {
             const bytes = await getVerified(store, result.gradientKey!, result.gradientSha256!);
@@ -339,22 +342,22 @@ export class Coordinator {
     }
   }
 
-  private async runShards<R>(dispatcher: ShardDispatcher, tasks: ShardTask<ShardTaskData>[], check: () => Promise<void>, step: number): Promise<R[]> {
+  private async runShards<R>(dispatcher: ShardDispatcher, tasks: ShardTask<GradientJobData>[], check: () => Promise<void>, step: number): Promise<R[]> {
     try {
-      return await dispatcher.run<ShardTaskData, R>(tasks, check);
+      return await dispatcher.run<GradientJobData, R>(tasks, check);
     } catch (error) {
       if (error instanceof ShardFailedError) this.options.log(`step ${step}: ${error.message}`);
       throw error;
     }
   }
 
-  private trainTasks(record: JobRecord, generation: number, state: RunState, plan: ShardPlan): ShardTask<ShardTaskData>[] {
+  private trainTasks(record: JobRecord, generation: number, state: RunState, plan: ShardPlan): ShardTask<GradientJobData>[] {
     const position = plan.position(state.step);
-    const tasks: ShardTask<ShardTaskData>[] = [];
+    const tasks: ShardTask<GradientJobData>[] = [];
     for (let shard = 0; shard < plan.shardsInStep(position.stepInEpoch); shard++) {
       tasks.push({
         shard,
-        taskId: shardTaskId(record.id, generation, state.step, 'train', shard),
+        taskId: shardTaskId({ jobId: record.id, generation, step: state.step, kind: 'train', shard }),
         data: this.taskData(record, generation, state, 'train', shard, position),
       });
     }
@@ -368,7 +371,7 @@ export class Coordinator {
     kind: 'train' | 'validate',
     shard: number,
     position: { epoch: number; stepInEpoch: number },
-  ): ShardTaskData {
+  ): GradientJobData {
     return {
       jobId: record.id,
       generation,
@@ -379,6 +382,7 @@ export class Coordinator {
       kind,
       weightsKey: weightsKey(record.id, state.step),
       weightsSha256: state.weightsSha256,
+      datasetId: record.datasetId,
     };
   }
 
@@ -393,16 +397,16 @@ export class Coordinator {
   ): Promise<number> {
     const position = plan.position(Math.max(0, state.step - 1));
     const shardCount = Math.min(plan.validationShards, this.options.maxValidationShards);
-    const tasks: ShardTask<ShardTaskData>[] = [];
+    const tasks: ShardTask<GradientJobData>[] = [];
     for (let i = 0; i < shardCount; i++) {
       const shard = Math.floor((i * plan.validationShards) / shardCount);
       tasks.push({
         shard,
-        taskId: shardTaskId(record.id, generation, state.step, 'validate', shard),
+        taskId: shardTaskId({ jobId: record.id, generation, step: state.step, kind: 'validate', shard }),
         data: this.taskData(record, generation, state, 'validate', shard, position),
       });
     }
-    const results = await this.runShards<ShardResult>(dispatcher, tasks, check, state.step);
+    const results = await this.runShards<GradientJobResult>(dispatcher, tasks, check, state.step);
     let loss = 0;
     let count = 0;
     for (const result of results) {
@@ -473,7 +477,7 @@ export class Coordinator {
   private async removeOtherGenerations(dispatcher: ShardDispatcher, jobId: string, generation: number): Promise<number> {
     let removed = 0;
     for (let older = generation - 1; older >= Math.max(1, generation - 3); older--) {
-      removed += await dispatcher.removeWaitingTasks(`${shardTaskPrefix(jobId)}${older}-`);
+      removed += await dispatcher.removeWaitingTasks(shardTaskPrefix(jobId, older));
     }
     return removed;
   }

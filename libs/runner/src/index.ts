@@ -11,7 +11,6 @@ export * from './lease';
 export * from './redis';
 export * from './redis-keys';
 export * from './worker-service';
-export type { ShardResult, ShardTaskData } from './shard-thread-protocol';
 export * from './defaults';
 export * from './status';
 export * from './submit';

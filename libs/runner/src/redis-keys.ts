@@ -6,13 +6,3 @@ export const generationKey = (prefix: string, jobId: string): string => `${prefi
 
 /** Set by `lstm cancel`; the owning coordinator stops at the next check. */
 export const cancelKey = (prefix: string, jobId: string): string => `${prefix}:cancel:${jobId}`;
-
-/** Task ids of shard jobs: (job, generation, step, kind, shard); no ':' (BullMQ forbids it). */
-export function shardTaskId(jobId: string, generation: number, step: number, kind: 'train' | 'validate', shard: number): string {
-  return `${shardTaskPrefix(jobId)}${generation}-s${step}-${kind === 'train' ? 't' : 'v'}${shard}`;
-}
-
-/** Every task id of the job starts with this, followed by the generation. */
-export function shardTaskPrefix(jobId: string): string {
-  return `j-${jobId}-g`;
-}

@@ -3,6 +3,7 @@
 // lease has expired. Several jobs run at once; each is owned through its lease, so several
 // services can share one Redis and store.
 import { Queue, Worker, type Job } from 'bullmq';
+import { CONTROL_QUEUE_NAME } from '@lstm-runner/protocol';
 import type { ObjectStore } from '@lstm-runner/storage';
 import { Coordinator, type CoordinatorOptions, type JobOutcome } from './coordinator';
 import { readJobPointer } from './job-files';
@@ -10,8 +11,6 @@ import { leaseKey } from './lease';
 import { connectRedis, redisOptionsFromUrl } from './redis';
 import { listJobIds } from './status';
 
-/** The control queue's name (under the BullMQ prefix). */
-export const CONTROL_QUEUE = 'lstm-control';
 
 export interface RunJobRequest {
   readonly jobId: string;
@@ -29,7 +28,7 @@ export interface CoordinatorServiceOptions {
 
 /** Puts a run of the job on the control queue; a service picks it up. */
 export async function enqueueJobRun(redisUrl: string, prefix: string, jobId: string): Promise<void> {
-  const queue = new Queue<RunJobRequest>(CONTROL_QUEUE, { connection: redisOptionsFromUrl(redisUrl), prefix });
+  const queue = new Queue<RunJobRequest>(CONTROL_QUEUE_NAME, { connection: redisOptionsFromUrl(redisUrl), prefix });
   try {
     // The id makes a second request for a job already waiting a no-op.
     await queue.add('run', { jobId }, { jobId: `run-${jobId}`, removeOnComplete: true, removeOnFail: { age: 86_400 } });
@@ -54,7 +53,7 @@ export class CoordinatorService {
 
   async start(): Promise<void> {
     const { options } = this;
-    this.worker = new Worker<RunJobRequest, JobOutcome>(CONTROL_QUEUE, (job: Job<RunJobRequest>) => this.coordinator.runJob(job.data.jobId), {
+    this.worker = new Worker<RunJobRequest, JobOutcome>(CONTROL_QUEUE_NAME, (job: Job<RunJobRequest>) => this.coordinator.runJob(job.data.jobId), {
       connection: redisOptionsFromUrl(options.redisUrl),
       prefix: options.prefix,
       concurrency: options.concurrency,

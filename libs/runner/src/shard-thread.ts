@@ -11,11 +11,11 @@ import {
   type ComputeBackend,
 } from '@lstm-runner/lstm-core';
 import { openDataset, type DatasetReader, type ShardPlan } from '@lstm-runner/data';
-import { decodeFloat32Vector, encodeFloat32Vector, gradientKey } from '@lstm-runner/protocol';
+import { decodeFloat32Vector, encodeFloat32Vector, gradientKey, type GradientJobData, type GradientJobResult } from '@lstm-runner/protocol';
 import { getVerified, openStore, sha256Hex, type ObjectStore } from '@lstm-runner/storage';
 import { readJobRecord, type JobRecord } from './job-files';
 import { shardPlanOf } from './job-plan';
-import type { ShardComputeRequest, ShardComputeResponse, ShardResult, ShardTaskData, ShardThreadOptions } from './shard-thread-protocol';
+import type { ShardComputeRequest, ShardComputeResponse, ShardThreadOptions } from './shard-thread-protocol';
 
 interface JobContext {
   readonly record: JobRecord;
@@ -62,7 +62,7 @@ class ShardComputer {
     return weights;
   }
 
-  async compute(task: ShardTaskData): Promise<ShardResult> {
+  async compute(task: GradientJobData): Promise<GradientJobResult> {
     const { record, reader, plan } = await this.job(task.jobId);
     const windows =
       task.kind === 'train'

@@ -3,11 +3,10 @@
 // runs. close() stops taking shards, finishes the ones in hand, then ends the threads.
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { gradientQueueName, type NumericsProfile } from '@lstm-runner/protocol';
+import { gradientQueueName, type GradientJobData, type GradientJobResult, type NumericsProfile } from '@lstm-runner/protocol';
 import { ComputePool } from './compute-pool';
 import { connectRedis, redisOptionsFromUrl } from './redis';
 import { generationKey } from './redis-keys';
-import type { ShardResult, ShardTaskData } from './shard-thread-protocol';
 
 export interface GradientWorkerOptions {
   readonly redisUrl: string;
@@ -80,7 +79,7 @@ export class GradientWorker {
   async start(): Promise<string> {
     const description = await this.pool.ready();
     const { options } = this;
-    this.worker = new Worker(this.queueName, (job: Job<ShardTaskData>) => this.process(job), {
+    this.worker = new Worker(this.queueName, (job: Job<GradientJobData>) => this.process(job), {
       connection: redisOptionsFromUrl(options.redisUrl),
       prefix: options.prefix,
       concurrency: options.concurrency,
@@ -98,7 +97,7 @@ export class GradientWorker {
     return description;
   }
 
-  private async process(job: Job<ShardTaskData>): Promise<ShardResult | DroppedShard> {
+  private async process(job: Job<GradientJobData>): Promise<GradientJobResult | DroppedShard> {
     const current = await this.redis.get(generationKey(this.options.prefix, job.data.jobId));
     if (current !== String(job.data.generation)) return { dropped: true };
     const response = await this.pool.compute({ task: job.data });
