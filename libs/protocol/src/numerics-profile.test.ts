@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidIdentifierError } from './invalid-identifier-error';
-import { formatNumericsProfile, parseNumericsProfile, sameNumericsProfile, type NumericsProfile } from './numerics-profile';
+import { formatNumericsProfile, parseNumericsProfile, type NumericsProfile } from './numerics-profile';
 import { CONTROL_QUEUE_NAME, gradientQueueName, validateQueuePrefix } from './queues';
 
 describe('numerics profiles', () => {
@@ -27,12 +27,6 @@ describe('numerics profiles', () => {
 
   it.each(['wasm', 't1', 'wasm-t01', 'wasm-t1-avx2-extra', 'wasm-tx', ''])('refuses the string %j', (text) => {
     expect(() => parseNumericsProfile(text)).toThrow(InvalidIdentifierError);
-  });
-
-  it('compares profiles field by field', () => {
-    expect(sameNumericsProfile({ backend: 'wasm', threads: 1 }, { backend: 'wasm', threads: 1 })).toBe(true);
-    expect(sameNumericsProfile({ backend: 'wasm', threads: 1 }, { backend: 'wasm', threads: 2 })).toBe(false);
-    expect(sameNumericsProfile({ backend: 'native', threads: 1, isa: 'avx2' }, { backend: 'native', threads: 1 })).toBe(false);
   });
 });
 

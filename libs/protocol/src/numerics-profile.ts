@@ -59,8 +59,3 @@ export function parseNumericsProfile(text: string): NumericsProfile {
   }
   return profile;
 }
-
-/** Same profile: shards of one may be computed by workers of the other. */
-export function sameNumericsProfile(a: NumericsProfile, b: NumericsProfile): boolean {
-  return a.backend === b.backend && a.threads === b.threads && a.isa === b.isa;
-}

@@ -1,7 +1,7 @@
 export type { ObjectStore, StoreOperation } from './object-store';
 export { openStore, parseStoreUrl, resolveStoreOptions, DEFAULT_LIST_PAGE_SIZE } from './open-store';
-export type { OpenStoreOptions, StoreOptions } from './open-store';
-export type { S3Credentials } from './s3-store';
+export type { OpenStoreOptions, StoreOptions, StoreLocation } from './open-store';
+export type { S3Credentials, S3Location } from './s3-store';
 export { DEFAULT_RETRY_OPTIONS } from './retry';
 export type { RetryOptions } from './retry';
 export { keyProblem, prefixProblem } from './keys';

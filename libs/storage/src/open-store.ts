@@ -33,7 +33,7 @@ export type OpenStoreOptions = Partial<StoreOptions>;
 
 export const DEFAULT_LIST_PAGE_SIZE = 1000;
 
-type StoreLocation = { readonly kind: 's3'; readonly s3: S3Location } | { readonly kind: 'local'; readonly root: string };
+export type StoreLocation = { readonly kind: 's3'; readonly s3: S3Location } | { readonly kind: 'local'; readonly root: string };
 
 function invalid(problem: string): never {
   throw new StoreConfigError(problem);
