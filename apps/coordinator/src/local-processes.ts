@@ -45,7 +45,9 @@ export class LocalWorkers {
       ...(s.s3Endpoint === undefined ? [] : ['--s3-endpoint', s.s3Endpoint]),
       ...(s.extraArgs ?? []),
     ];
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    // The IPC channel closes when this process dies, however it dies: the worker then leaves
+    // (--exit-with-parent) instead of running on as an orphan.
+    const child = spawn(process.execPath, [...args, '--exit-with-parent'], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
     // Workers log to stderr; keep it quiet unless asked (LSTM_WORKER_LOGS=1).
     if (process.env['LSTM_WORKER_LOGS'] === '1') child.stderr?.pipe(process.stderr);
     else child.stderr?.resume();

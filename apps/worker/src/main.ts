@@ -17,6 +17,7 @@ const program = new Command('lstm-worker')
   .option('--queue-prefix <prefix>', 'BullMQ prefix (env LSTM_QUEUE_PREFIX)', connectionDefaults.queuePrefix)
   .option('--lock-duration-ms <ms>', 'shard lock duration (env LSTM_LOCK_DURATION_MS)', positiveInteger, connectionDefaults.lockDurationMs)
   .option('--stalled-interval-ms <ms>', 'how often dead workers\' shards are looked for (env LSTM_STALLED_INTERVAL_MS)', positiveInteger, connectionDefaults.stalledIntervalMs)
+  .option('--exit-with-parent', 'leave (finishing the shard in hand) when the parent process is gone (embedded mode)')
   .option('--verbose', 'print stack traces')
   .showHelpAfterError();
 
@@ -31,6 +32,7 @@ const options = program.opts<{
   queuePrefix: string;
   lockDurationMs: number;
   stalledIntervalMs: number;
+  exitWithParent?: boolean;
   verbose?: boolean;
 }>();
 
@@ -66,6 +68,7 @@ async function main(): Promise<void> {
     void worker.close().then(() => process.exit(0));
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
+  if (options.exitWithParent === true) process.on('disconnect', () => stop('parent gone'));
   process.on('SIGINT', () => stop('SIGINT'));
 }
 

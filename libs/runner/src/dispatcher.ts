@@ -141,12 +141,14 @@ export class ShardDispatcher {
 
   private async lookAt<R>(shard: ShardProgress<R>, durations: number[], jobOptions: object): Promise<void> {
     const ids = shard.duplicated ? [shard.task.taskId, shard.task.taskId + DUPLICATE_SUFFIX] : [shard.task.taskId];
-    const jobs = await Promise.all(ids.map((id) => this.queue.getJob(id)));
     let failedJobs = 0;
     let runningSince: number | undefined;
-    for (const job of jobs) {
+    for (const id of ids) {
+      // State first, then the job: a job read before its state could predate its result.
+      const state = await this.queue.getJobState(id);
+      if (state === 'unknown') continue;
+      const job = await this.queue.getJob(id);
       if (job === undefined) continue;
-      const state = await job.getState();
       if (state === 'completed') {
         shard.result = job.returnvalue as R;
         if (job.processedOn !== undefined && job.finishedOn !== undefined) durations.push(job.finishedOn - job.processedOn);

@@ -15,7 +15,8 @@ export function redactUrl(url: string): string {
     }
     return parsed.toString();
   } catch {
-    return '<unparseable url>';
+    // Not a URL (a plain directory, say): nothing in it can be a credential.
+    return url;
   }
 }
 
