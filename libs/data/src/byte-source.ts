@@ -4,7 +4,7 @@
 // bytes more than once: to hash them, then to analyze and to encode them.
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { DataError } from './data-error';
@@ -26,10 +26,31 @@ export interface LocalBytes {
   readonly sha256: string;
 }
 
-const READ_CHUNK_BYTES = 1 << 20;
+// 32 KiB: a decoded chunk stays a small string (large ones are collected late).
+const READ_CHUNK_BYTES = 1 << 15;
 
+/** A file's bytes as fresh chunks (safe to keep, e.g. by a parser). */
 export function readFileChunks(path: string): AsyncIterable<Uint8Array> {
   return createReadStream(path, { highWaterMark: READ_CHUNK_BYTES });
+}
+
+/**
+ * A file's bytes as chunks in ONE reused buffer: each chunk is valid only until the next is
+ * asked for. Passes over a large file then allocate nothing per chunk, which keeps their
+ * memory flat (garbage buffers outside the JS heap are collected late).
+ */
+export async function* readFileChunksReusing(path: string): AsyncIterable<Uint8Array> {
+  const handle = await open(path, 'r');
+  try {
+    const buffer = new Uint8Array(READ_CHUNK_BYTES);
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, 0, buffer.byteLength, null);
+      if (bytesRead === 0) return;
+      yield buffer.subarray(0, bytesRead);
+    }
+  } finally {
+    await handle.close();
+  }
 }
 
 /** Checks that a local file exists and is a file; a DataError naming the source otherwise. */
@@ -59,7 +80,7 @@ async function sha256OfChunks(chunks: AsyncIterable<Uint8Array>): Promise<string
 export async function toLocalBytes(source: ByteSource, spoolDir: string): Promise<LocalBytes> {
   if ('path' in source) {
     const bytes = await statSourceFile(source.path, source.name);
-    return { name: source.name, path: source.path, bytes, sha256: await sha256OfChunks(readFileChunks(source.path)) };
+    return { name: source.name, path: source.path, bytes, sha256: await sha256OfChunks(readFileChunksReusing(source.path)) };
   }
   const { stream } = source;
   const path = join(spoolDir, 'source.bin');

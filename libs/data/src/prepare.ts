@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodingSettingsOf, type CsvDataSpec, type DataSpec, type TextDataSpec } from './data-spec';
 import { DataError } from './data-error';
-import { readFileChunks, toLocalBytes, type ByteSource, type LocalBytes } from './byte-source';
+import { readFileChunks, readFileChunksReusing, toLocalBytes, type ByteSource, type LocalBytes } from './byte-source';
 import { readCsv } from './csv-source';
 import { readTextCodePoints } from './text-source';
 import { TokenEncoder, tokenBytes, tokenTypeFor, vocabularyFromFirstSeen } from './vocabulary';
@@ -116,7 +116,7 @@ async function packText(local: LocalBytes, data: TextDataSpec, target: PackTarge
   const firstSeen = new Map<number, number>();
   const seenBmp = new Uint8Array(0x10000);
   let row = 0;
-  const rows = await readTextCodePoints(readFileChunks(local.path), local.name, lowercase, (codePoints, length) => {
+  const rows = await readTextCodePoints(readFileChunksReusing(local.path), local.name, lowercase, (codePoints, length) => {
     for (let i = 0; i < length; i++, row++) {
       const cp = codePoints[i]!;
       if (cp < 0x10000) {
@@ -140,8 +140,9 @@ async function packText(local: LocalBytes, data: TextDataSpec, target: PackTarge
   const rowsPerSegment = rowsPerSegmentFor(target, rowBytes);
   const writer = new SegmentWriter(target.store, target.datasetId, rowBytes, rowsPerSegment, rows);
   const TokenArray = tokenType === 'uint8' ? Uint8Array : tokenType === 'uint16' ? Uint16Array : Int32Array;
-  await readTextCodePoints(readFileChunks(local.path), local.name, lowercase, async (codePoints, length) => {
-    const ids = new TokenArray(length);
+  let ids = new TokenArray(0);
+  await readTextCodePoints(readFileChunksReusing(local.path), local.name, lowercase, async (codePoints, length) => {
+    if (ids.length < length) ids = new TokenArray(codePoints.length); // reused: no garbage per chunk
     for (let i = 0; i < length; i++) ids[i] = encoder.idOf(codePoints[i]!);
     await writer.write(new Uint8Array(ids.buffer, 0, length * rowBytes));
   });
