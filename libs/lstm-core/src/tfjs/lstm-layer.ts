@@ -2,8 +2,10 @@
 //
 // Where the time goes and why the code looks like this (see docs/benchmarks.md):
 // - The big products run in tfjs: the input projection of all timesteps is one matMul
-//   [T*B, I] x [I, 4H]; dW, dU and dX are one matMul each over all timesteps; only the
-//   recurrent h_{t-1} x U runs per step (forward and backward).
+//   [T*B, I+1] x [I+1, 4H]; dW, dU and dX are one matMul each over all timesteps; only the
+//   recurrent h_{t-1} x U runs per step (forward and backward). The input carries a column
+//   of ones, so the projection adds the bias and the dW product yields dBias (the sum of the
+//   pre-activation gradients over all rows) as its last column, at no extra pass.
 // - Activations live in JS Float32Arrays, time-major [T, B, ...], so that one timestep is a
 //   contiguous block that uploads without slicing a tensor (slicing copies on wasm).
 // - One wasm sigmoid call covers all four gates: the cell-gate columns of W, U and b are
@@ -20,7 +22,7 @@ import { checkLength, matMulOf, readFloat32, sigmoidOf, transposed } from './ten
 
 /** The activations a training forward keeps for the backward, all time-major. */
 interface LstmActivations {
-  /** x as [T, B, I]. */
+  /** x as [T, B, I+1], the last column 1. */
   readonly inputs: Float32Array;
   /** [(T+1), B, H]: block 0 is h_{-1} = 0, block t+1 is h_t, so h_{t-1} for all t is one view. */
   readonly hiddenWithInitial: Float32Array;
@@ -77,6 +79,28 @@ function swapLeadingAxes(a: Float32Array, first: number, second: number, D: numb
   return out;
 }
 
+/** x [B,T,I] -> [T,B,I+1] with a last column of ones. */
+function inputsWithOnes(x: Float32Array, B: number, T: number, I: number): Float32Array {
+  const out = new Float32Array(T * B * (I + 1));
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t < T; t++) {
+      const from = (b * T + t) * I;
+      const to = (t * B + b) * (I + 1);
+      for (let i = 0; i < I; i++) out[to + i] = x[from + i]!;
+      out[to + I] = 1;
+    }
+  }
+  return out;
+}
+
+/** [W; b]: kernel [I,4H] with bias [4H] appended as row I. */
+function kernelWithBias(weights: LstmWeights<Float32Array>, I: number, H: number): Float32Array {
+  const out = new Float32Array((I + 1) * 4 * H);
+  out.set(weights.kernel);
+  out.set(weights.bias, I * 4 * H);
+  return out;
+}
+
 /**
  * x [B,T,I] -> hidden [B,T,H]. With training, the cache keeps the activations for the
  * backward (about T*B*(I + 7H) floats); without, it keeps nothing.
@@ -89,80 +113,109 @@ export function lstmForward(
   training: boolean,
 ): LstmForwardResult<Float32Array> {
   const { B, T, I, H } = shape;
-  const G = 4 * H;
-  const BH = B * H;
   checkLength('lstm input [B,T,I]', x, B * T * I);
   checkWeights(shape, weights);
-
-  const inputs = swapLeadingAxes(x, B, T, I);
-  const hiddenWithInitial = new Float32Array((T + 1) * BH);
-  const cells = new Float32Array(T * BH);
-  const cellTanh = new Float32Array(T * BH);
-  const gates: Float32Array[] = [];
-  const doubledCell = new Float32Array(BH);
+  const activations: LstmActivations = {
+    inputs: inputsWithOnes(x, B, T, I),
+    hiddenWithInitial: new Float32Array((T + 1) * B * H),
+    gates: [],
+    cells: new Float32Array(T * B * H),
+    cellTanh: new Float32Array(T * B * H),
+  };
   const hidden = new Float32Array(B * T * H);
-
+  // The hot loops live in small functions of their own: V8 optimises those reliably, not
+  // the big closures that tf.tidy would otherwise hold them in.
   tf.tidy(() => {
-    // Input projection of every timestep at once: [T*B, I] x [I, 4H] + b.
-    const inputTensor = tf.tensor2d(inputs, [T * B, I]);
-    const kernelTensor = tf.tensor2d(withCellGateDoubled(weights.kernel, I, H), [I, G]);
-    const biasTensor = tf.tensor1d(withCellGateDoubled(weights.bias, 1, H));
-    const projectionTensor = tf.fused.matMul({ a: inputTensor, b: kernelTensor, bias: biasTensor });
-    const projection = readFloat32(projectionTensor);
-    tf.dispose([inputTensor, kernelTensor, biasTensor, projectionTensor]);
-
-    // Kept for all timesteps: wasm packs a matMul's right operand once per tensor.
-    const recurrentTensor = tf.tensor2d(withCellGateDoubled(weights.recurrentKernel, H, H), [H, G]);
-    for (let t = 0; t < T; t++) {
-      const projected = projection.subarray(t * B * G, (t + 1) * B * G);
-      let gateValues: Float32Array;
-      if (t === 0) {
-        gateValues = sigmoidOf(projected, B, G); // h_{-1} = 0: no recurrent product
-      } else {
-        const previous = tf.tensor2d(hiddenWithInitial.subarray(t * BH, (t + 1) * BH), [B, H]);
-        const recurrent = tf.matMul(previous, recurrentTensor);
-        const projectedTensor = tf.tensor2d(projected, [B, G]);
-        const preActivation = tf.add(recurrent, projectedTensor);
-        const activated = tf.sigmoid(preActivation);
-        gateValues = readFloat32(activated);
-        tf.dispose([previous, recurrent, projectedTensor, preActivation, activated]);
-      }
-
-      const cellOffset = t * BH;
-      for (let b = 0; b < B; b++) {
-        const row = b * G;
-        const cellRow = cellOffset + b * H;
-        for (let j = 0; j < H; j++) {
-          const g = 2 * gateValues[row + 2 * H + j]! - 1;
-          gateValues[row + 2 * H + j] = g;
-          const previousCell = t === 0 ? 0 : cells[cellRow - BH + j]!;
-          const c = gateValues[row + H + j]! * previousCell + gateValues[row + j]! * g;
-          cells[cellRow + j] = c;
-          doubledCell[b * H + j] = 2 * c;
-        }
-      }
-      gates.push(gateValues);
-
-      const cellSigmoid = sigmoidOf(doubledCell, B, H);
-      const hiddenOffset = (t + 1) * BH;
-      for (let b = 0; b < B; b++) {
-        const row = b * G + 3 * H;
-        const outRow = (b * T + t) * H;
-        for (let j = 0; j < H; j++) {
-          const k = b * H + j;
-          const tanhC = 2 * cellSigmoid[k]! - 1;
-          cellTanh[cellOffset + k] = tanhC;
-          const h = gateValues[row + j]! * tanhC;
-          hiddenWithInitial[hiddenOffset + k] = h;
-          hidden[outRow + j] = h;
-        }
-      }
-    }
-    recurrentTensor.dispose();
+    forwardAllSteps(shape, weights, activations, hidden);
   });
+  return { hidden, cache: new TfjsLstmCache(owner, shape, training ? activations : null) };
+}
 
-  const activations = training ? { inputs, hiddenWithInitial, cells, cellTanh, gates } : null;
-  return { hidden, cache: new TfjsLstmCache(owner, shape, activations) };
+// Fills activations and hidden [B,T,H] for all T steps.
+function forwardAllSteps(shape: LstmShape, weights: LstmWeights<Float32Array>, acts: LstmActivations, hidden: Float32Array): void {
+  const { B, T, I, H } = shape;
+  const G = 4 * H;
+  const BH = B * H;
+  // Input projection of every timestep at once: [T*B, I+1] x [I+1, 4H] = x W + b.
+  const projection = matMulOf(acts.inputs, T * B, I + 1, withCellGateDoubled(kernelWithBias(weights, I, H), I + 1, H), G);
+
+  // Kept for all timesteps: wasm packs a matMul's right operand once per tensor.
+  const recurrentTensor = tf.tensor2d(withCellGateDoubled(weights.recurrentKernel, H, H), [H, G]);
+  const doubledCell = new Float32Array(BH);
+  for (let t = 0; t < T; t++) {
+    const projected = projection.subarray(t * B * G, (t + 1) * B * G);
+    const gateValues =
+      t === 0
+        ? sigmoidOf(projected, B, G) // h_{-1} = 0: no recurrent product
+        : gatesOfStep(acts.hiddenWithInitial.subarray(t * BH, (t + 1) * BH), recurrentTensor, projected, B, H);
+    acts.gates.push(gateValues);
+    cellStep(gateValues, acts.cells, doubledCell, t, B, H);
+    hiddenStep(gateValues, sigmoidOf(doubledCell, B, H), acts, hidden, t, B, T, H);
+  }
+  recurrentTensor.dispose();
+}
+
+// sigmoid(h_{t-1} [B,H] x U [H,4H] + projected [B,4H]) with the cell-gate columns doubled.
+function gatesOfStep(previousHidden: Float32Array, recurrentTensor: tf.Tensor2D, projected: Float32Array, B: number, H: number): Float32Array {
+  const previous = tf.tensor2d(previousHidden, [B, H]);
+  const recurrent = tf.matMul(previous, recurrentTensor);
+  const projectedTensor = tf.tensor2d(projected, [B, 4 * H]);
+  const preActivation = tf.add(recurrent, projectedTensor);
+  const activated = tf.sigmoid(preActivation);
+  const gateValues = readFloat32(activated);
+  tf.dispose([previous, recurrent, projectedTensor, preActivation, activated]);
+  return gateValues;
+}
+
+// gateValues [B,4H]: turns sigmoid(2 z_c) into g = tanh(z_c) in place; c_t = f c_{t-1} + i g
+// into cells [T,B,H] at t; doubledCell [B,H] = 2 c_t for the tanh(c_t) sigmoid.
+function cellStep(gateValues: Float32Array, cells: Float32Array, doubledCell: Float32Array, t: number, B: number, H: number): void {
+  const G = 4 * H;
+  const BH = B * H;
+  const cellOffset = t * BH;
+  for (let b = 0; b < B; b++) {
+    const row = b * G;
+    const cellRow = cellOffset + b * H;
+    for (let j = 0; j < H; j++) {
+      const g = 2 * gateValues[row + 2 * H + j]! - 1;
+      gateValues[row + 2 * H + j] = g;
+      const previousCell = t === 0 ? 0 : cells[cellRow - BH + j]!;
+      const c = gateValues[row + H + j]! * previousCell + gateValues[row + j]! * g;
+      cells[cellRow + j] = c;
+      doubledCell[b * H + j] = 2 * c;
+    }
+  }
+}
+
+// tanh(c_t) = 2 sigmoid(2 c_t) - 1 and h_t = o tanh(c_t), into the activations (time-major)
+// and into hidden [B,T,H].
+function hiddenStep(
+  gateValues: Float32Array,
+  cellSigmoid: Float32Array,
+  acts: LstmActivations,
+  hidden: Float32Array,
+  t: number,
+  B: number,
+  T: number,
+  H: number,
+): void {
+  const G = 4 * H;
+  const BH = B * H;
+  const { cellTanh, hiddenWithInitial } = acts;
+  const cellOffset = t * BH;
+  const hiddenOffset = (t + 1) * BH;
+  for (let b = 0; b < B; b++) {
+    const row = b * G + 3 * H;
+    const outRow = (b * T + t) * H;
+    for (let j = 0; j < H; j++) {
+      const k = b * H + j;
+      const tanhC = 2 * cellSigmoid[k]! - 1;
+      cellTanh[cellOffset + k] = tanhC;
+      const h = gateValues[row + j]! * tanhC;
+      hiddenWithInitial[hiddenOffset + k] = h;
+      hidden[outRow + j] = h;
+    }
+  }
 }
 
 /**
@@ -189,8 +242,6 @@ export function lstmBackward(
     throw new RangeError('lstmBackward: shape differs from the forward that made the cache');
   }
   const G = 4 * H;
-  const BH = B * H;
-  const TB = T * B;
   checkLength('lstm dHidden [B,T,H]', dHidden, B * T * H);
   checkWeights(shape, weights);
   checkLength('lstm dKernel [I,4H]', grads.dKernel, I * G);
@@ -199,79 +250,125 @@ export function lstmBackward(
 
   // Pre-activation gradients twice: [T*B, 4H] for dX and [4H, T*B] for dW and dU, so each
   // product has its large operand on the left and needs no transpose flag.
-  const dPre = new Float32Array(TB * G);
-  const dPreTransposed = new Float32Array(G * TB);
-  const biasSum = new Float64Array(G);
-  const dCellNext = new Float32Array(BH);
-  let dHiddenRecurrent: Float32Array = new Float32Array(BH);
-
+  const dPre = new Float32Array(T * B * G);
+  const dPreTransposed = new Float32Array(G * T * B);
   let dInputs: Float32Array | null = null;
   tf.tidy(() => {
-    const recurrentTransposed = tf.tensor2d(transposed(weights.recurrentKernel, H, G), [G, H]);
-    for (let t = T - 1; t >= 0; t--) {
-      const gateValues = acts.gates[t]!;
-      const cellOffset = t * BH;
-      const stepOffset = t * B * G;
-      for (let b = 0; b < B; b++) {
-        const row = b * G;
-        for (let j = 0; j < H; j++) {
-          const k = b * H + j;
-          const dh = dHidden[(b * T + t) * H + j]! + dHiddenRecurrent[k]!;
-          const inputGate = gateValues[row + j]!;
-          const forgetGate = gateValues[row + H + j]!;
-          const cellGate = gateValues[row + 2 * H + j]!;
-          const outputGate = gateValues[row + 3 * H + j]!;
-          const tanhC = acts.cellTanh[cellOffset + k]!;
-          const previousCell = t === 0 ? 0 : acts.cells[cellOffset - BH + k]!;
-          const dc = dCellNext[k]! + dh * outputGate * (1 - tanhC * tanhC);
-          dCellNext[k] = dc * forgetGate;
-          const at = stepOffset + row + j;
-          dPre[at] = dc * cellGate * inputGate * (1 - inputGate);
-          dPre[at + H] = dc * previousCell * forgetGate * (1 - forgetGate);
-          dPre[at + 2 * H] = dc * inputGate * (1 - cellGate * cellGate);
-          dPre[at + 3 * H] = dh * tanhC * outputGate * (1 - outputGate);
-        }
-      }
-      // Column block t of the transposed copy, and the bias sum (float64: T*B terms).
-      for (let g = 0; g < G; g++) {
-        const to = g * TB + t * B;
-        let sum = 0;
-        for (let b = 0; b < B; b++) {
-          const v = dPre[stepOffset + b * G + g]!;
-          dPreTransposed[to + b] = v;
-          sum += v;
-        }
-        biasSum[g] = biasSum[g]! + sum;
-      }
-      if (t > 0) {
-        // dh_{t-1} = dz_t x U^T
-        const stepTensor = tf.tensor2d(dPre.subarray(stepOffset, stepOffset + B * G), [B, G]);
-        const product = tf.matMul(stepTensor, recurrentTransposed);
-        dHiddenRecurrent = readFloat32(product);
-        tf.dispose([stepTensor, product]);
-      }
-    }
-    recurrentTransposed.dispose();
-
-    // dW^T = dZ^T x X and dU^T = dZ^T x H_{t-1}, over all timesteps at once.
-    const dPreTransposedTensor = tf.tensor2d(dPreTransposed, [G, TB]);
-    const inputTensor = tf.tensor2d(acts.inputs, [TB, I]);
-    const kernelProduct = tf.matMul(dPreTransposedTensor, inputTensor);
-    addTransposed(readFloat32(kernelProduct), G, I, grads.dKernel);
-    tf.dispose([inputTensor, kernelProduct]);
-    const previousHidden = tf.tensor2d(acts.hiddenWithInitial.subarray(0, TB * H), [TB, H]);
-    const recurrentProduct = tf.matMul(dPreTransposedTensor, previousHidden);
-    addTransposed(readFloat32(recurrentProduct), G, H, grads.dRecurrentKernel);
-    tf.dispose([dPreTransposedTensor, previousHidden, recurrentProduct]);
-
-    if (wantInputGradient) {
-      // dX = dZ x W^T, then back to batch-major.
-      const product = matMulOf(dPre, TB, G, transposed(weights.kernel, I, G), I);
-      dInputs = swapLeadingAxes(product, T, B, I);
-    }
+    backwardAllSteps(shape, acts, dHidden, weights, dPre, dPreTransposed);
+    weightGradients(shape, acts, dPreTransposed, grads);
+    if (wantInputGradient) dInputs = inputGradient(shape, dPre, weights.kernel);
   });
-  for (let g = 0; g < G; g++) grads.dBias[g] = grads.dBias[g]! + biasSum[g]!;
   return dInputs;
+}
+
+// BPTT from t = T-1 down to 0: fills dPre [T,B,4H] and dPreTransposed [4H,T*B].
+function backwardAllSteps(
+  shape: LstmShape,
+  acts: LstmActivations,
+  dHidden: Float32Array,
+  weights: LstmWeights<Float32Array>,
+  dPre: Float32Array,
+  dPreTransposed: Float32Array,
+): void {
+  const { B, T, H } = shape;
+  const G = 4 * H;
+  const dCellNext = new Float32Array(B * H);
+  let dHiddenRecurrent: Float32Array = new Float32Array(B * H);
+  const recurrentTransposed = tf.tensor2d(transposed(weights.recurrentKernel, H, G), [G, H]);
+  for (let t = T - 1; t >= 0; t--) {
+    gateGradientsStep(acts, dHidden, dHiddenRecurrent, dCellNext, dPre, dPreTransposed, t, B, T, H);
+    if (t > 0) {
+      // dh_{t-1} = dz_t x U^T
+      const stepTensor = tf.tensor2d(dPre.subarray(t * B * G, (t + 1) * B * G), [B, G]);
+      const product = tf.matMul(stepTensor, recurrentTransposed);
+      dHiddenRecurrent = readFloat32(product);
+      tf.dispose([stepTensor, product]);
+    }
+  }
+  recurrentTransposed.dispose();
+}
+
+// One step of BPTT: dh = dHidden[:,t] + dHiddenRecurrent [B,H]; the gate pre-activation
+// gradients into dPre [T,B,4H] at t and into columns t*B.. of dPreTransposed [4H,T*B];
+// dCellNext [B,H] becomes dc_{t-1}.
+function gateGradientsStep(
+  acts: LstmActivations,
+  dHidden: Float32Array,
+  dHiddenRecurrent: Float32Array,
+  dCellNext: Float32Array,
+  dPre: Float32Array,
+  dPreTransposed: Float32Array,
+  t: number,
+  B: number,
+  T: number,
+  H: number,
+): void {
+  const G = 4 * H;
+  const BH = B * H;
+  const gateValues = acts.gates[t]!;
+  const { cells, cellTanh } = acts;
+  const cellOffset = t * BH;
+  const stepOffset = t * B * G;
+  const TB = T * B;
+  for (let b = 0; b < B; b++) {
+    const row = b * G;
+    const dHiddenRow = (b * T + t) * H;
+    const column = t * B + b;
+    for (let j = 0; j < H; j++) {
+      const k = b * H + j;
+      const dh = dHidden[dHiddenRow + j]! + dHiddenRecurrent[k]!;
+      const inputGate = gateValues[row + j]!;
+      const forgetGate = gateValues[row + H + j]!;
+      const cellGate = gateValues[row + 2 * H + j]!;
+      const outputGate = gateValues[row + 3 * H + j]!;
+      const tanhC = cellTanh[cellOffset + k]!;
+      const previousCell = t === 0 ? 0 : cells[cellOffset - BH + k]!;
+      const dc = dCellNext[k]! + dh * outputGate * (1 - tanhC * tanhC);
+      dCellNext[k] = dc * forgetGate;
+      const dInput = dc * cellGate * inputGate * (1 - inputGate);
+      const dForget = dc * previousCell * forgetGate * (1 - forgetGate);
+      const dCell = dc * inputGate * (1 - cellGate * cellGate);
+      const dOutput = dh * tanhC * outputGate * (1 - outputGate);
+      const at = stepOffset + row + j;
+      dPre[at] = dInput;
+      dPre[at + H] = dForget;
+      dPre[at + 2 * H] = dCell;
+      dPre[at + 3 * H] = dOutput;
+      const atTransposed = j * TB + column;
+      dPreTransposed[atTransposed] = dInput;
+      dPreTransposed[atTransposed + H * TB] = dForget;
+      dPreTransposed[atTransposed + 2 * H * TB] = dCell;
+      dPreTransposed[atTransposed + 3 * H * TB] = dOutput;
+    }
+  }
+}
+
+// [dW; dBias]^T = dZ^T x [X, 1] and dU^T = dZ^T x H_{t-1} over all timesteps at once,
+// added transposed into dKernel [I,4H], dBias [4H] and dRecurrentKernel [H,4H].
+function weightGradients(shape: LstmShape, acts: LstmActivations, dPreTransposed: Float32Array, grads: LstmGradients<Float32Array>): void {
+  const { B, T, I, H } = shape;
+  const G = 4 * H;
+  const TB = T * B;
+  const dPreTransposedTensor = tf.tensor2d(dPreTransposed, [G, TB]);
+  const inputTensor = tf.tensor2d(acts.inputs, [TB, I + 1]);
+  const kernelProduct = tf.matMul(dPreTransposedTensor, inputTensor);
+  const kernelAndBias = readFloat32(kernelProduct);
+  tf.dispose([inputTensor, kernelProduct]);
+  for (let g = 0; g < G; g++) {
+    for (let i = 0; i < I; i++) grads.dKernel[i * G + g] = grads.dKernel[i * G + g]! + kernelAndBias[g * (I + 1) + i]!;
+    grads.dBias[g] = grads.dBias[g]! + kernelAndBias[g * (I + 1) + I]!;
+  }
+  const previousHidden = tf.tensor2d(acts.hiddenWithInitial.subarray(0, TB * H), [TB, H]);
+  const recurrentProduct = tf.matMul(dPreTransposedTensor, previousHidden);
+  addTransposed(readFloat32(recurrentProduct), G, H, grads.dRecurrentKernel);
+  tf.dispose([dPreTransposedTensor, previousHidden, recurrentProduct]);
+}
+
+// dX = dZ [T*B,4H] x W^T [4H,I], returned batch-major [B,T,I].
+function inputGradient(shape: LstmShape, dPre: Float32Array, kernel: Float32Array): Float32Array {
+  const { B, T, I, H } = shape;
+  const product = matMulOf(dPre, T * B, 4 * H, transposed(kernel, I, 4 * H), I);
+  return swapLeadingAxes(product, T, B, I);
 }
 
 /** into [cols, rows] += productTransposed [rows, cols]^T. */

@@ -1,0 +1,332 @@
+// npm run bench:core — one training step on the tfjs wasm backend, measured side by side in
+// one process with:
+//   - tfjs-layers `model.fit` of the equivalent LSTM + dense on the already embedded float
+//     input [B,T,E] (tfjs-layers cannot train an Embedding on wasm: no UnsortedSegmentSum);
+//   - wasm matMul on its own: the exact list of products one of our steps issues (taken
+//     from tf.profile), replayed on random tensors of the same shapes, each right-hand
+//     operand fresh per replay as in a real step (so its packing counts) and the recurrent
+//     weights shared across timesteps as in a real step.
+// Our step is the whole training step: lossAndGradient (forward, BPTT incl. the input
+// gradients the model needs, embedding scatter-add), the average over the batch and Adam.
+// Measurements are interleaved round by round (ours, matMul replay, tfjs-layers) so that a
+// busy machine slows all three alike; the figures are medians after warm-up steps.
+// Prints a table and writes bench/results/core.json. Asserts nothing about time.
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+// The full tfjs for the layers API; it shares tfjs-core's global engine with lstm-core.
+import * as tf from '@tensorflow/tfjs';
+import {
+  createOptimizer,
+  createRng,
+  createTfjsBackend,
+  initializeParameters,
+  lossAndGradient,
+  type Batch,
+  type ComputeBackend,
+  type ModelSpec,
+} from '@lstm-runner/lstm-core';
+
+interface Workload {
+  readonly key: 'charLm' | 'timeSeries';
+  readonly title: string;
+  readonly spec: ModelSpec;
+  readonly B: number;
+  readonly T: number;
+  /** Measurement rounds, and steps of ours and of the matMul replay per round (tfjs-layers: one). */
+  readonly rounds: number;
+  readonly stepsPerRound: number;
+  /** The same network in tfjs-layers, on the embedded float input. */
+  readonly layersModel: () => tf.LayersModel;
+}
+
+const workloads: Workload[] = [
+  {
+    key: 'charLm',
+    title: 'char-LM: V=60 -> E=50 -> LSTM 128 -> softmax 60, B=128, T=100',
+    spec: { input: { kind: 'tokens', vocabulary: 60, embedding: 50 }, layers: [128], head: { kind: 'classification', classes: 60 } },
+    B: 128,
+    T: 100,
+    rounds: 5,
+    stepsPerRound: 2,
+    layersModel: () => {
+      const model = tf.sequential({
+        layers: [
+          tf.layers.lstm({ units: 128, inputShape: [100, 50], recurrentActivation: 'sigmoid' }),
+          tf.layers.dense({ units: 60, activation: 'softmax' }),
+        ],
+      });
+      model.compile({ optimizer: tf.train.adam(0.001), loss: 'categoricalCrossentropy' });
+      return model;
+    },
+  },
+  {
+    key: 'timeSeries',
+    title: 'time series: I=10 -> 4 x LSTM 64 -> dense 1 (MSE), B=64, T=30',
+    spec: { input: { kind: 'features', size: 10 }, layers: [64, 64, 64, 64], head: { kind: 'regression', outputs: 1 } },
+    B: 64,
+    T: 30,
+    rounds: 7,
+    stepsPerRound: 4,
+    layersModel: () => {
+      const model = tf.sequential({
+        layers: [
+          tf.layers.lstm({ units: 64, inputShape: [30, 10], recurrentActivation: 'sigmoid', returnSequences: true }),
+          tf.layers.lstm({ units: 64, recurrentActivation: 'sigmoid', returnSequences: true }),
+          tf.layers.lstm({ units: 64, recurrentActivation: 'sigmoid', returnSequences: true }),
+          tf.layers.lstm({ units: 64, recurrentActivation: 'sigmoid' }),
+          tf.layers.dense({ units: 1 }),
+        ],
+      });
+      model.compile({ optimizer: tf.train.adam(0.001), loss: 'meanSquaredError' });
+      return model;
+    },
+  },
+];
+
+const WARM_UP_STEPS = 2;
+const MEMORY_STEPS = 10;
+
+/**
+ * Matmul FLOPs of one training step as this backend does it, per LSTM layer (G = 4H):
+ *   forward   2*T*B*I*G (input projection) + 2*(T-1)*B*H*G (recurrent; h_{-1} = 0 is skipped)
+ *   backward  2*(T-1)*B*G*H (dh through U) + 2*G*T*B*I (dW) + 2*G*T*B*H (dU, over all T)
+ *             + 2*T*B*G*I (dX; not for the first layer of feature input)
+ * and for the dense head 2*B*H*K forward plus 2 * 2*B*H*K backward. Elementwise work (gates,
+ * loss, scatter-add, Adam) is not counted.
+ */
+function stepFlops(spec: ModelSpec, B: number, T: number): number {
+  let flops = 0;
+  let I = spec.input.kind === 'features' ? spec.input.size : spec.input.embedding;
+  spec.layers.forEach((H, n) => {
+    const G = 4 * H;
+    const wantInputGradient = n > 0 || spec.input.kind === 'tokens';
+    flops += 2 * T * B * I * G + 2 * (T - 1) * B * H * G;
+    flops += 2 * (T - 1) * B * G * H + 2 * G * T * B * I + 2 * G * T * B * H + (wantInputGradient ? 2 * T * B * G * I : 0);
+    I = H;
+  });
+  const K = spec.head.kind === 'regression' ? spec.head.outputs : spec.head.classes;
+  return flops + 3 * 2 * B * I * K;
+}
+
+interface Product {
+  readonly kernel: string;
+  readonly M: number;
+  readonly K: number;
+  readonly N: number;
+  /** Shares its right-hand operand with the previous product: the recurrent weights of one
+   * layer's time loop (per-timestep products, M = B, of one kernel and shape in a row). */
+  readonly sameRight: boolean;
+}
+
+/** The matmuls one step issues, in order, from tf.profile. */
+async function profileProducts(step: () => void, B: number): Promise<Product[]> {
+  const info = await tf.profile(step);
+  const products: Product[] = [];
+  for (const { name, inputShapes } of info.kernels) {
+    if (name !== 'BatchMatMul' && name !== '_FusedMatMul') continue;
+    const [a, b] = inputShapes as number[][];
+    const product = { kernel: name, M: a!.at(-2)!, K: a!.at(-1)!, N: b!.at(-1)! };
+    const previous = products.at(-1);
+    const sameRight =
+      product.M === B &&
+      previous !== undefined &&
+      previous.kernel === product.kernel &&
+      previous.M === product.M &&
+      previous.K === product.K &&
+      previous.N === product.N;
+    products.push({ ...product, sameRight });
+  }
+  return products;
+}
+
+/**
+ * Replays a step's products. Left operands are made once per shape (wasm does not repack a
+ * left operand); right operands are uploaded fresh for every replay, outside the timer, so
+ * that their packing counts as it does in a real step.
+ */
+function createReplay(products: readonly Product[]): { run(): number; dispose(): void } {
+  const rng = createRng(7);
+  const largest = Math.max(...products.flatMap((p) => [p.M * p.K, p.K * p.N]));
+  const pool = Float32Array.from({ length: largest }, () => rng.nextFloat() - 0.5);
+  const lefts = new Map<string, tf.Tensor2D>();
+  const leftOf = (p: Product): tf.Tensor2D => {
+    const key = `${p.M}x${p.K}`;
+    let left = lefts.get(key);
+    if (left === undefined) {
+      left = tf.tensor2d(pool.subarray(0, p.M * p.K), [p.M, p.K]);
+      lefts.set(key, left);
+    }
+    return left;
+  };
+  return {
+    run(): number {
+      const rights: tf.Tensor2D[] = [];
+      products.forEach((p, n) => rights.push(p.sameRight ? rights[n - 1]! : tf.tensor2d(pool.subarray(0, p.K * p.N), [p.K, p.N])));
+      const start = performance.now();
+      products.forEach((p, n) => tf.matMul(leftOf(p), rights[n]!).dispose());
+      const ms = performance.now() - start;
+      tf.dispose([...new Set(rights)]);
+      return ms;
+    },
+    dispose(): void {
+      tf.dispose([...lefts.values()]);
+    },
+  };
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+const round = (value: number, digits: number): number => Number(value.toFixed(digits));
+const mib = (bytes: number): number => round(bytes / 1048576, 1);
+
+function makeBatch(workload: Workload): Batch<Float32Array> {
+  const { spec, B, T } = workload;
+  const rng = createRng(42);
+  if (spec.input.kind === 'tokens') {
+    const V = spec.input.vocabulary;
+    return { B, T, tokens: Int32Array.from({ length: B * T }, () => rng.nextInt(V)), classes: Int32Array.from({ length: B }, () => rng.nextInt(V)) };
+  }
+  const I = spec.input.size;
+  return { B, T, features: Float32Array.from({ length: B * T * I }, () => rng.nextNormal()), targets: Float32Array.from({ length: B }, () => rng.nextNormal()) };
+}
+
+/** The tfjs-layers inputs: the embedded float input [B,T,E] (or the features) and the targets. */
+function layersData(workload: Workload, batch: Batch<Float32Array>, backend: ComputeBackend<Float32Array>, params: Float32Array): { x: tf.Tensor3D; y: tf.Tensor2D } {
+  const { spec, B, T } = workload;
+  if (spec.input.kind === 'tokens') {
+    const { vocabulary: V, embedding: E } = spec.input;
+    const x = backend.embeddingForward(batch.tokens!, params.subarray(0, V * E), E);
+    return { x: tf.tensor3d(x, [B, T, E]), y: tf.oneHot(tf.tensor1d(batch.classes!, 'int32'), V) as tf.Tensor2D };
+  }
+  return { x: tf.tensor3d(batch.features!, [B, T, spec.input.size]), y: tf.tensor2d(batch.targets!, [B, 1]) };
+}
+
+async function measure(workload: Workload, backend: ComputeBackend<Float32Array>) {
+  const { spec, B, T } = workload;
+  const batch = makeBatch(workload);
+  const params = initializeParameters(spec, 1);
+  const grads = new Float32Array(params.length);
+  const adam = createOptimizer({ type: 'adam', learningRate: 0.001 }, params.length);
+  const ourStep = (): void => {
+    grads.fill(0);
+    const { count } = lossAndGradient(backend, spec, params, batch, grads);
+    for (let k = 0; k < grads.length; k++) grads[k] = grads[k]! / count;
+    adam.apply(params, grads);
+  };
+  const timed = (step: () => void): number => {
+    const start = performance.now();
+    step();
+    return performance.now() - start;
+  };
+
+  for (let n = 0; n < WARM_UP_STEPS; n++) ourStep();
+  // Memory across our steps only (the tfjs-layers model and the replay hold tensors of their own).
+  const before = { rssMiB: mib(process.memoryUsage().rss), numTensors: tf.memory().numTensors };
+  for (let n = 0; n < MEMORY_STEPS; n++) ourStep();
+  const after = { rssMiB: mib(process.memoryUsage().rss), numTensors: tf.memory().numTensors };
+
+  const products = await profileProducts(ourStep, B);
+  const flops = products.reduce((sum, p) => sum + 2 * p.M * p.K * p.N, 0);
+  const formulaFlops = stepFlops(spec, B, T);
+  if (flops !== formulaFlops) console.warn(`${workload.key}: profiled matmul FLOPs ${flops} differ from the formula's ${formulaFlops}`);
+  const replay = createReplay(products);
+  for (let n = 0; n < WARM_UP_STEPS; n++) replay.run();
+
+  const model = workload.layersModel();
+  const { x, y } = layersData(workload, batch, backend, params);
+  const fitOnce = async (): Promise<number> => {
+    await tf.setBackend('wasm');
+    const start = performance.now();
+    await model.fit(x, y, { batchSize: B, epochs: 1, shuffle: false, verbose: 0 });
+    return performance.now() - start;
+  };
+  for (let n = 0; n < WARM_UP_STEPS; n++) await fitOnce();
+
+  const ours: number[] = [];
+  const matMulOnly: number[] = [];
+  const layers: number[] = [];
+  for (let r = 0; r < workload.rounds; r++) {
+    for (let n = 0; n < workload.stepsPerRound; n++) ours.push(timed(ourStep));
+    for (let n = 0; n < workload.stepsPerRound; n++) matMulOnly.push(replay.run());
+    layers.push(await fitOnce());
+    process.stdout.write('.');
+  }
+  tf.dispose([x, y]);
+  model.dispose();
+  replay.dispose();
+
+  const msPerStep = median(ours);
+  const matMulMs = median(matMulOnly);
+  const layersMs = median(layers);
+  const gflops = flops / msPerStep / 1e6;
+  const matMulGflops = flops / matMulMs / 1e6;
+  return {
+    title: workload.title,
+    wasm: { msPerStep: round(msPerStep, 1), gflops: round(gflops, 2) },
+    tfjsLayers: { msPerStep: round(layersMs, 1) },
+    speedupVsTfjsLayers: round(layersMs / msPerStep, 2),
+    matMulGflops: round(matMulGflops, 2),
+    shareOfMatMul: round(gflops / matMulGflops, 3),
+    gflopPerStep: round(flops / 1e9, 3),
+    matMulMsPerStep: round(matMulMs, 1),
+    matMulCallsPerStep: products.length,
+    samples: { ours: ours.length, matMul: matMulOnly.length, tfjsLayers: layers.length },
+    memory: { steps: MEMORY_STEPS, before, after },
+  };
+}
+
+async function main(): Promise<void> {
+  const backend = await createTfjsBackend('wasm');
+  const loadBefore = os.loadavg();
+  console.log(`backend: ${backend.description}`);
+  console.log(`machine: ${os.cpus()[0]?.model ?? 'unknown cpu'}, ${os.cpus().length} cpus, node ${process.version}, load ${loadBefore.map((l) => l.toFixed(2)).join(' ')}`);
+  const results: Record<string, Awaited<ReturnType<typeof measure>>> = {};
+  for (const workload of workloads) {
+    process.stdout.write(`${workload.title} `);
+    results[workload.key] = await measure(workload, backend);
+    process.stdout.write('\n');
+  }
+  const loadAfter = os.loadavg();
+
+  const rows = [['workload', 'ours ms/step', 'GFLOP/s', 'tfjs-layers ms/step', 'speedup', 'matMul GFLOP/s', 'share of matMul', 'RSS MiB before/after', 'tensors before/after']];
+  for (const [key, r] of Object.entries(results)) {
+    rows.push([
+      key,
+      r.wasm.msPerStep.toFixed(1),
+      r.wasm.gflops.toFixed(2),
+      r.tfjsLayers.msPerStep.toFixed(1),
+      `${r.speedupVsTfjsLayers.toFixed(2)}x`,
+      r.matMulGflops.toFixed(2),
+      `${(100 * r.shareOfMatMul).toFixed(1)}%`,
+      `${r.memory.before.rssMiB}/${r.memory.after.rssMiB}`,
+      `${r.memory.before.numTensors}/${r.memory.after.numTensors}`,
+    ]);
+  }
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
+  for (const row of rows) console.log(row.map((cell, c) => cell.padStart(widths[c]!)).join('  '));
+  console.log(`load average before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${loadAfter.map((l) => l.toFixed(2)).join(' ')}`);
+
+  const output = {
+    ...results,
+    machine: {
+      cpu: os.cpus()[0]?.model ?? 'unknown',
+      cpus: os.cpus().length,
+      node: process.version,
+      backend: backend.description,
+      loadAverageBefore: loadBefore.map((l) => round(l, 2)),
+      loadAverageAfter: loadAfter.map((l) => round(l, 2)),
+    },
+    date: new Date().toISOString(),
+  };
+  const file = join(dirname(fileURLToPath(import.meta.url)), 'results', 'core.json');
+  writeFileSync(file, `${JSON.stringify(output, null, 2)}\n`);
+  console.log(`wrote ${file}`);
+}
+
+await main();
