@@ -123,7 +123,7 @@ describe('prepareDataset: text', () => {
     const path = tempFile(Uint8Array.from([0x68, 0x69, 0xff, 0xfe, 0x20, 0x61]));
     await expectDataError(
       prepareDataset({ store, data: textSpec(path, { window: { lookBack: 1, step: 1, horizon: 1 } }), source: localFileSource(path, 'bad.txt') }),
-      /^bad\.txt: not valid UTF-8 text/,
+      'bad.txt: not valid UTF-8 text (byte offset 2)',
       store,
     );
   });

@@ -58,10 +58,7 @@ export function vocabularyFromFirstSeen(firstSeen: ReadonlyMap<number, number>, 
 /** Text -> ids for inference, applying the dataset's lowercase setting. */
 export function encodeText(text: string, encoding: { readonly vocabulary: readonly string[]; readonly lowercase: boolean }): Int32Array {
   const encoder = new TokenEncoder(encoding.vocabulary);
-  const { codePoints, length } = codePointsOf(text, encoding.lowercase);
-  const ids = new Int32Array(length);
-  for (let i = 0; i < length; i++) ids[i] = encoder.idOf(codePoints[i]!);
-  return ids;
+  return codePointsOf(text, encoding.lowercase).map((cp) => encoder.idOf(cp));
 }
 
 /** Ids -> text; the unknown id (or any id outside the vocabulary) decodes to U+FFFD. */
