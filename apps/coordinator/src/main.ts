@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { printError } from './cli-context';
 import { dataCommands } from './commands/data';
 import { jobCommands } from './commands/jobs';
+import { scheduleCommands } from './commands/schedule';
 import { serviceCommands } from './commands/services';
 
 const program = new Command('lstm')
@@ -14,6 +15,7 @@ const program = new Command('lstm')
 jobCommands(program);
 dataCommands(program);
 serviceCommands(program);
+scheduleCommands(program);
 
 const verbose = process.argv.includes('--verbose');
 try {

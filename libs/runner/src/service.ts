@@ -1,6 +1,7 @@
 // The `lstm coordinator` service: takes job runs from the control queue (`lstm train` and
 // `lstm resume` put them there) and, at start, picks up jobs left running or queued whose
-// lease has expired. Several jobs run at once; each is owned through its lease, so several
+// lease has expired, and restores the store's schedules into Redis (it processes their
+// firings too). Several jobs run at once; each is owned through its lease, so several
 // services can share one Redis and store.
 import { Queue, Worker, type Job } from 'bullmq';
 import { CONTROL_QUEUE_NAME } from '@lstm-runner/protocol';
@@ -9,6 +10,7 @@ import { Coordinator, type CoordinatorOptions, type JobOutcome } from './coordin
 import { readJobPointer } from './job-files';
 import { leaseKey } from './lease';
 import { connectRedis, redisOptionsFromUrl } from './redis';
+import { ScheduleRunner } from './schedules';
 import { listJobIds } from './status';
 
 
@@ -23,6 +25,8 @@ export interface CoordinatorServiceOptions {
   /** Jobs run at once by this service. */
   readonly concurrency: number;
   readonly coordinator: Partial<Omit<CoordinatorOptions, 'store' | 'redisUrl' | 'prefix' | 'log'>>;
+  /** Endpoint for s3:// data sources of scheduled firings; default S3_ENDPOINT. */
+  readonly s3Endpoint?: string;
   readonly log: (line: string) => void;
 }
 
@@ -40,6 +44,7 @@ export async function enqueueJobRun(redisUrl: string, prefix: string, jobId: str
 export class CoordinatorService {
   private readonly options: CoordinatorServiceOptions;
   private readonly coordinator: Coordinator;
+  private readonly schedules: ScheduleRunner;
   private worker: Worker<RunJobRequest, JobOutcome> | undefined;
   private closing: Promise<void> | undefined;
 
@@ -49,6 +54,8 @@ export class CoordinatorService {
     }
     this.options = options;
     this.coordinator = new Coordinator({ ...options.coordinator, store: options.store, redisUrl: options.redisUrl, prefix: options.prefix, log: options.log });
+    const { store, redisUrl, prefix, s3Endpoint, log } = options;
+    this.schedules = new ScheduleRunner({ store, redisUrl, prefix, s3Endpoint, log, submitJob: (jobId) => enqueueJobRun(redisUrl, prefix, jobId) });
   }
 
   async start(): Promise<void> {
@@ -62,6 +69,7 @@ export class CoordinatorService {
     this.worker.on('completed', (job, outcome) => options.log(`job ${job.data.jobId}: ${outcome.state}${outcome.message === undefined ? '' : ` (${outcome.message})`}`));
     this.worker.on('failed', (job, error) => options.log(`job ${job?.data.jobId ?? '?'}: coordinator error: ${error.message}`));
     await this.pickUpOrphans();
+    await this.schedules.start();
   }
 
   /** Jobs left running or queued whose lease is free (their coordinator died) are run again. */
@@ -84,6 +92,7 @@ export class CoordinatorService {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.coordinator.requestStop();
+      await this.schedules.close();
       await this.worker?.close();
       await this.coordinator.close();
     })();

@@ -42,6 +42,8 @@ export interface CreateJobOptions {
   readonly jobId?: string;
   /** A checkpoint prefix whose weights start the run (scheduled retraining). */
   readonly warmStartFrom?: string;
+  /** Encode the data with this dataset's vocabulary or normalization (the warm start's model's). */
+  readonly encodeLike?: DatasetManifest;
 }
 
 export interface CreatedJob {
@@ -57,7 +59,7 @@ export async function createJob(options: CreateJobOptions): Promise<CreatedJob> 
   if ((await store.head(jobSpecKey(jobId))) !== null) {
     throw new Error(`job ${jobId} already exists in ${store.url}; pick another --job-id or use: lstm resume ${jobId}`);
   }
-  const prepared = await prepareDataset({ store, data: spec.data, source: options.source });
+  const prepared = await prepareDataset({ store, data: spec.data, source: options.source, encodeLike: options.encodeLike });
   const model = modelSpecOf(spec, prepared.manifest);
   parameterLayout(model);
   const layout = new WindowLayout(prepared.manifest.series, spec.data.window, prepared.manifest.source.name);
