@@ -1,6 +1,7 @@
 export * from './backend';
 export * from './rng';
 export * from './spec';
+export * from './model-spec-error';
 export * from './layout';
 export * from './summary';
 export * from './init';
@@ -8,6 +9,7 @@ export * from './reference';
 export * from './model';
 export * from './clip';
 export * from './optimizer';
+export * from './optimizer-state-error';
 export * from './inference';
 export * from './adding-problem';
 export * from './tfjs';

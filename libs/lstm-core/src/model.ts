@@ -148,7 +148,7 @@ function headLoss<F extends FloatArray>(spec: ModelSpec, logits: F, batch: Batch
 }
 
 /** log(sum(exp(row))) without overflow: shifted by the row's maximum. */
-export function logSumExpOf(row: FloatArray): number {
+function logSumExpOf(row: FloatArray): number {
   let max = -Infinity;
   for (let k = 0; k < row.length; k++) max = Math.max(max, row[k]!);
   if (!Number.isFinite(max)) return max;

@@ -6,6 +6,7 @@
 // and stored in float32.
 
 import type { FloatArray } from './backend';
+import { OptimizerStateError } from './optimizer-state-error';
 
 export type OptimizerConfig =
   | { readonly type: 'sgd'; readonly learningRate: number; readonly momentum?: number }
@@ -53,14 +54,6 @@ export interface Optimizer {
   apply(params: FloatArray, grads: FloatArray): void;
   /** A copy of the state, safe to keep while the optimizer goes on. */
   exportState(): OptimizerState;
-}
-
-/** A stored optimizer state that is malformed or does not fit the optimizer asked for. */
-export class OptimizerStateError extends Error {
-  constructor(message: string) {
-    super(`optimizer state: ${message}`);
-    this.name = 'OptimizerStateError';
-  }
 }
 
 /**

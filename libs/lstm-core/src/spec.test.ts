@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ModelSpecError, validateModelSpec } from './spec';
+import { ModelSpecError } from './model-spec-error';
+import { validateModelSpec } from './spec';
 
 describe('validateModelSpec', () => {
   it('accepts both inputs and both heads', () => {

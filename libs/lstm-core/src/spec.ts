@@ -2,6 +2,8 @@
 // or more stacked LSTM layers, and a dense head on the last timestep. Shapes: I input
 // features, V vocabulary, E embedding, H units of a layer, K head outputs.
 
+import { ModelSpecError } from './model-spec-error';
+
 export type ModelInput =
   | { readonly kind: 'features'; readonly size: number }
   | { readonly kind: 'tokens'; readonly vocabulary: number; readonly embedding: number };
@@ -16,17 +18,6 @@ export interface ModelSpec {
   readonly layers: readonly number[];
   /** Applied to the last timestep's hidden state. */
   readonly head: ModelHead;
-}
-
-/** A model spec that failed validation; `path` names the offending field (e.g. `layers[1]`). */
-export class ModelSpecError extends Error {
-  constructor(
-    readonly path: string,
-    message: string,
-  ) {
-    super(`model spec: ${path}: ${message}`);
-    this.name = 'ModelSpecError';
-  }
 }
 
 /** Checks an untrusted value (parsed JSON/YAML) and returns it as a ModelSpec. */
