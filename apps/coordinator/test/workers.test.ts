@@ -1,0 +1,94 @@
+// Guarantees 1, 2, 5, 8 and 10 of the distributed runner, with real processes, a real
+// redis-server and a real S3-compatible server (s3rver): the final weights are bit-identical
+// to an undisturbed run whatever happens to the workers and the storage.
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { jobIdFrom, TestCluster } from '../../../test-support/cluster';
+import { tinySpec } from './tiny-spec';
+
+const servers = () => ({ redisUrl: inject('redisUrl'), s3Endpoint: inject('s3Endpoint'), s3Bucket: inject('s3Bucket') });
+
+describe('distributed training with workers that come, go, fail and straggle', () => {
+  let cluster: TestCluster;
+  let spec: string;
+  let reference: Buffer;
+
+  beforeAll(async () => {
+    cluster = new TestCluster(servers(), 'workers');
+    spec = cluster.writeSpec('tiny.yaml', tinySpec(cluster.sensorSubset(1500)));
+    const run = await cluster.run(['train', spec, '--local-workers', '1', '--job-id', 'reference']);
+    expect(run.code, run.stderr).toBe(0);
+    reference = await cluster.finalWeights('reference');
+  });
+
+  afterAll(async () => {
+    await cluster.stop();
+  });
+
+  it('gives bit-identical weights with 1 worker and with 3 workers', async () => {
+    const run = await cluster.run(['train', spec, '--local-workers', '3', '--job-id', 'three-workers']);
+    expect(run.code, run.stderr).toBe(0);
+    expect((await cluster.finalWeights('three-workers')).equals(reference)).toBe(true);
+    const status = await cluster.status('three-workers');
+    expect(status).toMatchObject({ state: 'completed', step: 8 });
+  });
+
+  it('completes with identical weights when a worker is SIGKILLed in the middle of a shard', async () => {
+    const coordinator = cluster.lstm(['coordinator']);
+    const slow = cluster.worker({ LSTM_WORKER_TEST_DELAY_MS: '1500' });
+    const healthy = cluster.worker();
+    const submitted = await cluster.run(['train', spec, '--job-id', 'worker-killed']);
+    expect(submitted.code, submitted.stderr).toBe(0);
+    expect(jobIdFrom(submitted.stdout)).toBe('worker-killed');
+    await cluster.waitFor('worker-killed', (s) => s.step >= 2);
+    // The slow worker spends 1.5 s in every shard, so it holds one now.
+    slow.kill('SIGKILL');
+    await cluster.waitFor('worker-killed', (s) => s.state === 'completed', 90_000);
+    expect((await cluster.finalWeights('worker-killed')).equals(reference)).toBe(true);
+    healthy.kill('SIGTERM');
+    coordinator.kill('SIGTERM');
+    expect(await coordinator.exited).toBe(0);
+  });
+
+  it('retries storage that fails for a while and still completes identically', async () => {
+    // Every process sees its first store calls fail, then a window of failures later on.
+    const faults = JSON.stringify({ failFirst: 4, log: false });
+    const run = await cluster.run(['train', spec, '--local-workers', '2', '--job-id', 'flaky-store'], { LSTM_STORE_FAULTS: faults });
+    expect(run.code, run.stderr).toBe(0);
+    expect((await cluster.finalWeights('flaky-store')).equals(reference)).toBe(true);
+  });
+
+  it('lets workers join and leave (SIGTERM finishes the shard in hand) mid-run', async () => {
+    const coordinator = cluster.lstm(['coordinator']);
+    const first = cluster.worker({ LSTM_WORKER_TEST_DELAY_MS: '200' });
+    const submitted = await cluster.run(['train', spec, '--job-id', 'elastic']);
+    expect(submitted.code, submitted.stderr).toBe(0);
+    await cluster.waitFor('elastic', (s) => s.step >= 2);
+    const second = cluster.worker();
+    await cluster.waitFor('elastic', (s) => s.step >= 4);
+    first.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+    await cluster.waitFor('elastic', (s) => s.state === 'completed', 90_000);
+    expect((await cluster.finalWeights('elastic')).equals(reference)).toBe(true);
+    expect(second.stderr()).toContain('ready');
+    second.kill('SIGTERM');
+    coordinator.kill('SIGTERM');
+  });
+
+  it('gives a straggling shard to an idle worker as well; the first result wins', async () => {
+    const coordinator = cluster.lstm(['coordinator']);
+    // This worker would hold each of its shards for 60 s: without duplicates the run
+    // could not end before it.
+    const straggler = cluster.worker({ LSTM_WORKER_TEST_DELAY_MS: '60000' });
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    const fast = cluster.worker();
+    const started = Date.now();
+    const submitted = await cluster.run(['train', spec, '--job-id', 'straggler']);
+    expect(submitted.code, submitted.stderr).toBe(0);
+    await cluster.waitFor('straggler', (s) => s.state === 'completed', 55_000);
+    expect(Date.now() - started).toBeLessThan(60_000);
+    expect((await cluster.finalWeights('straggler')).equals(reference)).toBe(true);
+    straggler.kill('SIGKILL');
+    fast.kill('SIGTERM');
+    coordinator.kill('SIGTERM');
+  });
+});
