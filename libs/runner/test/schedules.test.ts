@@ -142,10 +142,13 @@ describe('scheduled retraining', () => {
     const restartedAt = new Date().toISOString();
     await startServices();
     expect(await mirrored(scheduleId)).toBe(true);
-    expect(log).toContain('restored 1 schedule into Redis');
+    expect(log.filter((line) => line === 'restored 1 schedule into Redis')).toHaveLength(2);
     await waitFor('a job started after the restart', async () => ((await jobs()).some((job) => job.createdAt > restartedAt) ? true : undefined));
-    const [listed] = await listSchedules(connection);
-    expect(listed).toMatchObject({ id: scheduleId, every: '2s', lastJobId: (await jobs()).at(-1)!.id });
+    const listed = await listSchedules(connection);
+    expect(listed).toHaveLength(1);
+    expect(listed[0]).toMatchObject({ id: scheduleId, name: 'scheduled-sensors', cron: null, every: '2s' });
+    expect(listed[0]!.nextRunAt).not.toBeNull();
+    expect(await readJobPointer(store, listed[0]!.lastJobId!)).not.toBeNull();
 
     // Removed: gone from the store and from Redis, and no firing starts a job any more.
     await removeSchedule(connection, scheduleId);
