@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { printError } from './cli-context';
 import { dataCommands } from './commands/data';
 import { jobCommands } from './commands/jobs';
+import { modelCommands } from './commands/model';
 import { scheduleCommands } from './commands/schedule';
 import { serviceCommands } from './commands/services';
 
@@ -15,6 +16,7 @@ const program = new Command('lstm')
 jobCommands(program);
 dataCommands(program);
 serviceCommands(program);
+modelCommands(program);
 scheduleCommands(program);
 
 const verbose = process.argv.includes('--verbose');

@@ -94,7 +94,7 @@ async function reportOutcome(store: ObjectStore, outcome: JobOutcome, flags: Run
 /** Text from the latest checkpoint at temperatures 0.5 and 1.0 (char-LMs only). */
 async function printSamples(store: ObjectStore, jobId: string): Promise<void> {
   const trained = await loadTrainedModel(store, jobId);
-  if (trained.dataset.kind !== 'text') return;
+  if (trained.encoding.kind !== 'text') return;
   for (const temperature of [0.5, 1.0]) {
     const text = await generateText(trained, { seed: 'the whale ', length: 300, temperature, rngSeed: 1 });
     process.stdout.write(`\n--- temperature ${temperature} ---\n${text}\n`);
