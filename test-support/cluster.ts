@@ -142,6 +142,29 @@ export class TestCluster {
     }
   }
 
+  /**
+   * Where two jobs' training losses first differ (step, both losses), or null: a readable
+   * diagnosis when final weights that should be bit-identical are not.
+   */
+  async firstDivergence(jobA: string, jobB: string): Promise<string | null> {
+    const { readMetrics } = await import('@lstm-runner/runner');
+    const [a, b] = await Promise.all([readMetrics(this.store, jobA), readMetrics(this.store, jobB)]);
+    for (let i = 0; i < Math.max(a.length, b.length); i++) {
+      if (a[i]?.step !== b[i]?.step || a[i]?.trainLoss !== b[i]?.trainLoss) {
+        return `${jobA} and ${jobB} differ at record ${i}: step ${a[i]?.step} loss ${a[i]?.trainLoss} vs step ${b[i]?.step} loss ${b[i]?.trainLoss}`;
+      }
+    }
+    return null;
+  }
+
+  /** Asserts bit-identical final weights, explaining a difference by the first diverging step. */
+  async expectSameWeights(jobId: string, referenceJob: string, reference: Buffer): Promise<void> {
+    const weights = await this.finalWeights(jobId);
+    if (!weights.equals(reference)) {
+      throw new Error(`final weights of ${jobId} differ from ${referenceJob}; ${(await this.firstDivergence(jobId, referenceJob)) ?? 'the loss records agree'}`);
+    }
+  }
+
   /** The weights of the job's final (latest) checkpoint, as bytes. */
   async finalWeights(jobId: string): Promise<Buffer> {
     const { readJobPointer } = await import('@lstm-runner/runner');

@@ -27,7 +27,7 @@ describe('distributed training with workers that come, go, fail and straggle', (
   it('gives bit-identical weights with 1 worker and with 3 workers', async () => {
     const run = await cluster.run(['train', spec, '--local-workers', '3', '--job-id', 'three-workers']);
     expect(run.code, run.stderr).toBe(0);
-    expect((await cluster.finalWeights('three-workers')).equals(reference)).toBe(true);
+    await cluster.expectSameWeights('three-workers', 'reference', reference);
     const status = await cluster.status('three-workers');
     expect(status).toMatchObject({ state: 'completed', step: 8 });
   });
@@ -43,7 +43,7 @@ describe('distributed training with workers that come, go, fail and straggle', (
     // The slow worker spends 1.5 s in every shard, so it holds one now.
     slow.kill('SIGKILL');
     await cluster.waitFor('worker-killed', (s) => s.state === 'completed', 90_000);
-    expect((await cluster.finalWeights('worker-killed')).equals(reference)).toBe(true);
+    await cluster.expectSameWeights('worker-killed', 'reference', reference);
     healthy.kill('SIGTERM');
     coordinator.kill('SIGTERM');
     expect(await coordinator.exited).toBe(0);
@@ -54,7 +54,7 @@ describe('distributed training with workers that come, go, fail and straggle', (
     const faults = JSON.stringify({ failFirst: 4, log: false });
     const run = await cluster.run(['train', spec, '--local-workers', '2', '--job-id', 'flaky-store'], { LSTM_STORE_FAULTS: faults });
     expect(run.code, run.stderr).toBe(0);
-    expect((await cluster.finalWeights('flaky-store')).equals(reference)).toBe(true);
+    await cluster.expectSameWeights('flaky-store', 'reference', reference);
   });
 
   it('lets workers join and leave (SIGTERM finishes the shard in hand) mid-run', async () => {
@@ -68,7 +68,7 @@ describe('distributed training with workers that come, go, fail and straggle', (
     first.kill('SIGTERM');
     expect(await first.exited).toBe(0);
     await cluster.waitFor('elastic', (s) => s.state === 'completed', 90_000);
-    expect((await cluster.finalWeights('elastic')).equals(reference)).toBe(true);
+    await cluster.expectSameWeights('elastic', 'reference', reference);
     expect(second.stderr()).toContain('ready');
     second.kill('SIGTERM');
     coordinator.kill('SIGTERM');
@@ -86,7 +86,7 @@ describe('distributed training with workers that come, go, fail and straggle', (
     expect(submitted.code, submitted.stderr).toBe(0);
     await cluster.waitFor('straggler', (s) => s.state === 'completed', 55_000);
     expect(Date.now() - started).toBeLessThan(60_000);
-    expect((await cluster.finalWeights('straggler')).equals(reference)).toBe(true);
+    await cluster.expectSameWeights('straggler', 'reference', reference);
     straggler.kill('SIGKILL');
     fast.kill('SIGTERM');
     coordinator.kill('SIGTERM');
