@@ -24,7 +24,7 @@ export interface WeightSpec {
 }
 
 /** model.json of the TensorFlow.js layers format. */
-export interface LayersModelJson {
+interface LayersModelJson {
   format: 'layers-model';
   generatedBy: string;
   convertedBy: null;
@@ -47,7 +47,7 @@ export interface LayersArtifacts {
  * sequences) -> Dense (softmax for a classification head, linear for regression). Layer names
  * are the prefixes of the parameter layout's block names, which is how tfjs matches weights.
  */
-export function layersTopology(spec: ModelSpec, lookBack: number): Record<string, unknown> {
+function layersTopology(spec: ModelSpec, lookBack: number): Record<string, unknown> {
   const common = { trainable: true, dtype: 'float32' };
   const layers: Record<string, unknown>[] = [];
   if (spec.input.kind === 'tokens') {
@@ -89,11 +89,11 @@ export function layersTopology(spec: ModelSpec, lookBack: number): Record<string
 }
 
 /** The weights manifest entries of a model: the parameter layout's blocks, in order. */
-export function weightSpecsOf(spec: ModelSpec): WeightSpec[] {
+function weightSpecsOf(spec: ModelSpec): WeightSpec[] {
   return parameterLayout(spec).blocks.map((block) => ({ name: block.name, shape: [...block.shape], dtype: 'float32' }));
 }
 
-export function layersModelJson(spec: ModelSpec, lookBack: number): LayersModelJson {
+function layersModelJson(spec: ModelSpec, lookBack: number): LayersModelJson {
   return {
     format: 'layers-model',
     generatedBy: 'lstm-runner',
@@ -104,7 +104,7 @@ export function layersModelJson(spec: ModelSpec, lookBack: number): LayersModelJ
 }
 
 /** lstm-runner.json: the keys of the documented shape first, then what loading back needs. */
-export function runnerFileOf(trained: TrainedModel): Record<string, unknown> {
+function runnerFileOf(trained: TrainedModel): Record<string, unknown> {
   const { encoding } = trained;
   const inputs =
     encoding.kind === 'csv'
@@ -179,12 +179,12 @@ export async function loadExportedModel(dir: string): Promise<TrainedModel> {
 // The weights as one flat buffer, when the manifest lists exactly the layout's blocks in order.
 function flatWeights(model: ModelSpec, artifacts: LayersArtifacts, file: string): Float32Array {
   const layout = parameterLayout(model);
-  const describe = (specs: readonly { name: string; shape: readonly number[] }[]): string => specs.map((s) => `${s.name} [${s.shape.join(',')}]`).join(', ');
+  const describe = (specs: readonly { name: string; shape: readonly number[] }[]): string => specs.map((s) => `${s.name} [${String(s.shape)}]`).join(', ');
   const matches =
     artifacts.weightSpecs.length === layout.blocks.length &&
     layout.blocks.every((block, index) => {
       const spec = artifacts.weightSpecs[index]!;
-      return spec.name === block.name && spec.dtype === 'float32' && spec.shape.length === block.shape.length && spec.shape.every((d, i) => d === block.shape[i]);
+      return spec.name === block.name && spec.dtype === 'float32' && Array.isArray(spec.shape) && spec.shape.length === block.shape.length && spec.shape.every((d, i) => d === block.shape[i]);
     });
   if (!matches) throw new ExportFormatError(file, `the weights manifest lists ${describe(artifacts.weightSpecs)}; the model needs ${describe(layout.blocks)} (float32)`);
   if (artifacts.weightData.byteLength !== layout.size * 4) {

@@ -49,7 +49,7 @@ export interface TrainedModel {
   readonly window: { readonly lookBack: number; readonly horizon: number };
 }
 
-export function encodingOf(manifest: DatasetManifest): ModelEncoding {
+function encodingOf(manifest: DatasetManifest): ModelEncoding {
   if (manifest.kind === 'text') {
     const { vocabulary, lowercase, unknownId } = manifest.text;
     return { kind: 'text', vocabulary, lowercase, unknownId };
