@@ -2,7 +2,7 @@
 
 import * as tf from '@tensorflow/tfjs-core';
 import type { DenseShape } from '../backend';
-import { checkLength, matMulOf, readFloat32, transposed } from './tensor-io';
+import { checkLength, matMulOf, readFloat32, tidyReturning, transposed } from './tensor-io';
 
 function checkDense(shape: DenseShape, h: Float32Array, kernel: Float32Array): void {
   checkLength('dense input [B,H]', h, shape.B * shape.H);
@@ -14,7 +14,7 @@ export function denseForward(shape: DenseShape, h: Float32Array, kernel: Float32
   const { B, H, K } = shape;
   checkDense(shape, h, kernel);
   checkLength('dense bias [K]', bias, K);
-  return tf.tidy(() => {
+  return tidyReturning(() => {
     const input = tf.tensor2d(h, [B, H]);
     const kernelTensor = tf.tensor2d(kernel, [H, K]);
     const biasTensor = tf.tensor1d(bias);
@@ -39,14 +39,14 @@ export function denseBackward(
   checkLength('dense dY [B,K]', dY, B * K);
   checkLength('dense dKernel [H,K]', dKernel, H * K);
   checkLength('dense dBias [K]', dBias, K);
-  return tf.tidy(() => {
+  for (let k = 0; k < K; k++) {
+    let sum = 0;
+    for (let b = 0; b < B; b++) sum += dY[b * K + k]!;
+    dBias[k] = dBias[k]! + sum;
+  }
+  return tidyReturning(() => {
     const kernelProduct = matMulOf(transposed(h, B, H), H, B, dY, K);
     for (let i = 0; i < kernelProduct.length; i++) dKernel[i] = dKernel[i]! + kernelProduct[i]!;
-    for (let k = 0; k < K; k++) {
-      let sum = 0;
-      for (let b = 0; b < B; b++) sum += dY[b * K + k]!;
-      dBias[k] = dBias[k]! + sum;
-    }
     return matMulOf(dY, B, K, transposed(kernel, H, K), H);
   });
 }

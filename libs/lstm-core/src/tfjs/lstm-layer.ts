@@ -18,7 +18,7 @@
 
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayerCache, LstmForwardResult, LstmGradients, LstmShape, LstmWeights } from '../backend';
-import { checkLength, matMulOf, readFloat32, sigmoidOf, transposed } from './tensor-io';
+import { checkLength, matMulOf, readFloat32, sigmoidOf, tidyReturning, transposed } from './tensor-io';
 
 /** The activations a training forward keeps for the backward, all time-major. */
 interface LstmActivations {
@@ -63,18 +63,6 @@ function withCellGateDoubled(w: Float32Array, rows: number, H: number): Float32A
   for (let r = 0; r < rows; r++) {
     const start = r * G + 2 * H;
     for (let j = start; j < start + H; j++) out[j] = 2 * out[j]!;
-  }
-  return out;
-}
-
-/** [B, T, D] <-> [T, B, D]: swaps the two leading axes by whole rows of D. */
-function swapLeadingAxes(a: Float32Array, first: number, second: number, D: number): Float32Array {
-  const out = new Float32Array(a.length);
-  for (let i = 0; i < first; i++) {
-    for (let k = 0; k < second; k++) {
-      const from = (i * second + k) * D;
-      out.set(a.subarray(from, from + D), (k * first + i) * D);
-    }
   }
   return out;
 }
@@ -248,56 +236,75 @@ export function lstmBackward(
   checkLength('lstm dRecurrentKernel [H,4H]', grads.dRecurrentKernel, H * G);
   checkLength('lstm dBias [4H]', grads.dBias, G);
 
-  // Pre-activation gradients twice: [T*B, 4H] for dX and [4H, T*B] for dW and dU, so each
-  // product has its large operand on the left and needs no transpose flag.
-  const dPre = new Float32Array(T * B * G);
+  // The pre-activation gradients of all steps as [4H, T*B]: the large operand on the left of
+  // the dW and dU products, so that they need no transpose flag.
   const dPreTransposed = new Float32Array(G * T * B);
-  let dInputs: Float32Array | null = null;
-  tf.tidy(() => {
-    backwardAllSteps(shape, acts, dHidden, weights, dPre, dPreTransposed);
+  return tidyReturning(() => {
+    const dInputs = backwardAllSteps(shape, acts, dHidden, weights, dPreTransposed, wantInputGradient);
     weightGradients(shape, acts, dPreTransposed, grads);
-    if (wantInputGradient) dInputs = inputGradient(shape, dPre, weights.kernel);
+    return dInputs;
   });
-  return dInputs;
 }
 
-// BPTT from t = T-1 down to 0: fills dPre [T,B,4H] and dPreTransposed [4H,T*B].
+// BPTT from t = T-1 down to 0: fills dPreTransposed [4H,T*B] and returns dX [B,T,I] (or null).
+// A step's one product dz_t [B,4H] x [U^T | W^T] [4H,H+I] gives dh_{t-1} and dx_t together:
+// dX costs no call of its own, and no [T*B,4H] copy of the gradients is kept or uploaded.
 function backwardAllSteps(
   shape: LstmShape,
   acts: LstmActivations,
   dHidden: Float32Array,
   weights: LstmWeights<Float32Array>,
-  dPre: Float32Array,
   dPreTransposed: Float32Array,
-): void {
-  const { B, T, H } = shape;
+  wantInputGradient: boolean,
+): Float32Array | null {
+  const { B, T, I, H } = shape;
   const G = 4 * H;
+  const width = wantInputGradient ? H + I : H;
+  const stepWeights = tf.tensor2d(
+    wantInputGradient ? transposedSideBySide(weights.recurrentKernel, weights.kernel, H, I, G) : transposed(weights.recurrentKernel, H, G),
+    [G, width],
+  );
+  const dInputs = wantInputGradient ? new Float32Array(B * T * I) : null;
   const dCellNext = new Float32Array(B * H);
-  let dHiddenRecurrent: Float32Array = new Float32Array(B * H);
-  const recurrentTransposed = tf.tensor2d(transposed(weights.recurrentKernel, H, G), [G, H]);
+  const dPreStep = new Float32Array(B * G);
+  // [B, width]: dh_{t} from step t+1 in the first H columns (zero at t = T-1).
+  let stepProduct: Float32Array = new Float32Array(B * width);
   for (let t = T - 1; t >= 0; t--) {
-    gateGradientsStep(acts, dHidden, dHiddenRecurrent, dCellNext, dPre, dPreTransposed, t, B, T, H);
-    if (t > 0) {
-      // dh_{t-1} = dz_t x U^T
-      const stepTensor = tf.tensor2d(dPre.subarray(t * B * G, (t + 1) * B * G), [B, G]);
-      const product = tf.matMul(stepTensor, recurrentTransposed);
-      dHiddenRecurrent = readFloat32(product);
-      tf.dispose([stepTensor, product]);
+    gateGradientsStep(acts, dHidden, stepProduct, width, dCellNext, dPreStep, t, B, T, H);
+    transposeStepInto(dPreStep, dPreTransposed, t, B, T, G);
+    if (t === 0 && dInputs === null) break;
+    const stepTensor = tf.tensor2d(dPreStep, [B, G]);
+    const product = tf.matMul(stepTensor, stepWeights);
+    stepProduct = readFloat32(product);
+    tf.dispose([stepTensor, product]);
+    if (dInputs !== null) {
+      for (let b = 0; b < B; b++) dInputs.set(stepProduct.subarray(b * width + H, (b + 1) * width), (b * T + t) * I);
     }
   }
-  recurrentTransposed.dispose();
+  stepWeights.dispose();
+  return dInputs;
 }
 
-// One step of BPTT: dh = dHidden[:,t] + dHiddenRecurrent [B,H]; the gate pre-activation
-// gradients into dPre [T,B,4H] at t and into columns t*B.. of dPreTransposed [4H,T*B];
-// dCellNext [B,H] becomes dc_{t-1}.
+/** u [H,G] and w [I,G] -> [u^T | w^T] as [G, H+I]. */
+function transposedSideBySide(u: Float32Array, w: Float32Array, H: number, I: number, G: number): Float32Array {
+  const out = new Float32Array(G * (H + I));
+  for (let g = 0; g < G; g++) {
+    const row = g * (H + I);
+    for (let h = 0; h < H; h++) out[row + h] = u[h * G + g]!;
+    for (let i = 0; i < I; i++) out[row + H + i] = w[i * G + g]!;
+  }
+  return out;
+}
+
+// One step of BPTT: dh = dHidden[:,t] + the first H columns of stepProduct [B,width]; the
+// gate pre-activation gradients into dPreStep [B,4H]; dCellNext [B,H] becomes dc_{t-1}.
 function gateGradientsStep(
   acts: LstmActivations,
   dHidden: Float32Array,
-  dHiddenRecurrent: Float32Array,
+  stepProduct: Float32Array,
+  width: number,
   dCellNext: Float32Array,
-  dPre: Float32Array,
-  dPreTransposed: Float32Array,
+  dPreStep: Float32Array,
   t: number,
   B: number,
   T: number,
@@ -308,15 +315,12 @@ function gateGradientsStep(
   const gateValues = acts.gates[t]!;
   const { cells, cellTanh } = acts;
   const cellOffset = t * BH;
-  const stepOffset = t * B * G;
-  const TB = T * B;
   for (let b = 0; b < B; b++) {
     const row = b * G;
     const dHiddenRow = (b * T + t) * H;
-    const column = t * B + b;
     for (let j = 0; j < H; j++) {
       const k = b * H + j;
-      const dh = dHidden[dHiddenRow + j]! + dHiddenRecurrent[k]!;
+      const dh = dHidden[dHiddenRow + j]! + stepProduct[b * width + j]!;
       const inputGate = gateValues[row + j]!;
       const forgetGate = gateValues[row + H + j]!;
       const cellGate = gateValues[row + 2 * H + j]!;
@@ -325,21 +329,21 @@ function gateGradientsStep(
       const previousCell = t === 0 ? 0 : cells[cellOffset - BH + k]!;
       const dc = dCellNext[k]! + dh * outputGate * (1 - tanhC * tanhC);
       dCellNext[k] = dc * forgetGate;
-      const dInput = dc * cellGate * inputGate * (1 - inputGate);
-      const dForget = dc * previousCell * forgetGate * (1 - forgetGate);
-      const dCell = dc * inputGate * (1 - cellGate * cellGate);
-      const dOutput = dh * tanhC * outputGate * (1 - outputGate);
-      const at = stepOffset + row + j;
-      dPre[at] = dInput;
-      dPre[at + H] = dForget;
-      dPre[at + 2 * H] = dCell;
-      dPre[at + 3 * H] = dOutput;
-      const atTransposed = j * TB + column;
-      dPreTransposed[atTransposed] = dInput;
-      dPreTransposed[atTransposed + H * TB] = dForget;
-      dPreTransposed[atTransposed + 2 * H * TB] = dCell;
-      dPreTransposed[atTransposed + 3 * H * TB] = dOutput;
+      const at = row + j;
+      dPreStep[at] = dc * cellGate * inputGate * (1 - inputGate);
+      dPreStep[at + H] = dc * previousCell * forgetGate * (1 - forgetGate);
+      dPreStep[at + 2 * H] = dc * inputGate * (1 - cellGate * cellGate);
+      dPreStep[at + 3 * H] = dh * tanhC * outputGate * (1 - outputGate);
     }
+  }
+}
+
+// dPreStep [B,G] -> columns t*B .. t*B+B-1 of dPreTransposed [G,T*B]. A pass of its own:
+// writing the transposed copy from the gate loop strides T*B floats per store (TLB misses).
+function transposeStepInto(dPreStep: Float32Array, dPreTransposed: Float32Array, t: number, B: number, T: number, G: number): void {
+  for (let g = 0; g < G; g++) {
+    const to = g * T * B + t * B;
+    for (let b = 0; b < B; b++) dPreTransposed[to + b] = dPreStep[b * G + g]!;
   }
 }
 
@@ -362,13 +366,6 @@ function weightGradients(shape: LstmShape, acts: LstmActivations, dPreTransposed
   const recurrentProduct = tf.matMul(dPreTransposedTensor, previousHidden);
   addTransposed(readFloat32(recurrentProduct), G, H, grads.dRecurrentKernel);
   tf.dispose([dPreTransposedTensor, previousHidden, recurrentProduct]);
-}
-
-// dX = dZ [T*B,4H] x W^T [4H,I], returned batch-major [B,T,I].
-function inputGradient(shape: LstmShape, dPre: Float32Array, kernel: Float32Array): Float32Array {
-  const { B, T, I, H } = shape;
-  const product = matMulOf(dPre, T * B, 4 * H, transposed(kernel, I, 4 * H), I);
-  return swapLeadingAxes(product, T, B, I);
 }
 
 /** into [cols, rows] += productTransposed [rows, cols]^T. */

@@ -3,6 +3,18 @@
 
 import * as tf from '@tensorflow/tfjs-core';
 
+/**
+ * Runs fn inside tf.tidy, so that tensors it leaves behind are freed even when it throws, and
+ * hands its result back past tidy (which would walk a returned typed array element by element).
+ */
+export function tidyReturning<T>(fn: () => T): T {
+  const result: T[] = [];
+  tf.tidy(() => {
+    result.push(fn());
+  });
+  return result[0]!;
+}
+
 export function checkLength(what: string, array: ArrayLike<number>, expected: number): void {
   if (array.length !== expected) throw new RangeError(`${what}: expected ${expected} values, got ${array.length}`);
 }
