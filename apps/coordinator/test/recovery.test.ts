@@ -1,0 +1,81 @@
+// Guarantees 3, 4 and 9: a coordinator killed mid-run and resumed, a Redis replaced by an
+// empty one, and two coordinators on one job all end with the weights of an undisturbed run.
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { startRedisServer } from '../../../test-support/servers';
+import { TestCluster } from '../../../test-support/cluster';
+import { tinySpec } from './tiny-spec';
+
+const servers = () => ({ redisUrl: inject('redisUrl'), s3Endpoint: inject('s3Endpoint'), s3Bucket: inject('s3Bucket') });
+
+describe('recovery of the coordinator and of Redis', () => {
+  let cluster: TestCluster;
+  let spec: string;
+  let reference: Buffer;
+
+  beforeAll(async () => {
+    cluster = new TestCluster(servers(), 'recovery');
+    spec = cluster.writeSpec('tiny.yaml', tinySpec(cluster.sensorSubset(1500), { maxSteps: 10 }));
+    const run = await cluster.run(['train', spec, '--local-workers', '1', '--job-id', 'reference']);
+    expect(run.code, run.stderr).toBe(0);
+    reference = await cluster.finalWeights('reference');
+  });
+
+  afterAll(async () => {
+    await cluster.stop();
+  });
+
+  it('resumes a coordinator killed with SIGKILL to bit-identical weights', async () => {
+    // Slow shards so that the kill lands mid-run, after the checkpoint at step 3.
+    const slow = { LSTM_WORKER_TEST_DELAY_MS: '150' };
+    const first = cluster.lstm(['train', spec, '--local-workers', '2', '--job-id', 'killed'], slow);
+    await cluster.waitFor('killed', (s) => s.step >= 4);
+    first.kill('SIGKILL');
+    await first.exited;
+    const before = await cluster.status('killed');
+    expect(before.state).toBe('running');
+    const resumed = await cluster.run(['resume', 'killed', '--local-workers', '2']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const after = await cluster.status('killed');
+    expect(after).toMatchObject({ state: 'completed', step: 10 });
+    expect(after.generation).toBeGreaterThan(before.generation);
+    await cluster.expectSameWeights('killed', 'reference', reference);
+  });
+
+  it('notices a Redis that came back empty and resumes from the last checkpoint', async () => {
+    const redis = await startRedisServer();
+    try {
+      const run = cluster.lstm(['train', spec, '--local-workers', '2', '--job-id', 'redis-lost', '--redis', redis.url], {
+        LSTM_WORKER_TEST_DELAY_MS: '150',
+        REDIS_URL: redis.url,
+      });
+      await cluster.waitFor('redis-lost', (s) => s.step >= 5);
+      redis.kill();
+      const replacement = await startRedisServer(redis.port);
+      try {
+        const code = await run.exited;
+        expect(code, run.stderr()).toBe(0);
+        expect(run.stderr()).toContain('Redis lost the state');
+        await cluster.expectSameWeights('redis-lost', 'reference', reference);
+      } finally {
+        replacement.stop();
+      }
+    } finally {
+      redis.stop();
+    }
+  });
+
+  it('lets one of two coordinators own a job while the other waits; both agree', async () => {
+    const submitted = await cluster.run(['train', spec, '--job-id', 'two-owners']);
+    expect(submitted.code, submitted.stderr).toBe(0);
+    const slow = { LSTM_WORKER_TEST_DELAY_MS: '100' };
+    const a = cluster.lstm(['resume', 'two-owners', '--local-workers', '1'], slow);
+    const b = cluster.lstm(['resume', 'two-owners', '--local-workers', '1'], slow);
+    const [codeA, codeB] = await Promise.all([a.exited, b.exited]);
+    expect(codeA, a.stderr()).toBe(0);
+    expect(codeB, b.stderr()).toBe(0);
+    // Exactly one ran the steps; the other found the job completed when it got the lease.
+    const ran = [a, b].filter((p) => p.stderr().includes('generation 1, from step 0'));
+    expect(ran).toHaveLength(1);
+    await cluster.expectSameWeights('two-owners', 'reference', reference);
+  });
+});
