@@ -110,17 +110,17 @@ export function lstmForward(
     cells: new Float32Array(T * B * H),
     cellTanh: new Float32Array(T * B * H),
   };
-  const hidden = new Float32Array(B * T * H);
   // The hot loops live in small functions of their own: V8 optimises those reliably, not
   // the big closures that tf.tidy would otherwise hold them in.
   tf.tidy(() => {
-    forwardAllSteps(shape, weights, activations, hidden);
+    forwardAllSteps(shape, weights, activations);
   });
+  const hidden = batchMajorHidden(activations.hiddenWithInitial, B, T, H);
   return { hidden, cache: new TfjsLstmCache(owner, shape, training ? activations : null) };
 }
 
-// Fills activations and hidden [B,T,H] for all T steps.
-function forwardAllSteps(shape: LstmShape, weights: LstmWeights<Float32Array>, acts: LstmActivations, hidden: Float32Array): void {
+// Fills the activations of all T steps.
+function forwardAllSteps(shape: LstmShape, weights: LstmWeights<Float32Array>, acts: LstmActivations): void {
   const { B, T, I, H } = shape;
   const G = 4 * H;
   const BH = B * H;
@@ -138,7 +138,7 @@ function forwardAllSteps(shape: LstmShape, weights: LstmWeights<Float32Array>, a
         : gatesOfStep(acts.hiddenWithInitial.subarray(t * BH, (t + 1) * BH), recurrentTensor, projected, B, H);
     acts.gates.push(gateValues);
     cellStep(gateValues, acts.cells, doubledCell, t, B, H);
-    hiddenStep(gateValues, sigmoidOf(doubledCell, B, H), acts, hidden, t, B, T, H);
+    hiddenStep(gateValues, sigmoidOf(doubledCell, B, H), acts, t, B, H);
   }
   recurrentTensor.dispose();
 }
@@ -175,18 +175,8 @@ function cellStep(gateValues: Float32Array, cells: Float32Array, doubledCell: Fl
   }
 }
 
-// tanh(c_t) = 2 sigmoid(2 c_t) - 1 and h_t = o tanh(c_t), into the activations (time-major)
-// and into hidden [B,T,H].
-function hiddenStep(
-  gateValues: Float32Array,
-  cellSigmoid: Float32Array,
-  acts: LstmActivations,
-  hidden: Float32Array,
-  t: number,
-  B: number,
-  T: number,
-  H: number,
-): void {
+// tanh(c_t) = 2 sigmoid(2 c_t) - 1 and h_t = o tanh(c_t), into the activations at t.
+function hiddenStep(gateValues: Float32Array, cellSigmoid: Float32Array, acts: LstmActivations, t: number, B: number, H: number): void {
   const G = 4 * H;
   const BH = B * H;
   const { cellTanh, hiddenWithInitial } = acts;
@@ -194,16 +184,26 @@ function hiddenStep(
   const hiddenOffset = (t + 1) * BH;
   for (let b = 0; b < B; b++) {
     const row = b * G + 3 * H;
-    const outRow = (b * T + t) * H;
     for (let j = 0; j < H; j++) {
       const k = b * H + j;
       const tanhC = 2 * cellSigmoid[k]! - 1;
       cellTanh[cellOffset + k] = tanhC;
-      const h = gateValues[row + j]! * tanhC;
-      hiddenWithInitial[hiddenOffset + k] = h;
-      hidden[outRow + j] = h;
+      hiddenWithInitial[hiddenOffset + k] = gateValues[row + j]! * tanhC;
     }
   }
+}
+
+/** hiddenWithInitial [(T+1),B,H] -> h_0..h_{T-1} as [B,T,H], by whole rows (writing it from
+ * the step loop would stride T*H floats per row). */
+function batchMajorHidden(hiddenWithInitial: Float32Array, B: number, T: number, H: number): Float32Array {
+  const hidden = new Float32Array(B * T * H);
+  for (let t = 0; t < T; t++) {
+    for (let b = 0; b < B; b++) {
+      const from = ((t + 1) * B + b) * H;
+      hidden.set(hiddenWithInitial.subarray(from, from + H), (b * T + t) * H);
+    }
+  }
+  return hidden;
 }
 
 /**
