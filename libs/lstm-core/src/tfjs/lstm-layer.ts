@@ -26,10 +26,10 @@ interface LstmActivations {
   readonly inputs: Float32Array;
   /** [(T+1), B, H]: block 0 is h_{-1} = 0, block t+1 is h_t, so h_{t-1} for all t is one view. */
   readonly hiddenWithInitial: Float32Array;
-  /** Per timestep [B, 4H]: sigmoid(z_i), sigmoid(z_f), g = tanh(z_c), sigmoid(z_o). */
+  /** Per timestep [B, 4H]: sigmoid of z_i, z_f, 2 z_c and z_o; g = tanh(z_c) = 2 sigmoid(2 z_c) - 1. */
   readonly gates: Float32Array[];
-  /** c_t as [T, B, H]. */
-  readonly cells: Float32Array;
+  /** 2 c_t as [T, B, H]: doubled (exactly) so that a step uploads it as is for sigmoid(2 c_t). */
+  readonly doubledCells: Float32Array;
   /** tanh(c_t) as [T, B, H]. */
   readonly cellTanh: Float32Array;
 }
@@ -107,7 +107,7 @@ export function lstmForward(
     inputs: inputsWithOnes(x, B, T, I),
     hiddenWithInitial: new Float32Array((T + 1) * B * H),
     gates: [],
-    cells: new Float32Array(T * B * H),
+    doubledCells: new Float32Array(T * B * H),
     cellTanh: new Float32Array(T * B * H),
   };
   // The hot loops live in small functions of their own: V8 optimises those reliably, not
@@ -129,7 +129,6 @@ function forwardAllSteps(shape: LstmShape, weights: LstmWeights<Float32Array>, a
 
   // Kept for all timesteps: wasm packs a matMul's right operand once per tensor.
   const recurrentTensor = tf.tensor2d(withCellGateDoubled(weights.recurrentKernel, H, H), [H, G]);
-  const doubledCell = new Float32Array(BH);
   for (let t = 0; t < T; t++) {
     const projected = projection.subarray(t * B * G, (t + 1) * B * G);
     const gateValues =
@@ -137,8 +136,8 @@ function forwardAllSteps(shape: LstmShape, weights: LstmWeights<Float32Array>, a
         ? sigmoidOf(projected, B, G) // h_{-1} = 0: no recurrent product
         : gatesOfStep(acts.hiddenWithInitial.subarray(t * BH, (t + 1) * BH), recurrentTensor, projected, B, H);
     acts.gates.push(gateValues);
-    cellStep(gateValues, acts.cells, doubledCell, t, B, H);
-    hiddenStep(gateValues, sigmoidOf(doubledCell, B, H), acts, t, B, H);
+    cellStep(gateValues, acts.doubledCells, t, B, H);
+    hiddenStep(gateValues, sigmoidOf(acts.doubledCells.subarray(t * BH, (t + 1) * BH), B, H), acts, t, B, H);
   }
   recurrentTensor.dispose();
 }
@@ -155,9 +154,8 @@ function gatesOfStep(previousHidden: Float32Array, recurrentTensor: tf.Tensor2D,
   return gateValues;
 }
 
-// gateValues [B,4H]: turns sigmoid(2 z_c) into g = tanh(z_c) in place; c_t = f c_{t-1} + i g
-// into cells [T,B,H] at t; doubledCell [B,H] = 2 c_t for the tanh(c_t) sigmoid.
-function cellStep(gateValues: Float32Array, cells: Float32Array, doubledCell: Float32Array, t: number, B: number, H: number): void {
+// gateValues [B,4H] -> 2 c_t = f (2 c_{t-1}) + 2 i g into doubledCells [T,B,H] at t.
+function cellStep(gateValues: Float32Array, doubledCells: Float32Array, t: number, B: number, H: number): void {
   const G = 4 * H;
   const BH = B * H;
   const cellOffset = t * BH;
@@ -166,11 +164,8 @@ function cellStep(gateValues: Float32Array, cells: Float32Array, doubledCell: Fl
     const cellRow = cellOffset + b * H;
     for (let j = 0; j < H; j++) {
       const g = 2 * gateValues[row + 2 * H + j]! - 1;
-      gateValues[row + 2 * H + j] = g;
-      const previousCell = t === 0 ? 0 : cells[cellRow - BH + j]!;
-      const c = gateValues[row + H + j]! * previousCell + gateValues[row + j]! * g;
-      cells[cellRow + j] = c;
-      doubledCell[b * H + j] = 2 * c;
+      const previous = t === 0 ? 0 : doubledCells[cellRow - BH + j]!;
+      doubledCells[cellRow + j] = gateValues[row + H + j]! * previous + 2 * gateValues[row + j]! * g;
     }
   }
 }
@@ -313,7 +308,7 @@ function gateGradientsStep(
   const G = 4 * H;
   const BH = B * H;
   const gateValues = acts.gates[t]!;
-  const { cells, cellTanh } = acts;
+  const { doubledCells, cellTanh } = acts;
   const cellOffset = t * BH;
   for (let b = 0; b < B; b++) {
     const row = b * G;
@@ -323,10 +318,10 @@ function gateGradientsStep(
       const dh = dHidden[dHiddenRow + j]! + stepProduct[b * width + j]!;
       const inputGate = gateValues[row + j]!;
       const forgetGate = gateValues[row + H + j]!;
-      const cellGate = gateValues[row + 2 * H + j]!;
+      const cellGate = 2 * gateValues[row + 2 * H + j]! - 1;
       const outputGate = gateValues[row + 3 * H + j]!;
       const tanhC = cellTanh[cellOffset + k]!;
-      const previousCell = t === 0 ? 0 : cells[cellOffset - BH + k]!;
+      const previousCell = t === 0 ? 0 : 0.5 * doubledCells[cellOffset - BH + k]!;
       const dc = dCellNext[k]! + dh * outputGate * (1 - tanhC * tanhC);
       dCellNext[k] = dc * forgetGate;
       const at = row + j;
