@@ -231,27 +231,27 @@ export function lstmBackward(
   checkLength('lstm dRecurrentKernel [H,4H]', grads.dRecurrentKernel, H * G);
   checkLength('lstm dBias [4H]', grads.dBias, G);
 
-  // The pre-activation gradients of all steps as [4H, T*B]: the large operand on the left of
-  // the dW and dU products, so that they need no transpose flag.
-  const dPreTransposed = new Float32Array(G * T * B);
   return tidyReturning(() => {
-    const dInputs = backwardAllSteps(shape, acts, dHidden, weights, dPreTransposed, wantInputGradient);
+    const { dInputs, dPreTransposed } = backwardAllSteps(shape, acts, dHidden, weights, wantInputGradient);
     weightGradients(shape, acts, dPreTransposed, grads);
+    dPreTransposed.dispose();
     return dInputs;
   });
 }
 
-// BPTT from t = T-1 down to 0: fills dPreTransposed [4H,T*B] and returns dX [B,T,I] (or null).
-// A step's one product dz_t [B,4H] x [U^T | W^T] [4H,H+I] gives dh_{t-1} and dx_t together:
-// dX costs no call of its own, and no [T*B,4H] copy of the gradients is kept or uploaded.
+// BPTT from t = T-1 down to 0. Returns dX [B,T,I] (or null) and the pre-activation gradients
+// of all steps as a tensor [4H, T*B], the left operand of the dW and dU products.
+// A step's one product dz_t [B,4H] x [U^T | W^T] [4H,H+I] gives dh_{t-1} and dx_t together,
+// so dX costs no call of its own and no [T*B,4H] copy of the gradients is kept.
+// The transposed copy is made on wasm, a [4H,B] block per step, joined once at the end:
+// in JS it would be a strided pass over T*B*4H floats, and then a 4*T*B*4H-byte upload.
 function backwardAllSteps(
   shape: LstmShape,
   acts: LstmActivations,
   dHidden: Float32Array,
   weights: LstmWeights<Float32Array>,
-  dPreTransposed: Float32Array,
   wantInputGradient: boolean,
-): Float32Array | null {
+): { dInputs: Float32Array | null; dPreTransposed: tf.Tensor2D } {
   const { B, T, I, H } = shape;
   const G = 4 * H;
   const width = wantInputGradient ? H + I : H;
@@ -262,22 +262,27 @@ function backwardAllSteps(
   const dInputs = wantInputGradient ? new Float32Array(B * T * I) : null;
   const dCellNext = new Float32Array(B * H);
   const dPreStep = new Float32Array(B * G);
+  const transposedSteps: tf.Tensor2D[] = [];
   // [B, width]: dh_{t} from step t+1 in the first H columns (zero at t = T-1).
   let stepProduct: Float32Array = new Float32Array(B * width);
   for (let t = T - 1; t >= 0; t--) {
     gateGradientsStep(acts, dHidden, stepProduct, width, dCellNext, dPreStep, t, B, T, H);
-    transposeStepInto(dPreStep, dPreTransposed, t, B, T, G);
-    if (t === 0 && dInputs === null) break;
     const stepTensor = tf.tensor2d(dPreStep, [B, G]);
-    const product = tf.matMul(stepTensor, stepWeights);
-    stepProduct = readFloat32(product);
-    tf.dispose([stepTensor, product]);
+    transposedSteps.push(tf.transpose(stepTensor));
+    if (t > 0 || dInputs !== null) {
+      const product = tf.matMul(stepTensor, stepWeights);
+      stepProduct = readFloat32(product);
+      product.dispose();
+    }
+    stepTensor.dispose();
     if (dInputs !== null) {
       for (let b = 0; b < B; b++) dInputs.set(stepProduct.subarray(b * width + H, (b + 1) * width), (b * T + t) * I);
     }
   }
   stepWeights.dispose();
-  return dInputs;
+  const dPreTransposed = tf.concat(transposedSteps.reverse(), 1);
+  tf.dispose(transposedSteps);
+  return { dInputs, dPreTransposed };
 }
 
 /** u [H,G] and w [I,G] -> [u^T | w^T] as [G, H+I]. */
@@ -333,24 +338,15 @@ function gateGradientsStep(
   }
 }
 
-// dPreStep [B,G] -> columns t*B .. t*B+B-1 of dPreTransposed [G,T*B]. A pass of its own:
-// writing the transposed copy from the gate loop strides T*B floats per store (TLB misses).
-function transposeStepInto(dPreStep: Float32Array, dPreTransposed: Float32Array, t: number, B: number, T: number, G: number): void {
-  for (let g = 0; g < G; g++) {
-    const to = g * T * B + t * B;
-    for (let b = 0; b < B; b++) dPreTransposed[to + b] = dPreStep[b * G + g]!;
-  }
-}
 
 // [dW; dBias]^T = dZ^T x [X, 1] and dU^T = dZ^T x H_{t-1} over all timesteps at once,
 // added transposed into dKernel [I,4H], dBias [4H] and dRecurrentKernel [H,4H].
-function weightGradients(shape: LstmShape, acts: LstmActivations, dPreTransposed: Float32Array, grads: LstmGradients<Float32Array>): void {
+function weightGradients(shape: LstmShape, acts: LstmActivations, dPreTransposed: tf.Tensor2D, grads: LstmGradients<Float32Array>): void {
   const { B, T, I, H } = shape;
   const G = 4 * H;
   const TB = T * B;
-  const dPreTransposedTensor = tf.tensor2d(dPreTransposed, [G, TB]);
   const inputTensor = tf.tensor2d(acts.inputs, [TB, I + 1]);
-  const kernelProduct = tf.matMul(dPreTransposedTensor, inputTensor);
+  const kernelProduct = tf.matMul(dPreTransposed, inputTensor);
   const kernelAndBias = readFloat32(kernelProduct);
   tf.dispose([inputTensor, kernelProduct]);
   for (let g = 0; g < G; g++) {
@@ -358,9 +354,9 @@ function weightGradients(shape: LstmShape, acts: LstmActivations, dPreTransposed
     grads.dBias[g] = grads.dBias[g]! + kernelAndBias[g * (I + 1) + I]!;
   }
   const previousHidden = tf.tensor2d(acts.hiddenWithInitial.subarray(0, TB * H), [TB, H]);
-  const recurrentProduct = tf.matMul(dPreTransposedTensor, previousHidden);
+  const recurrentProduct = tf.matMul(dPreTransposed, previousHidden);
   addTransposed(readFloat32(recurrentProduct), G, H, grads.dRecurrentKernel);
-  tf.dispose([dPreTransposedTensor, previousHidden, recurrentProduct]);
+  tf.dispose([previousHidden, recurrentProduct]);
 }
 
 /** into [cols, rows] += productTransposed [rows, cols]^T. */
