@@ -6,7 +6,7 @@
 // Losses and gradients are SUMMED over the windows of a batch (not averaged): shards of a
 // step add up, and the coordinator divides by the total count once.
 
-import type { ComputeBackend, FloatArray, LayerCache } from './backend';
+import type { ComputeBackend, FloatArray, LayerCache, LstmShape } from './backend';
 import { modelGradients, modelParameters, type ModelParameters } from './layout';
 import { headWidth, inputWidth, lastLayerUnits, type ModelSpec } from './spec';
 
@@ -32,7 +32,10 @@ export interface LossResult {
   readonly count: number;
 }
 
-/** Loss and gradient of a batch; the summed gradient is ADDED into `grads` (same layout as params). */
+/**
+ * batch [B windows of T steps] -> loss summed over the windows; the summed gradient is ADDED
+ * into grads [P] (P parameters, the same layout as params [P]).
+ */
 export function lossAndGradient<F extends FloatArray>(
   backend: ComputeBackend<F>,
   spec: ModelSpec,
@@ -66,13 +69,13 @@ export function lossAndGradient<F extends FloatArray>(
   }
 }
 
-/** The loss of a batch without gradients (validation). */
+/** batch [B windows of T steps] -> summed loss, without gradients (validation). */
 export function evaluateLoss<F extends FloatArray>(backend: ComputeBackend<F>, spec: ModelSpec, params: F, batch: Batch<F>): LossResult {
   const { logits } = forwardPass(backend, spec, modelParameters(spec, params), batch, false);
   return { loss: headLoss(spec, logits, batch, null), count: batch.B };
 }
 
-/** Head outputs [B,K] before any softmax (logits for classification). */
+/** batch [B windows of T steps] -> head outputs [B,K] before any softmax (logits for classification). */
 export function forwardLogits<F extends FloatArray>(backend: ComputeBackend<F>, spec: ModelSpec, params: F, batch: Batch<F>): F {
   return forwardPass(backend, spec, modelParameters(spec, params), batch, false).logits;
 }
@@ -157,7 +160,8 @@ function logSumExpOf(row: FloatArray): number {
   return max + Math.log(sum);
 }
 
-function layerShape(spec: ModelSpec, n: number, B: number, T: number) {
+/** Layer n's (0-based) shape: it reads I (or E) for n = 0, else the H of layer n - 1. */
+function layerShape(spec: ModelSpec, n: number, B: number, T: number): LstmShape {
   return { B, T, I: n === 0 ? inputWidth(spec) : spec.layers[n - 1]!, H: spec.layers[n]! };
 }
 
@@ -168,6 +172,7 @@ function releaseAll<F extends FloatArray>(backend: ComputeBackend<F>, caches: (L
   });
 }
 
+/** Checks every array of the batch against its shape for this spec; errors name the field. */
 function checkBatch<F extends FloatArray>(spec: ModelSpec, batch: Batch<F>): { B: number; T: number } {
   const { B, T } = batch;
   if (!Number.isInteger(B) || B < 1) throw new RangeError(`batch.B must be a positive integer, got ${B}`);

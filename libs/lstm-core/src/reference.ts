@@ -31,7 +31,7 @@ interface ReferenceLstmCache<F extends FloatArray> extends LayerCache {
   arrays: {
     /** [B,T,I] the layer's input */
     readonly x: F;
-    /** [B,T,4H] gate activations i, f, g, o */
+    /** [B,T,4H] gate activations i, f, c (the candidate), o */
     readonly gates: F;
     /** [B,T,H] cell states */
     readonly cells: F;
