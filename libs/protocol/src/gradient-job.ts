@@ -33,6 +33,8 @@ export interface GradientJobResult {
   /** Summed over the shard's windows (the aggregator divides by the step's total count). */
   readonly loss: number;
   readonly count: number;
+  /** Time the worker spent on the shard (reading, computing, writing): for coordination metrics. */
+  readonly computeMs: number;
 }
 
 /** The parts of a shard's BullMQ job id. */

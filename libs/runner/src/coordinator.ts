@@ -281,6 +281,8 @@ export class Coordinator {
         state.params = nextParams;
         state.step += 1;
         state.weightsSha256 = await fenced(() => writeWeights(store, jobId, state.step, state.params));
+        // The training step ends here; validation and bookkeeping are not part of its speed.
+        const stepMs = Date.now() - stepStarted;
 
         const epochEnd = state.step % dataset.stepsPerEpoch === 0;
         const runEnd = state.step === dataset.totalSteps;
@@ -295,7 +297,6 @@ export class Coordinator {
             bestStep: improved ? state.step : state.validation.bestStep,
           };
         }
-        const stepMs = Date.now() - stepStarted;
         const metric: MetricRecord = {
           step: state.step,
           epoch: position.epoch,
@@ -304,6 +305,7 @@ export class Coordinator {
           lastValidationLoss: state.validation.lastLoss,
           windowsPerSecond: (aggregated.count * 1000) / Math.max(1, stepMs),
           stepMs,
+          shardComputeMs: results.reduce((sum, result) => sum + result.computeMs, 0),
           wallTimeMs: Date.now(),
           time: new Date().toISOString(),
         };

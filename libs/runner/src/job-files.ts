@@ -94,6 +94,8 @@ export interface MetricRecord {
   readonly lastValidationLoss: number | null;
   readonly windowsPerSecond: number;
   readonly stepMs: number;
+  /** Sum of the workers' time on the step's training shards; stepMs minus this is coordination when one worker runs. */
+  readonly shardComputeMs: number;
   readonly wallTimeMs: number;
   readonly time: string;
 }

@@ -63,6 +63,7 @@ class ShardComputer {
   }
 
   async compute(task: GradientJobData): Promise<GradientJobResult> {
+    const started = performance.now();
     const { record, reader, plan } = await this.job(task.jobId);
     const windows =
       task.kind === 'train'
@@ -70,13 +71,13 @@ class ShardComputer {
         : plan.validationShardWindows(task.shard);
     const batch = await reader.assembleBatch(windows, task.kind === 'train' ? 'train' : 'validation');
     const params = await this.loadWeights(task.weightsKey, task.weightsSha256);
-    if (task.kind === 'validate') return evaluateLoss(this.backend, record.model, params, batch);
+    if (task.kind === 'validate') return { ...evaluateLoss(this.backend, record.model, params, batch), computeMs: performance.now() - started };
     const grads = new Float32Array(parameterLayout(record.model).size);
     const { loss, count } = lossAndGradient(this.backend, record.model, params, batch, grads);
     const bytes = encodeFloat32Vector(grads);
     const key = gradientKey(task.jobId, task.generation, task.step, task.shard);
     await this.store.put(key, bytes);
-    return { gradientKey: key, gradientSha256: sha256Hex(bytes), loss, count };
+    return { gradientKey: key, gradientSha256: sha256Hex(bytes), loss, count, computeMs: performance.now() - started };
   }
 }
 

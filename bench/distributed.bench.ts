@@ -1,0 +1,148 @@
+// npm run bench:distributed — the distributed runner end to end, side by side in one run:
+//   1. windows/s of the char-LM (Moby Dick, B=128, shards of 32, LSTM 128) trained with 1
+//      and with 2 local worker processes (the target on this 2-core machine: >= 1.7x);
+//   2. coordination per step as a share of the step, with 1 worker: the time between two
+//      steps' metric records minus the time the worker spent on the step's shards (queue
+//      round trips, storage, aggregation, optimizer, metrics) — target <= 10%;
+//   3. aggregation of 8 shard gradients of 1 M parameters, clipping and an Adam step
+//      (target <= 50 ms).
+// Real processes, a private redis-server and a local store directory. Prints a table and
+// writes bench/results/distributed.json. Asserts nothing about time.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { clipByGlobalNorm, createOptimizer, createRng } from '@lstm-runner/lstm-core';
+import { openStore } from '@lstm-runner/storage';
+import { aggregateShardGradients, readMetrics, type MetricRecord } from '@lstm-runner/runner';
+import { startRedisServer } from '../test-support/servers';
+
+const ROOT = join(import.meta.dirname, '..');
+const STEPS = Number(process.env['BENCH_STEPS'] ?? 16);
+const WARMUP_STEPS = 3;
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
+}
+
+function benchAggregation(): { msMedian: number; parameters: number; shards: number } {
+  const parameters = 1_000_000;
+  const rng = createRng(1);
+  const shards = Array.from({ length: 8 }, (_, shard) => {
+    const gradient = new Float32Array(parameters);
+    for (let p = 0; p < parameters; p++) gradient[p] = rng.nextFloat() - 0.5;
+    return { shard, gradient, loss: 1, count: 32 };
+  });
+  const params = new Float32Array(parameters);
+  const optimizer = createOptimizer({ type: 'adam', learningRate: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 }, parameters);
+  const times: number[] = [];
+  for (let round = 0; round < 12; round++) {
+    const started = performance.now();
+    const { gradient } = aggregateShardGradients(shards, parameters);
+    clipByGlobalNorm(gradient, 5);
+    optimizer.apply(params, gradient);
+    if (round >= 2) times.push(performance.now() - started);
+  }
+  return { msMedian: median(times), parameters, shards: 8 };
+}
+
+interface EndToEnd {
+  readonly workers: number;
+  readonly windowsPerSecond: number;
+  readonly msPerStep: number;
+  readonly coordinationMsPerStep: number;
+  readonly coordinationShare: number;
+}
+
+/** Steady-state steps: after the warm-up, and not followed by a validation. */
+function steadyIntervals(records: readonly MetricRecord[]): { intervalMs: number; record: MetricRecord }[] {
+  const out: { intervalMs: number; record: MetricRecord }[] = [];
+  for (let i = Math.max(1, WARMUP_STEPS); i < records.length; i++) {
+    const record = records[i]!;
+    if (record.validationLoss !== null || records[i - 1]!.validationLoss !== null) continue;
+    out.push({ intervalMs: record.wallTimeMs - records[i - 1]!.wallTimeMs, record });
+  }
+  return out;
+}
+
+function runTraining(spec: string, workers: number, redisUrl: string, storeDir: string): void {
+  const jobId = `bench-${workers}w`;
+  const result = spawnSync(
+    process.execPath,
+    [join(ROOT, 'apps/coordinator/bin/lstm.js'), 'train', spec, '--local-workers', String(workers), '--job-id', jobId, '--store', storeDir, '--redis', redisUrl],
+    { cwd: ROOT, encoding: 'utf8', env: { ...process.env, LSTM_CACHE_DIR: join(storeDir, '..', 'cache') } },
+  );
+  if (result.status !== 0) throw new Error(`training with ${workers} workers failed:\n${result.stderr}`);
+}
+
+async function measure(storeDir: string, jobId: string, workers: number): Promise<EndToEnd> {
+  const store = openStore(storeDir);
+  try {
+    const intervals = steadyIntervals(await readMetrics(store, jobId));
+    const msPerStep = median(intervals.map((i) => i.intervalMs));
+    const windows = median(intervals.map((i) => (i.record.windowsPerSecond * i.record.stepMs) / 1000));
+    const coordinationMs = median(intervals.map((i) => i.intervalMs - i.record.shardComputeMs));
+    return {
+      workers,
+      windowsPerSecond: (windows * 1000) / msPerStep,
+      msPerStep,
+      coordinationMsPerStep: workers === 1 ? coordinationMs : NaN,
+      coordinationShare: workers === 1 ? coordinationMs / msPerStep : NaN,
+    };
+  } finally {
+    await store.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(os.tmpdir(), 'lstm-bench-distributed-'));
+  const redis = await startRedisServer();
+  try {
+    spawnSync(process.execPath, [join(ROOT, 'scripts/example-data.mjs')], { cwd: ROOT, stdio: 'inherit' });
+    const spec = join(dir, 'char-lm.yaml');
+    writeFileSync(
+      spec,
+      `name: bench-char
+data: { source: ${join(ROOT, '.lstm/data/moby-dick.txt')}, format: text, text: { lowercase: true }, window: { lookBack: 100, step: 3 }, validation: 0.01 }
+model: { embedding: 50, layers: [128] }
+training: { epochs: 1, batchSize: 128, shardSize: 32, seed: 42, maxSteps: ${STEPS}, checkpointEvery: 1000, profile: { backend: wasm, threads: 1 } }
+`,
+    );
+    const aggregation = benchAggregation();
+    const storeDir = join(dir, 'store');
+    const runs: EndToEnd[] = [];
+    for (const workers of [1, 2]) {
+      runTraining(spec, workers, redis.url, storeDir);
+      runs.push(await measure(storeDir, `bench-${workers}w`, workers));
+    }
+    const [one, two] = runs as [EndToEnd, EndToEnd];
+    const results = {
+      machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model ?? '?', node: process.version },
+      charLm: {
+        steps: STEPS,
+        oneWorker: one,
+        twoWorkers: two,
+        speedupTwoVsOne: two.windowsPerSecond / one.windowsPerSecond,
+        coordinationShare: one.coordinationShare,
+      },
+      aggregation: { shards: aggregation.shards, parameters: aggregation.parameters, msMedian: aggregation.msMedian },
+    };
+    const fmt = (x: number, digits = 1): string => (Number.isFinite(x) ? x.toFixed(digits) : '-');
+    console.log(`\nlstm-runner distributed benchmark: char-LM on Moby Dick (E=50, H=128, B=128, T=100, shards of 32, wasm), ${STEPS} steps per run`);
+    console.log('| what | 1 worker | 2 workers | ratio / target |');
+    console.log('| --- | --- | --- | --- |');
+    console.log(`| windows/s end to end | ${fmt(one.windowsPerSecond)} | ${fmt(two.windowsPerSecond)} | ${fmt(results.charLm.speedupTwoVsOne, 2)}x (>= 1.7x) |`);
+    console.log(`| ms per step (steady) | ${fmt(one.msPerStep)} | ${fmt(two.msPerStep)} | |`);
+    console.log(`| coordination per step | ${fmt(one.coordinationMsPerStep)} ms (${fmt(one.coordinationShare * 100)}%) | | <= 10% |`);
+    console.log(`| aggregate 8 x 1M grads + clip + Adam | ${fmt(aggregation.msMedian)} ms | | <= 50 ms |`);
+    const out = join(ROOT, 'bench/results/distributed.json');
+    writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
+    console.log(`\nwrote ${out}`);
+  } finally {
+    redis.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
