@@ -2,17 +2,19 @@
 //
 // Where the time goes and why the code looks like this (see docs/benchmarks.md):
 // - The big products run in tfjs: the input projection of all timesteps is one matMul
-//   [T*B, I+1] x [I+1, 4H]; dW, dU and dX are one matMul each over all timesteps; only the
-//   recurrent h_{t-1} x U runs per step (forward and backward). The input carries a column
-//   of ones, so the projection adds the bias and the dW product yields dBias (the sum of the
-//   pre-activation gradients over all rows) as its last column, at no extra pass.
+//   [T*B, I+1] x [I+1, 4H]; dW and dU are one matMul each over all timesteps. Only the
+//   recurrent product runs per step: h_{t-1} x U forward, and dz_t x [U^T | W^T] backward,
+//   which yields dx_t with dh_{t-1} in the same call (dX needs no product or copy of its
+//   own). The input carries a column of ones, so the projection adds the bias and the dW
+//   product yields dBias (the sum of the gate gradients over all rows) as its last column.
 // - Activations live in JS Float32Arrays, time-major [T, B, ...], so that one timestep is a
 //   contiguous block that uploads without slicing a tensor (slicing copies on wasm).
 // - One wasm sigmoid call covers all four gates: the cell-gate columns of W, U and b are
 //   doubled (exact in floating point) so that g = tanh(z) = 2 * sigmoid(2z) - 1, and
 //   tanh(c) comes from a second sigmoid of 2c. JS exp/tanh cost ~10x the wasm sigmoid.
-// - No transposeA/transposeB (off the fast path on wasm): transposed copies are made in JS,
-//   and the large freshly computed matrix is the left operand (wasm repacks the right one).
+// - No transposeA/transposeB (off the fast path on wasm): weights are transposed in JS, the
+//   gate gradients on wasm a step at a time, and the large freshly computed matrix is the
+//   left operand (wasm packs the right one, per tensor).
 // - Every tensor is disposed before the function returns; tf.tidy is the safety net when
 //   something throws half-way.
 
@@ -338,7 +340,6 @@ function gateGradientsStep(
   }
 }
 
-
 // [dW; dBias]^T = dZ^T x [X, 1] and dU^T = dZ^T x H_{t-1} over all timesteps at once,
 // added transposed into dKernel [I,4H], dBias [4H] and dRecurrentKernel [H,4H].
 function weightGradients(shape: LstmShape, acts: LstmActivations, dPreTransposed: tf.Tensor2D, grads: LstmGradients<Float32Array>): void {
@@ -349,22 +350,20 @@ function weightGradients(shape: LstmShape, acts: LstmActivations, dPreTransposed
   const kernelProduct = tf.matMul(dPreTransposed, inputTensor);
   const kernelAndBias = readFloat32(kernelProduct);
   tf.dispose([inputTensor, kernelProduct]);
-  for (let g = 0; g < G; g++) {
-    for (let i = 0; i < I; i++) grads.dKernel[i * G + g] = grads.dKernel[i * G + g]! + kernelAndBias[g * (I + 1) + i]!;
-    grads.dBias[g] = grads.dBias[g]! + kernelAndBias[g * (I + 1) + I]!;
-  }
+  addTransposed(kernelAndBias, G, I, I + 1, grads.dKernel);
+  for (let g = 0; g < G; g++) grads.dBias[g] = grads.dBias[g]! + kernelAndBias[g * (I + 1) + I]!;
   const previousHidden = tf.tensor2d(acts.hiddenWithInitial.subarray(0, TB * H), [TB, H]);
   const recurrentProduct = tf.matMul(dPreTransposed, previousHidden);
-  addTransposed(readFloat32(recurrentProduct), G, H, grads.dRecurrentKernel);
+  addTransposed(readFloat32(recurrentProduct), G, H, H, grads.dRecurrentKernel);
   tf.dispose([previousHidden, recurrentProduct]);
 }
 
-/** into [cols, rows] += productTransposed [rows, cols]^T. */
-function addTransposed(productTransposed: Float32Array, rows: number, cols: number, into: Float32Array): void {
+/** into [cols, rows] += the first cols columns of product [rows, stride], transposed. */
+function addTransposed(product: Float32Array, rows: number, cols: number, stride: number, into: Float32Array): void {
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < cols; c++) {
       const at = c * rows + r;
-      into[at] = into[at]! + productTransposed[r * cols + c]!;
+      into[at] = into[at]! + product[r * stride + c]!;
     }
   }
 }
