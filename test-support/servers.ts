@@ -32,14 +32,18 @@ function sleepMs(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
-/** Starts `redis-server` on `port` (a free one when omitted), with no persistence. */
-export async function startRedisServer(port?: number): Promise<RedisServerHandle> {
+/**
+ * Starts `redis-server` on `port` (a free one when omitted), with no persistence, and
+ * `password` required when given.
+ */
+export async function startRedisServer(port?: number, password?: string): Promise<RedisServerHandle> {
   const chosenPort = port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'lstm-redis-'));
   const pidFile = join(dir, 'redis.pid');
   const result = spawnSync('redis-server', [
     '--port', String(chosenPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
     '--daemonize', 'yes', '--pidfile', pidFile, '--logfile', join(dir, 'redis.log'), '--dir', dir,
+    ...(password === undefined ? [] : ['--requirepass', password]),
   ]);
   if (result.error !== undefined || result.status !== 0) {
     rmSync(dir, { recursive: true, force: true });
@@ -69,7 +73,7 @@ export async function startRedisServer(port?: number): Promise<RedisServerHandle
     rmSync(pidFile, { force: true });
   };
   return {
-    url: `redis://127.0.0.1:${chosenPort}`,
+    url: password === undefined ? `redis://127.0.0.1:${chosenPort}` : `redis://:${encodeURIComponent(password)}@127.0.0.1:${chosenPort}`,
     port: chosenPort,
     kill,
     stop(): void {

@@ -6,8 +6,7 @@ import { mkdirSync, readFileSync, existsSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
-import { redisOptionsFromUrl } from '@lstm-runner/runner';
+import { redactUrl, whyRedisUnreachable } from '@lstm-runner/runner';
 
 /** The lstm-worker bin of this workspace: a process to start, never a module to import. */
 export function workerBinPath(): string {
@@ -69,20 +68,6 @@ export class LocalWorkers {
   }
 }
 
-async function redisAnswers(url: string): Promise<boolean> {
-  const redis = new Redis({ ...redisOptionsFromUrl(url), lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null, connectTimeout: 1500 });
-  redis.on('error', () => undefined);
-  try {
-    await redis.connect();
-    await redis.ping();
-    return true;
-  } catch {
-    return false;
-  } finally {
-    redis.disconnect();
-  }
-}
-
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -105,8 +90,9 @@ export interface ReachableRedis {
  * private redis-server started under `dir`.
  */
 export async function reachRedis(url: string, isDefault: boolean, dir: string): Promise<ReachableRedis> {
-  if (await redisAnswers(url)) return { url, stop: () => undefined };
-  if (!isDefault) throw new Error(`no Redis answers at ${url}`);
+  const reason = await whyRedisUnreachable(url);
+  if (reason === null) return { url, stop: () => undefined };
+  if (!isDefault) throw new Error(`cannot use Redis at ${redactUrl(url)}: ${reason}`);
   const found = spawnSync('redis-server', ['--version']);
   if (found.error !== undefined) {
     throw new Error(
@@ -122,7 +108,7 @@ export async function reachRedis(url: string, isDefault: boolean, dir: string): 
   ]);
   if (started.status !== 0) throw new Error(`could not start redis-server: ${started.stderr.toString().trim()}`);
   const localUrl = `redis://127.0.0.1:${port}`;
-  for (let i = 0; i < 50 && !(await redisAnswers(localUrl)); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+  for (let i = 0; i < 50 && (await whyRedisUnreachable(localUrl)) !== null; i++) await new Promise((resolve) => setTimeout(resolve, 100));
   return {
     url: localUrl,
     stop(): void {

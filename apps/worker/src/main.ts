@@ -2,7 +2,7 @@
 // service is GradientWorker in libs/runner.
 import { Command } from 'commander';
 import { BackendRegistry, registerTfjsBackends } from '@lstm-runner/lstm-core';
-import { GradientWorker, positiveIntegerOption as positiveInteger, redactCredentials, runtimeDefaults } from '@lstm-runner/runner';
+import { assertRedisReachable, GradientWorker, positiveIntegerOption as positiveInteger, redactCredentials, runtimeDefaults } from '@lstm-runner/runner';
 
 const connectionDefaults = runtimeDefaults();
 
@@ -41,6 +41,7 @@ const log = (line: string): void => {
 };
 
 async function main(): Promise<void> {
+  await assertRedisReachable(options.redis);
   // Resolve 'auto' here so the worker serves exactly one profile's queue.
   const registry = registerTfjsBackends(new BackendRegistry());
   const loaded = await registry.load(options.backend);

@@ -66,3 +66,28 @@ export function connectRedis(url: string): Redis {
   redis.on('error', () => undefined);
   return redis;
 }
+
+/**
+ * Null when Redis answers PING at url, else why not (credentials redacted). Used before
+ * long-lived connections, which would otherwise retry a wrong password or host forever.
+ */
+export async function whyRedisUnreachable(url: string, timeoutMs = 3000): Promise<string | null> {
+  const redis = new Redis({ ...redisOptionsFromUrl(url), lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: timeoutMs });
+  let lastError: Error | undefined;
+  redis.on('error', (error: Error) => (lastError = error));
+  try {
+    await redis.connect();
+    await redis.ping();
+    return null;
+  } catch (error) {
+    return redactCredentials((lastError ?? (error as Error)).message, url);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Throws a one-line error naming the (redacted) URL unless Redis answers. */
+export async function assertRedisReachable(url: string): Promise<void> {
+  const reason = await whyRedisUnreachable(url);
+  if (reason !== null) throw new Error(`cannot use Redis at ${redactUrl(url)}: ${reason}`);
+}

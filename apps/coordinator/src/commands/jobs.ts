@@ -6,6 +6,7 @@ import { localFileSource, type ByteSource } from '@lstm-runner/data';
 import { jobLatestKey, loadJobSpec, type JobSpec, type NumericsProfile } from '@lstm-runner/protocol';
 import { openStore } from '@lstm-runner/storage';
 import {
+  assertRedisReachable,
   cancelKey,
   connectRedis,
   createJob,
@@ -57,6 +58,8 @@ export function jobCommands(program: Command): void {
     .action(async (specPath: string, flags: RunFlags & { jobId?: string }) => {
       rememberSecrets(flags.redis, flags.store);
       const spec = await loadJobSpec(resolve(specPath));
+      // Submitting needs the service's Redis: check it before anything is written.
+      if (flags.localWorkers === undefined) await assertRedisReachable(flags.redis);
       const store = openCommandStore(flags);
       try {
         const profile = await profileOf(spec);
@@ -77,6 +80,7 @@ export function jobCommands(program: Command): void {
     .option('--sample', 'with --local-workers, for text: print generated text at temperatures 0.5 and 1.0 at the end')
     .action(async (jobId: string, flags: RunFlags) => {
       rememberSecrets(flags.redis, flags.store);
+      if (flags.localWorkers === undefined) await assertRedisReachable(flags.redis);
       const store = openCommandStore(flags);
       try {
         await reopenJob(store, jobId);
@@ -92,6 +96,7 @@ export function jobCommands(program: Command): void {
     .argument('<job>', 'job id')
     .action(async (jobId: string, flags: ConnectionFlags) => {
       rememberSecrets(flags.redis, flags.store);
+      await assertRedisReachable(flags.redis);
       const store = openCommandStore(flags);
       const redis = connectRedis(flags.redis);
       try {

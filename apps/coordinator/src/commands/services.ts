@@ -1,7 +1,7 @@
 // lstm coordinator | worker: the long-running services.
 import { spawn } from 'node:child_process';
 import { Command } from 'commander';
-import { CoordinatorService } from '@lstm-runner/runner';
+import { assertRedisReachable, CoordinatorService } from '@lstm-runner/runner';
 import { defaults, info, openCommandStore, positiveIntegerOption, rememberSecrets, withRedis, withStore, type ConnectionFlags } from '../cli-context';
 import { workerBinPath } from '../local-processes';
 
@@ -11,6 +11,7 @@ export function serviceCommands(program: Command): void {
     .option('--concurrency <n>', 'jobs run at once', positiveIntegerOption, 4)
     .action(async (flags: ConnectionFlags & { concurrency: number }) => {
       rememberSecrets(flags.redis, flags.store);
+      await assertRedisReachable(flags.redis);
       const store = openCommandStore(flags);
       const service = new CoordinatorService({
         store,
