@@ -177,9 +177,13 @@ export async function createTfjsBackend(name: TfjsBackendName): Promise<ComputeB
     throw new BackendUnavailableError(name, packageName, `tfjs could not initialise it (${String(error)})`, { cause: error });
   }
   if (!initialised) throw new BackendUnavailableError(name, packageName, 'tfjs could not initialise it');
-  const details =
-    name === 'wasm' ? await wasmDetails(backendModule) : name === 'cpu' ? 'plain JavaScript' : 'libtensorflow';
-  const description = `${name}: tfjs-core ${tf.version_core} on ${packageName} ${packageVersion(packageName)} (${details})`;
+  const details = {
+    wasm: () => wasmDetails(backendModule),
+    cpu: () => Promise.resolve('plain JavaScript'),
+    tensorflow: () => Promise.resolve('libtensorflow, CPU'),
+    'tensorflow-gpu': () => Promise.resolve('libtensorflow with CUDA: GPU when one is visible'),
+  }[name];
+  const description = `${name}: tfjs-core ${tf.version_core} on ${packageName} ${packageVersion(packageName)} (${await details()})`;
   return new TfjsComputeBackend(name, description, tfjsName);
 }
 
