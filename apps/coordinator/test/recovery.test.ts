@@ -78,4 +78,18 @@ describe('recovery of the coordinator and of Redis', () => {
     expect(ran).toHaveLength(1);
     await cluster.expectSameWeights('two-owners', 'reference', reference);
   });
+
+  it('has a coordinator service pick up, when it starts, a job whose coordinator died', async () => {
+    const first = cluster.lstm(['train', spec, '--local-workers', '1', '--job-id', 'orphan'], { LSTM_WORKER_TEST_DELAY_MS: '150' });
+    await cluster.waitFor('orphan', (s) => s.step >= 4);
+    first.kill('SIGKILL');
+    await first.exited;
+    const coordinator = cluster.lstm(['coordinator']);
+    const worker = cluster.worker();
+    await cluster.waitFor('orphan', (s) => s.state === 'completed', 90_000);
+    expect(coordinator.stderr()).toContain('picking it up');
+    await cluster.expectSameWeights('orphan', 'reference', reference);
+    worker.kill('SIGTERM');
+    coordinator.kill('SIGTERM');
+  });
 });

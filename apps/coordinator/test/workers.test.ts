@@ -91,4 +91,19 @@ describe('distributed training with workers that come, go, fail and straggle', (
     fast.kill('SIGTERM');
     coordinator.kill('SIGTERM');
   });
+
+  it('runs several jobs at once on the same workers', async () => {
+    const coordinator = cluster.lstm(['coordinator']);
+    const workers = [cluster.worker(), cluster.worker()];
+    for (const jobId of ['together-a', 'together-b']) {
+      const submitted = await cluster.run(['train', spec, '--job-id', jobId]);
+      expect(submitted.code, submitted.stderr).toBe(0);
+    }
+    await cluster.waitFor('together-a', (s) => s.state === 'completed', 90_000);
+    await cluster.waitFor('together-b', (s) => s.state === 'completed', 90_000);
+    await cluster.expectSameWeights('together-a', 'reference', reference);
+    await cluster.expectSameWeights('together-b', 'reference', reference);
+    for (const worker of workers) worker.kill('SIGTERM');
+    coordinator.kill('SIGTERM');
+  });
 });

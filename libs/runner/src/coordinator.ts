@@ -87,6 +87,8 @@ export interface StepProgress {
 export interface RunJobOptions {
   /** Checkpoint and return (the job stays resumable) after this many steps of this run. */
   readonly stopAfterSteps?: number;
+  /** Give up (the job stays as it is) when another coordinator still holds the lease after this long. */
+  readonly leaseWaitMs?: number;
 }
 
 export interface JobOutcome {
@@ -160,8 +162,11 @@ export class Coordinator {
       if (pointer !== null && isFinal(pointer.state)) {
         return { jobId, state: pointer.state, step: pointer.checkpoint?.step ?? 0, message: pointer.message ?? `job is already ${pointer.state}` };
       }
-      const lease = await JobLease.acquire(this.redis, jobId, this.leaseOptions(), pointer?.fencingToken ?? 0, () => this.stopRequested);
-      if (lease === null) return { jobId, state: pointer?.state ?? 'queued', step: pointer?.checkpoint?.step ?? 0, message: 'stopped while waiting for the lease' };
+      const giveUpAt = Date.now() + (runOptions.leaseWaitMs ?? Infinity);
+      const lease = await JobLease.acquire(this.redis, jobId, this.leaseOptions(), pointer?.fencingToken ?? 0, () => this.stopRequested || Date.now() > giveUpAt);
+      if (lease === null) {
+        return { jobId, state: pointer?.state ?? 'queued', step: pointer?.checkpoint?.step ?? 0, message: 'another coordinator holds the job' };
+      }
       try {
         return await this.runGeneration(record, lease, runOptions);
       } catch (error) {

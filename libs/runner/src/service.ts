@@ -8,7 +8,7 @@ import { CONTROL_QUEUE_NAME } from '@lstm-runner/protocol';
 import type { ObjectStore } from '@lstm-runner/storage';
 import { Coordinator, type CoordinatorOptions, type JobOutcome } from './coordinator';
 import { readJobPointer } from './job-files';
-import { leaseKey } from './lease';
+import { DEFAULT_LEASE_OPTIONS, leaseKey } from './lease';
 import { connectRedis, redisOptionsFromUrl } from './redis';
 import { ScheduleRunner } from './schedules';
 import { listJobIds } from './status';
@@ -46,6 +46,7 @@ export class CoordinatorService {
   private readonly coordinator: Coordinator;
   private readonly schedules: ScheduleRunner;
   private worker: Worker<RunJobRequest, JobOutcome> | undefined;
+  private readonly leaseTtlMs: number;
   private closing: Promise<void> | undefined;
 
   constructor(options: CoordinatorServiceOptions) {
@@ -53,6 +54,7 @@ export class CoordinatorService {
       throw new RangeError(`coordinator concurrency must be a positive integer, got ${options.concurrency}`);
     }
     this.options = options;
+    this.leaseTtlMs = options.coordinator.lease?.ttlMs ?? DEFAULT_LEASE_OPTIONS.ttlMs;
     this.coordinator = new Coordinator({ ...options.coordinator, store: options.store, redisUrl: options.redisUrl, prefix: options.prefix, log: options.log });
     const { store, redisUrl, prefix, s3Endpoint, log } = options;
     this.schedules = new ScheduleRunner({ store, redisUrl, prefix, s3Endpoint, log, submitJob: (jobId) => enqueueJobRun(redisUrl, prefix, jobId) });
@@ -60,7 +62,9 @@ export class CoordinatorService {
 
   async start(): Promise<void> {
     const { options } = this;
-    this.worker = new Worker<RunJobRequest, JobOutcome>(CONTROL_QUEUE_NAME, (job: Job<RunJobRequest>) => this.coordinator.runJob(job.data.jobId), {
+    this.worker = new Worker<RunJobRequest, JobOutcome>(CONTROL_QUEUE_NAME, (job: Job<RunJobRequest>) =>
+        // A job whose lease is still held after two lease lifetimes has a live coordinator.
+        this.coordinator.runJob(job.data.jobId, { leaseWaitMs: 2 * this.leaseTtlMs }), {
       connection: redisOptionsFromUrl(options.redisUrl),
       prefix: options.prefix,
       concurrency: options.concurrency,
@@ -72,15 +76,18 @@ export class CoordinatorService {
     await this.schedules.start();
   }
 
-  /** Jobs left running or queued whose lease is free (their coordinator died) are run again. */
+  /**
+   * Jobs left running or queued are run again. One whose coordinator died still has its
+   * lease for up to a lease lifetime: its run waits for the lease (up to two lifetimes).
+   */
   private async pickUpOrphans(): Promise<void> {
     const redis = connectRedis(this.options.redisUrl);
     try {
       for (const jobId of await listJobIds(this.options.store)) {
         const pointer = await readJobPointer(this.options.store, jobId);
         if (pointer === null || (pointer.state !== 'running' && pointer.state !== 'queued')) continue;
-        if ((await redis.exists(leaseKey(this.options.prefix, jobId))) === 1) continue;
-        this.options.log(`job ${jobId}: ${pointer.state} with no coordinator; picking it up`);
+        const leased = (await redis.exists(leaseKey(this.options.prefix, jobId))) === 1;
+        this.options.log(`job ${jobId}: ${pointer.state}${leased ? ', its lease not yet expired' : ' with no coordinator'}; picking it up`);
         await enqueueJobRun(this.options.redisUrl, this.options.prefix, jobId);
       }
     } finally {
