@@ -4,16 +4,15 @@ import { Command } from 'commander';
 import { formatParameterSummary, summarizeParameters } from '@lstm-runner/lstm-core';
 import { prepareDataset, summarizeDataset } from '@lstm-runner/data';
 import { loadJobSpec } from '@lstm-runner/protocol';
-import { modelSpecOf } from '@lstm-runner/runner';
+import { modelSpecOf, openDataSource } from '@lstm-runner/runner';
 import { info, openCommandStore, rememberSecrets, withStore, type ConnectionFlags } from '../cli-context';
-import { openDataSource } from './jobs';
 
 async function prepareFor(specPath: string, flags: ConnectionFlags) {
   rememberSecrets(flags.store);
   const spec = await loadJobSpec(resolve(specPath));
   const store = openCommandStore(flags);
   try {
-    const prepared = await prepareDataset({ store, data: spec.data, source: await openDataSource(spec, flags) });
+    const prepared = await prepareDataset({ store, data: spec.data, source: await openDataSource(spec.data.source, flags.s3Endpoint) });
     return { spec, prepared, storeUrl: store.url };
   } finally {
     await store.close();

@@ -2,11 +2,10 @@
 import { resolve } from 'node:path';
 import { Command } from 'commander';
 import { BackendRegistry, registerTfjsBackends } from '@lstm-runner/lstm-core';
-import { localFileSource, type ByteSource } from '@lstm-runner/data';
 import { jobLatestKey, loadJobSpec, type JobSpec, type NumericsProfile } from '@lstm-runner/protocol';
-import { openStore } from '@lstm-runner/storage';
 import {
   assertRedisReachable,
+  openDataSource,
   cancelKey,
   connectRedis,
   createJob,
@@ -20,21 +19,6 @@ import {
 } from '@lstm-runner/runner';
 import { info, openCommandStore, positiveIntegerOption, rememberSecrets, withRedis, withStore, type ConnectionFlags } from '../cli-context';
 import { followJob, runJobFromCli, type RunFlags } from './run-job';
-
-/** The bytes of data.source: a local path (already resolved against the spec) or s3://bucket/key. */
-export async function openDataSource(spec: JobSpec, flags: Pick<ConnectionFlags, 's3Endpoint'>): Promise<ByteSource> {
-  const source = spec.data.source;
-  if (!source.startsWith('s3://')) return localFileSource(source, source);
-  const bucketEnd = source.indexOf('/', 's3://'.length);
-  if (bucketEnd < 0 || bucketEnd === source.length - 1) throw new Error(`data.source ${source}: expected s3://bucket/key`);
-  const store = openStore(source.slice(0, bucketEnd), flags.s3Endpoint === undefined ? {} : { endpoint: flags.s3Endpoint });
-  try {
-    const bytes = await store.get(source.slice(bucketEnd + 1));
-    return { name: source, stream: (async function* () { yield bytes; })() };
-  } finally {
-    await store.close();
-  }
-}
 
 /** The numerics profile a new job records: the spec's, or what `auto` picks here. */
 export async function profileOf(spec: JobSpec): Promise<NumericsProfile> {
@@ -63,7 +47,7 @@ export function jobCommands(program: Command): void {
       const store = openCommandStore(flags);
       try {
         const profile = await profileOf(spec);
-        const created = await createJob({ store, spec, source: await openDataSource(spec, flags), profile, ...(flags.jobId === undefined ? {} : { jobId: flags.jobId }) });
+        const created = await createJob({ store, spec, source: await openDataSource(spec.data.source, flags.s3Endpoint), profile, ...(flags.jobId === undefined ? {} : { jobId: flags.jobId }) });
         info(`job ${created.record.id}: ${created.record.totalSteps} steps, dataset ${created.record.datasetId}${created.datasetCreated ? ' (prepared)' : ''}`);
         process.exitCode = await runJobFromCli(store, created.record.id, profile, flags);
       } finally {

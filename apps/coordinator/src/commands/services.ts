@@ -18,6 +18,7 @@ export function serviceCommands(program: Command): void {
         redisUrl: flags.redis,
         prefix: flags.queuePrefix,
         concurrency: flags.concurrency,
+        ...(flags.s3Endpoint === undefined ? {} : { s3Endpoint: flags.s3Endpoint }),
         coordinator: { lease: { ttlMs: defaults.leaseTtlMs, renewEveryMs: Math.max(100, Math.floor(defaults.leaseTtlMs / 5)) } },
         log: (line) => info(`[coordinator] ${line}`),
       });
