@@ -1,20 +1,18 @@
 // Guarantees 6 and 7: a shard that always fails and a loss that blows up stop the job with a
 // clear message, and nothing bad is written: the last good checkpoint stays loadable and
 // no stored weights are non-finite.
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeFloat32Vector, weightsPrefix } from '@lstm-runner/protocol';
 import { readCheckpoint, readJobPointer, readJobRecord } from '@lstm-runner/runner';
 import { TestCluster } from '../../../test-support/cluster';
-import { tinySpec } from './tiny-spec';
-
-const servers = () => ({ redisUrl: inject('redisUrl'), s3Endpoint: inject('s3Endpoint'), s3Bucket: inject('s3Bucket') });
+import { injectedServers, tinySpec } from './fixtures';
 
 describe('jobs that cannot go on', () => {
   let cluster: TestCluster;
   let csv: string;
 
   beforeAll(() => {
-    cluster = new TestCluster(servers(), 'failures');
+    cluster = new TestCluster(injectedServers(), 'failures');
     csv = cluster.sensorSubset(1500);
   });
 

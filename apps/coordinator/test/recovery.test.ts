@@ -1,11 +1,9 @@
 // Guarantees 3, 4 and 9: a coordinator killed mid-run and resumed, a Redis replaced by an
 // empty one, and two coordinators on one job all end with the weights of an undisturbed run.
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedisServer } from '../../../test-support/servers';
-import { TestCluster } from '../../../test-support/cluster';
-import { tinySpec } from './tiny-spec';
-
-const servers = () => ({ redisUrl: inject('redisUrl'), s3Endpoint: inject('s3Endpoint'), s3Bucket: inject('s3Bucket') });
+import type { TestCluster } from '../../../test-support/cluster';
+import { clusterWithReference } from './fixtures';
 
 describe('recovery of the coordinator and of Redis', () => {
   let cluster: TestCluster;
@@ -13,11 +11,7 @@ describe('recovery of the coordinator and of Redis', () => {
   let reference: Buffer;
 
   beforeAll(async () => {
-    cluster = new TestCluster(servers(), 'recovery');
-    spec = cluster.writeSpec('tiny.yaml', tinySpec(cluster.sensorSubset(1500), { maxSteps: 10 }));
-    const run = await cluster.run(['train', spec, '--local-workers', '1', '--job-id', 'reference']);
-    expect(run.code, run.stderr).toBe(0);
-    reference = await cluster.finalWeights('reference');
+    ({ cluster, spec, reference } = await clusterWithReference('recovery', 10));
   });
 
   afterAll(async () => {

@@ -1,8 +1,8 @@
 // Redis with a password: training works, and the password never shows in output or errors.
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedisServer, type RedisServerHandle } from '../../../test-support/servers';
 import { TestCluster } from '../../../test-support/cluster';
-import { tinySpec } from './tiny-spec';
+import { injectedServers, tinySpec } from './fixtures';
 
 const PASSWORD = 'pw-Zq81xTk';
 
@@ -13,7 +13,7 @@ describe('a Redis that needs a password', () => {
 
   beforeAll(async () => {
     redis = await startRedisServer(undefined, PASSWORD);
-    cluster = new TestCluster({ redisUrl: redis.url, s3Endpoint: inject('s3Endpoint'), s3Bucket: inject('s3Bucket') }, 'auth');
+    cluster = new TestCluster({ ...injectedServers(), redisUrl: redis.url }, 'auth');
     spec = cluster.writeSpec('tiny.yaml', tinySpec(cluster.sensorSubset(800), { maxSteps: 3 }));
   });
 

@@ -1,11 +1,9 @@
 // Guarantees 1, 2, 5, 8 and 10 of the distributed runner, with real processes, a real
 // redis-server and a real S3-compatible server (s3rver): the final weights are bit-identical
 // to an undisturbed run whatever happens to the workers and the storage.
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { jobIdFrom, TestCluster } from '../../../test-support/cluster';
-import { tinySpec } from './tiny-spec';
-
-const servers = () => ({ redisUrl: inject('redisUrl'), s3Endpoint: inject('s3Endpoint'), s3Bucket: inject('s3Bucket') });
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { jobIdFrom, type TestCluster } from '../../../test-support/cluster';
+import { clusterWithReference } from './fixtures';
 
 describe('distributed training with workers that come, go, fail and straggle', () => {
   let cluster: TestCluster;
@@ -13,11 +11,7 @@ describe('distributed training with workers that come, go, fail and straggle', (
   let reference: Buffer;
 
   beforeAll(async () => {
-    cluster = new TestCluster(servers(), 'workers');
-    spec = cluster.writeSpec('tiny.yaml', tinySpec(cluster.sensorSubset(1500)));
-    const run = await cluster.run(['train', spec, '--local-workers', '1', '--job-id', 'reference']);
-    expect(run.code, run.stderr).toBe(0);
-    reference = await cluster.finalWeights('reference');
+    ({ cluster, spec, reference } = await clusterWithReference('workers'));
   });
 
   afterAll(async () => {
