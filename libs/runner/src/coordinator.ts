@@ -336,7 +336,7 @@ export class Coordinator {
           return await finish('cancelled', `cancelled at step ${state.step}`);
         }
         log(`job ${jobId}: stopped at step ${state.step}; checkpoint ${state.lastCheckpoint?.prefix ?? '(none)'}`);
-        return { jobId, state: 'running', step: state.step, message: `stopped at step ${state.step}; resume with: lstm resume ${jobId}` };
+        return { jobId, state: 'running', step: state.step, message: `stopped; checkpoint ${state.lastCheckpoint?.prefix ?? '(none)'}` };
       }
       if (error instanceof ShardFailedError) {
         return await finish('failed', `job ${jobId} step ${state.step} shard ${error.shard} failed after ${error.attempts} attempts: ${error.reason}`);

@@ -83,9 +83,9 @@ async function runEmbedded(store: ObjectStore, jobId: string, profile: NumericsP
 }
 
 async function reportOutcome(store: ObjectStore, outcome: JobOutcome, flags: RunFlags): Promise<void> {
-  const message = outcome.message === undefined ? '' : `: ${outcome.message}`;
-  info(`job ${outcome.jobId} ${outcome.state} at step ${outcome.step}${message}`);
   const status = await jobStatus(store, outcome.jobId);
+  const message = outcome.message === undefined || outcome.state === 'running' ? '' : `: ${outcome.message}`;
+  info(`job ${outcome.jobId} ${outcome.state === 'running' ? 'stopped' : outcome.state} at step ${outcome.step}${message}`);
   if (status.checkpoint !== null) info(`checkpoint: ${store.url}/${status.checkpoint}`);
   if (flags.sample === true && status.checkpoint !== null) await printSamples(store, outcome.jobId);
   if (outcome.state === 'running') info(`continue with: npx lstm resume ${outcome.jobId} --local-workers ${flags.localWorkers ?? 2}`);
