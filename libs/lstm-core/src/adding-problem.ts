@@ -14,7 +14,7 @@
 import type { ComputeBackend } from './backend';
 import { clipByGlobalNorm } from './clip';
 import { parameterLayout } from './layout';
-import { initializeParameters } from './init';
+import { applyChronoInitialization, initializeParameters } from './init';
 import { predict } from './inference';
 import { lossAndGradient, type Batch } from './model';
 import { createOptimizer } from './optimizer';
@@ -101,6 +101,13 @@ export interface AddingTrainingOptions {
   readonly clipNorm: number;
   /** Fixes the initial weights and every sequence drawn. */
   readonly seed: number;
+  /**
+   * 'keras' (the default): the library's Keras initialisation. 'chrono': the same, with chrono
+   * gate biases for lags up to the window (applyChronoInitialization). At T = 100 with Adam
+   * 1e-3 and batches of 32, the Keras initialisation stayed on the MSE 0.042 plateau
+   * (always answering 0.5) for all of 20,000 steps; chrono biases left it after about 700.
+   */
+  readonly initialization?: 'keras' | 'chrono';
   /** Training stops once this many steps ran without solving the task. */
   readonly maxSteps: number;
   /** Steps between checks on the validation set. */
@@ -144,6 +151,7 @@ export function trainAddingProblem(options: AddingTrainingOptions): AddingTraini
   const { backend, T, hidden, batchSize, learningRate, clipNorm, seed, maxSteps, validateEvery, validationSize, stopAccuracy, testSize } = options;
   const spec = addingProblemSpec(hidden);
   const params = initializeParameters(spec, deriveSeed(seed, 1));
+  if (options.initialization === 'chrono') applyChronoInitialization(spec, params, addingProblemWindow(T), deriveSeed(seed, 5));
   const grads = new Float32Array(parameterLayout(spec).size);
   const optimizer = createOptimizer({ type: 'adam', learningRate }, params.length);
   const trainingRng = createRng(deriveSeed(seed, 2));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { initializeParameters } from './init';
+import { applyChronoInitialization, initializeParameters } from './init';
 import { blockView, findBlock, parameterLayout } from './layout';
 import type { ModelSpec } from './spec';
 
@@ -45,5 +45,28 @@ describe('initializeParameters', () => {
     const bias = block('lstm_1/bias');
     expect(Array.from(bias)).toEqual([...Array(16).fill(0), ...Array(16).fill(1), ...Array(32).fill(0)]);
     expect(block('dense/bias').every((value) => value === 0)).toBe(true);
+  });
+});
+
+describe('applyChronoInitialization', () => {
+  it('sets forget biases to log(U[1, maxLag - 1]) and input biases to their negatives, seeded', () => {
+    const params = initializeParameters(spec, 42);
+    applyChronoInitialization(spec, params, 100, 7);
+    const again = initializeParameters(spec, 42);
+    applyChronoInitialization(spec, again, 100, 7);
+    expect(again).toEqual(params);
+    const layout = parameterLayout(spec);
+    for (const [name, H] of [['lstm_1/bias', 16], ['lstm_2/bias', 12]] as const) {
+      const bias = blockView(params, findBlock(layout, name));
+      for (let k = 0; k < H; k++) {
+        expect(bias[H + k]).toBeGreaterThanOrEqual(0);
+        expect(bias[H + k]).toBeLessThanOrEqual(Math.log(99) + 1e-6);
+        expect(bias[k]).toBe(-bias[H + k]!);
+        expect(bias[2 * H + k]).toBe(0);
+        expect(bias[3 * H + k]).toBe(0);
+      }
+    }
+    // Kernels are untouched.
+    expect(blockView(params, findBlock(layout, 'lstm_1/kernel'))).toEqual(blockView(initializeParameters(spec, 42), findBlock(layout, 'lstm_1/kernel')));
   });
 });
