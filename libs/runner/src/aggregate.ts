@@ -22,21 +22,36 @@ export interface AggregatedGradient {
 export function aggregateShardGradients(shards: readonly ShardGradient[], parameterCount: number): AggregatedGradient {
   if (shards.length === 0) throw new RangeError('cannot aggregate a step without shards');
   const ordered = [...shards].sort((a, b) => a.shard - b.shard);
-  const sum = new Float64Array(parameterCount);
   let loss = 0;
   let count = 0;
   for (const shard of ordered) {
     if (shard.gradient.length !== parameterCount) {
       throw new RangeError(`shard ${shard.shard}: gradient has ${shard.gradient.length} values, the model has ${parameterCount}`);
     }
-    const gradient = shard.gradient;
-    for (let p = 0; p < parameterCount; p++) sum[p]! += gradient[p]!;
     loss += shard.loss;
     count += shard.count;
   }
   const mean = new Float32Array(parameterCount);
-  for (let p = 0; p < parameterCount; p++) mean[p] = sum[p]! / count;
+  sumShards(
+    ordered.map((shard) => shard.gradient),
+    mean,
+    1 / count,
+  );
   return { gradient: mean, loss: loss / count, count };
+}
+
+/**
+ * out [P] = (sum over shards, in shard order, of gradients[s] [P]) * scale. Each parameter's
+ * sum runs in a float64 register over the shards; aggregation is memory-bound and this
+ * reads every gradient once and writes the result once.
+ */
+function sumShards(gradients: readonly Float32Array[], out: Float32Array, scale: number): void {
+  const shards = gradients.length;
+  for (let p = 0; p < out.length; p++) {
+    let sum = 0;
+    for (let s = 0; s < shards; s++) sum += gradients[s]![p]!;
+    out[p] = sum * scale;
+  }
 }
 
 /** Index of the first value that is NaN or infinite, or -1. */
