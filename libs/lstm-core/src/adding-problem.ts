@@ -3,7 +3,8 @@
 // a pair (value in U[-1, 1], marker in {0, 1}); exactly two pairs are marked, one among the
 // first 10 and one among the first T/2 - 1 (never the same pair); the target, read at the
 // end, is 0.5 + (X1 + X2) / 4 for the two marked values X1, X2. An answer is correct when
-// its absolute error is below 0.04.
+// its absolute error is below 0.04. (The paper's -1 markers on the first and last pair are
+// left out: the head reads the last step of a fixed window, which marks the end already.)
 //
 // Sequence lengths are uniform in [T, 1.1T]. One batch has a single T, so every sequence is
 // placed in a window of ceil(1.1T) steps, left-padded with zero pairs (value 0, marker 0):
