@@ -9,7 +9,8 @@
 // Our step is the whole training step: lossAndGradient (forward, BPTT incl. the input
 // gradients the model needs, embedding scatter-add), the average over the batch and Adam.
 // Measurements are interleaved round by round (ours, matMul replay, tfjs-layers) so that a
-// busy machine slows all three alike; the figures are medians after warm-up steps.
+// busy machine slows all three alike. Times are medians after warm-up steps; the ratios are
+// medians of the ratios within each round.
 // Prints a table and writes bench/results/core.json. Asserts nothing about time.
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -53,7 +54,7 @@ const workloads: Workload[] = [
     spec: { input: { kind: 'tokens', vocabulary: 60, embedding: 50 }, layers: [128], head: { kind: 'classification', classes: 60 } },
     B: 128,
     T: 100,
-    rounds: 5,
+    rounds: 7,
     stepsPerRound: 2,
     layersModel: () => {
       const model = tf.sequential({
@@ -72,7 +73,7 @@ const workloads: Workload[] = [
     spec: { input: { kind: 'features', size: 10 }, layers: [64, 64, 64, 64], head: { kind: 'regression', outputs: 1 } },
     B: 64,
     T: 30,
-    rounds: 7,
+    rounds: 9,
     stepsPerRound: 4,
     layersModel: () => {
       const model = tf.sequential({
@@ -259,10 +260,21 @@ async function measure(workload: Workload, backend: ComputeBackend<Float32Array>
   const ours: number[] = [];
   const matMulOnly: number[] = [];
   const layers: number[] = [];
+  // Ratios per round, from measurements minutes apart at most: load that comes and goes
+  // during the run moves them less than it moves the overall medians.
+  const speedups: number[] = [];
+  const shares: number[] = [];
   for (let r = 0; r < workload.rounds; r++) {
-    for (let n = 0; n < workload.stepsPerRound; n++) ours.push(timed(ourStep));
-    for (let n = 0; n < workload.stepsPerRound; n++) matMulOnly.push(replay.run());
-    layers.push(await fitOnce());
+    const oursInRound: number[] = [];
+    const matMulInRound: number[] = [];
+    for (let n = 0; n < workload.stepsPerRound; n++) oursInRound.push(timed(ourStep));
+    for (let n = 0; n < workload.stepsPerRound; n++) matMulInRound.push(replay.run());
+    const layersMs = await fitOnce();
+    ours.push(...oursInRound);
+    matMulOnly.push(...matMulInRound);
+    layers.push(layersMs);
+    speedups.push(layersMs / median(oursInRound));
+    shares.push(median(matMulInRound) / median(oursInRound));
     process.stdout.write('.');
   }
   tf.dispose([x, y]);
@@ -272,16 +284,15 @@ async function measure(workload: Workload, backend: ComputeBackend<Float32Array>
 
   const msPerStep = median(ours);
   const matMulMs = median(matMulOnly);
-  const layersMs = median(layers);
-  const gflops = flops / msPerStep / 1e6;
-  const matMulGflops = flops / matMulMs / 1e6;
   return {
     title: workload.title,
-    wasm: { msPerStep: round(msPerStep, 1), gflops: round(gflops, 2) },
-    tfjsLayers: { msPerStep: round(layersMs, 1) },
-    speedupVsTfjsLayers: round(layersMs / msPerStep, 2),
-    matMulGflops: round(matMulGflops, 2),
-    shareOfMatMul: round(gflops / matMulGflops, 3),
+    wasm: { msPerStep: round(msPerStep, 1), gflops: round(flops / msPerStep / 1e6, 2) },
+    tfjsLayers: { msPerStep: round(median(layers), 1) },
+    speedupVsTfjsLayers: round(median(speedups), 2),
+    matMulGflops: round(flops / matMulMs / 1e6, 2),
+    shareOfMatMul: round(median(shares), 3),
+    speedupPerRound: speedups.map((v) => round(v, 2)),
+    shareOfMatMulPerRound: shares.map((v) => round(v, 3)),
     gflopPerStep: round(flops / 1e9, 3),
     matMulMsPerStep: round(matMulMs, 1),
     matMulCallsPerStep: products.length,

@@ -61,7 +61,7 @@ function checkWeights(shape: LstmShape, weights: LstmWeights<Float32Array>): voi
 /** w [rows, 4H] -> a copy with the cell-gate block (columns 2H..3H) doubled. */
 function withCellGateDoubled(w: Float32Array, rows: number, H: number): Float32Array {
   const G = 4 * H;
-  const out = Float32Array.from(w);
+  const out = w.slice();
   for (let r = 0; r < rows; r++) {
     const start = r * G + 2 * H;
     for (let j = start; j < start + H; j++) out[j] = 2 * out[j]!;
