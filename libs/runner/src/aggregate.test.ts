@@ -17,6 +17,26 @@ describe('aggregateShardGradients', () => {
     forward.gradient.forEach((value, p) => expect(value).toBeCloseTo(expected[p]!, 6));
   });
 
+  it('adds shards left to right in float64, whatever the grouping (1 to 9 shards)', () => {
+    const parameters = 257;
+    for (let shardCount = 1; shardCount <= 9; shardCount++) {
+      const shards = Array.from({ length: shardCount }, (_, shard) => ({
+        shard,
+        gradient: Float32Array.from({ length: parameters }, (_, p) => Math.fround(Math.sin(p * 7.1 + shard * 13.3) * 10 ** ((p % 9) - 4))),
+        loss: 1,
+        count: 3,
+      }));
+      const expected = new Float32Array(parameters);
+      for (let p = 0; p < parameters; p++) {
+        let sum = 0;
+        for (const { gradient } of shards) sum += gradient[p]!;
+        expected[p] = sum * (1 / (3 * shardCount));
+      }
+      const { gradient } = aggregateShardGradients(shards, parameters);
+      expect(Buffer.from(gradient.buffer).equals(Buffer.from(expected.buffer)), `${shardCount} shards`).toBe(true);
+    }
+  });
+
   it('rejects a gradient of the wrong size and an empty step', () => {
     expect(() => aggregateShardGradients([{ shard: 0, gradient: new Float32Array(2), loss: 0, count: 1 }], 3)).toThrow(/shard 0/);
     expect(() => aggregateShardGradients([], 3)).toThrow(RangeError);
