@@ -21,6 +21,8 @@ export async function freePort(): Promise<number> {
 
 export interface RedisServerHandle {
   readonly url: string;
+  /** The certificate a TLS server presents (self-signed); unused without TLS. */
+  readonly caFile: string;
   readonly port: number;
   /** SIGKILL the server: everything it held is gone. */
   kill(): void;
@@ -32,16 +34,35 @@ function sleepMs(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
+export interface RedisServerOptions {
+  /** A password clients must give. */
+  readonly password?: string;
+  /** Serve TLS only, with a self-signed certificate made for 127.0.0.1 (see caFile). */
+  readonly tls?: boolean;
+}
+
 /**
- * Starts `redis-server` on `port` (a free one when omitted), with no persistence, and
- * `password` required when given.
+ * Starts `redis-server` on `port` (a free one when omitted), with no persistence. With TLS
+ * the URL is rediss:// and clients must trust `caFile` (NODE_EXTRA_CA_CERTS).
  */
-export async function startRedisServer(port?: number, password?: string): Promise<RedisServerHandle> {
+export async function startRedisServer(port?: number, options: RedisServerOptions = {}): Promise<RedisServerHandle> {
+  const { password, tls = false } = options;
   const chosenPort = port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'lstm-redis-'));
   const pidFile = join(dir, 'redis.pid');
+  const caFile = join(dir, 'cert.pem');
+  if (tls) {
+    const made = spawnSync('openssl', [
+      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
+      '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', caFile,
+    ]);
+    if (made.status !== 0) throw new Error(`openssl could not make a test certificate: ${made.stderr.toString().trim()}`);
+  }
+  const listen = tls
+    ? ['--port', '0', '--tls-port', String(chosenPort), '--tls-cert-file', caFile, '--tls-key-file', join(dir, 'key.pem'), '--tls-auth-clients', 'no']
+    : ['--port', String(chosenPort)];
   const result = spawnSync('redis-server', [
-    '--port', String(chosenPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+    ...listen, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
     '--daemonize', 'yes', '--pidfile', pidFile, '--logfile', join(dir, 'redis.log'), '--dir', dir,
     ...(password === undefined ? [] : ['--requirepass', password]),
   ]);
@@ -72,8 +93,10 @@ export async function startRedisServer(port?: number, password?: string): Promis
     }
     rmSync(pidFile, { force: true });
   };
+  const scheme = tls ? 'rediss' : 'redis';
   return {
-    url: password === undefined ? `redis://127.0.0.1:${chosenPort}` : `redis://:${encodeURIComponent(password)}@127.0.0.1:${chosenPort}`,
+    url: `${scheme}://${password === undefined ? '' : `:${encodeURIComponent(password)}@`}127.0.0.1:${chosenPort}`,
+    caFile,
     port: chosenPort,
     kill,
     stop(): void {

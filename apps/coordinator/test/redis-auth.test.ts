@@ -1,4 +1,5 @@
-// Redis with a password: training works, and the password never shows in output or errors.
+// Redis with a password, over TLS (rediss://): training works, and the password never shows
+// in output or errors.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedisServer, type RedisServerHandle } from '../../../test-support/servers';
 import { TestCluster } from '../../../test-support/cluster';
@@ -6,14 +7,16 @@ import { injectedServers, tinySpec } from './fixtures';
 
 const PASSWORD = 'pw-Zq81xTk';
 
-describe('a Redis that needs a password', () => {
+describe('a Redis over TLS that needs a password', () => {
   let redis: RedisServerHandle;
   let cluster: TestCluster;
   let spec: string;
 
   beforeAll(async () => {
-    redis = await startRedisServer(undefined, PASSWORD);
+    redis = await startRedisServer(undefined, { password: PASSWORD, tls: true });
     cluster = new TestCluster({ ...injectedServers(), redisUrl: redis.url }, 'auth');
+    // The test server's certificate is self-signed: trust it the way users trust a private CA.
+    cluster.env['NODE_EXTRA_CA_CERTS'] = redis.caFile;
     spec = cluster.writeSpec('tiny.yaml', tinySpec(cluster.sensorSubset(800), { maxSteps: 3 }));
   });
 
@@ -23,6 +26,7 @@ describe('a Redis that needs a password', () => {
   });
 
   it('trains through it without printing the password', async () => {
+    expect(redis.url.startsWith('rediss://')).toBe(true);
     const run = await cluster.run(['train', spec, '--local-workers', '1', '--job-id', 'auth', '--redis', redis.url]);
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout + run.stderr).not.toContain(PASSWORD);

@@ -1,6 +1,7 @@
 // Redis connections from a URL (redis:// or rediss:// with TLS, optional user:password), and
 // the one place that turns a URL into text fit for logs: credentials never leave this file.
 import type { RedisOptions } from 'bullmq';
+import { isIP } from 'node:net';
 import { Redis } from 'ioredis';
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
@@ -53,7 +54,8 @@ export function redisOptionsFromUrl(url: string): RedisOptions {
     username: parsed.username === '' ? undefined : decodeURIComponent(parsed.username),
     password: parsed.password === '' ? undefined : decodeURIComponent(parsed.password),
     db,
-    tls: parsed.protocol === 'rediss:' ? { servername: parsed.hostname } : undefined,
+    // SNI takes host names only (RFC 6066); an IP address is verified against the certificate without it.
+    tls: parsed.protocol === 'rediss:' ? (isIP(parsed.hostname) === 0 ? { servername: parsed.hostname } : {}) : undefined,
     // BullMQ blocks on its connections; it requires this to be null.
     maxRetriesPerRequest: null,
   };
