@@ -14,7 +14,8 @@ function formatDuration(ms: number): string {
   return h > 0 ? `${h}h${String(m).padStart(2, '0')}m` : m > 0 ? `${m}m${String(s).padStart(2, '0')}s` : `${s}s`;
 }
 
-const formatLoss = (loss: number | null): string => (loss === null ? '-' : loss.toFixed(4));
+/** Four significant digits: normalized MSE losses are often far below 1e-4. */
+export const formatLoss = (loss: number | null): string => (loss === null ? '-' : loss.toPrecision(4));
 
 export class ProgressReporter {
   private readonly interactive = process.stderr.isTTY === true;

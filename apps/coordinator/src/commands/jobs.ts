@@ -18,6 +18,7 @@ import {
   writeJson,
 } from '@lstm-runner/runner';
 import { info, openCommandStore, positiveIntegerOption, rememberSecrets, withRedis, withStore, type ConnectionFlags } from '../cli-context';
+import { formatLoss } from '../progress';
 import { followJob, runJobFromCli, type RunFlags } from './run-job';
 
 /** The numerics profile a new job records: the spec's, or what `auto` picks here. */
@@ -123,7 +124,7 @@ export function jobCommands(program: Command): void {
         }
         if (statuses.length === 0) info(`no jobs in ${store.url}`);
         for (const s of statuses) {
-          const losses = `loss ${s.trainLoss?.toFixed(4) ?? '-'} val ${s.validationLoss?.toFixed(4) ?? '-'}`;
+          const losses = `loss ${formatLoss(s.trainLoss)} val ${formatLoss(s.validationLoss)}`;
           process.stdout.write(`${s.id}  ${s.name}  ${s.state}  step ${s.step}/${s.totalSteps}  epoch ${s.epoch + 1}  ${losses}${s.message === null ? '' : `  (${s.message})`}\n`);
         }
       } finally {
