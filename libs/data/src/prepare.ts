@@ -148,17 +148,29 @@ async function packText(local: LocalBytes, data: TextDataSpec, target: PackTarge
   });
   const segments = await writer.finish();
   return {
+    ...manifestBase(target, local, data, { total: rows, train: trainRows }, series, { rowBytes, rowsPerSegment, segments }),
+    kind: 'text',
+    text: { lowercase, vocabulary, unknownId: vocabulary.length, vocabularySize: vocabulary.length + 1, tokenType },
+  };
+}
+
+/** What every manifest holds whatever its kind: the source, the rows and the segments. */
+function manifestBase(
+  target: PackTarget,
+  local: LocalBytes,
+  data: DataSpec,
+  rows: { readonly total: number; readonly train: number },
+  series: readonly SeriesEntry[],
+  packing: Pick<TextManifest, 'rowBytes' | 'rowsPerSegment' | 'segments'>,
+): Omit<TextManifest, 'kind' | 'text'> {
+  return {
     formatVersion: DATASET_FORMAT_VERSION,
     datasetId: target.datasetId,
-    kind: 'text',
     source: { name: local.name, bytes: local.bytes, sha256: local.sha256 },
     validation: data.validation,
-    rows: { total: rows, train: trainRows, validation: rows - trainRows },
+    rows: { total: rows.total, train: rows.train, validation: rows.total - rows.train },
     series,
-    rowBytes,
-    rowsPerSegment,
-    segments,
-    text: { lowercase, vocabulary, unknownId: vocabulary.length, vocabularySize: vocabulary.length + 1, tokenType },
+    ...packing,
   };
 }
 
@@ -234,16 +246,8 @@ async function packCsv(local: LocalBytes, data: CsvDataSpec, target: PackTarget)
   const segments = await writer.finish();
   const trainRows = seriesEntries.reduce((sum, s) => sum + s.trainRows, 0);
   return {
-    formatVersion: DATASET_FORMAT_VERSION,
-    datasetId: target.datasetId,
+    ...manifestBase(target, local, data, { total: totalRows, train: trainRows }, seriesEntries, { rowBytes, rowsPerSegment, segments }),
     kind: 'csv',
-    source: { name: local.name, bytes: local.bytes, sha256: local.sha256 },
-    validation: data.validation,
-    rows: { total: totalRows, train: trainRows, validation: totalRows - trainRows },
-    series: seriesEntries,
-    rowBytes,
-    rowsPerSegment,
-    segments,
     csv: { columns, features: [...features], targets: [...targets], seriesBy: seriesBy ?? null, normalization },
   };
 }
