@@ -1,15 +1,15 @@
 // One LSTM layer over all timesteps on tfjs-core, with explicit BPTT (no autodiff).
 //
 // Where the time goes and why the code looks like this (see docs/benchmarks.md):
-// - The big products run in tfjs: the input projection of all timesteps is one matMul
-//   [T*B, I+1] x [I+1, 4H]; dW and dU are one matMul each over all timesteps. Only the
-//   recurrent product runs per step: h_{t-1} x U forward, and dz_t x [U^T | W^T] backward,
-//   which yields dx_t with dh_{t-1} in the same call (dX needs no product or copy of its
-//   own). The input carries a column of ones, so the projection adds the bias and the dW
-//   product yields dBias (the sum of the gate gradients over all rows) as its last column.
+// - A wasm call costs far more than its arithmetic at these sizes, so each timestep makes as
+//   few as it can. Forward: one fused product sigmoid([x_t, 1, h_{t-1}] x [W; b; U]) gives all
+//   four gates (the column of ones brings in the bias); backward: one product
+//   dz_t x [U^T | W^T] gives dh_{t-1} and dx_t together. dW, dBias and dU come from one
+//   product over all timesteps, dZ^T x [X, 1, H_{t-1}], whose right operand is the very
+//   buffer the forward uploaded a step at a time.
 // - Activations live in JS Float32Arrays, time-major [T, B, ...], so that one timestep is a
 //   contiguous block that uploads without slicing a tensor (slicing copies on wasm).
-// - One wasm sigmoid call covers all four gates: the cell-gate columns of W, U and b are
+// - The wasm sigmoid covers the cell gate too: the cell-gate columns of W, U and b are
 //   doubled (exact in floating point) so that g = tanh(z) = 2 * sigmoid(2z) - 1, and
 //   tanh(c) comes from a second sigmoid of 2c. JS exp/tanh cost ~10x the wasm sigmoid.
 // - No transposeA/transposeB (off the fast path on wasm): weights are transposed in JS, the
@@ -20,16 +20,18 @@
 
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayerCache, LstmForwardResult, LstmGradients, LstmShape, LstmWeights } from '../backend';
-import { checkLength, matMulOf, readFloat32, sigmoidOf, tidyReturning, transposed } from './tensor-io';
+import { checkLength, readFloat32, readInto, sigmoidInto, tidyReturning, transposeInto, transposed } from './tensor-io';
 
 /** The activations a training forward keeps for the backward, all time-major. */
 interface LstmActivations {
-  /** x as [T, B, I+1], the last column 1. */
-  readonly inputs: Float32Array;
-  /** [(T+1), B, H]: block 0 is h_{-1} = 0, block t+1 is h_t, so h_{t-1} for all t is one view. */
-  readonly hiddenWithInitial: Float32Array;
-  /** Per timestep [B, 4H]: sigmoid of z_i, z_f, 2 z_c and z_o; g = tanh(z_c) = 2 sigmoid(2 z_c) - 1. */
-  readonly gates: Float32Array[];
+  /**
+   * [(T+1), B, I+1+H]: row (t, b) is [x_t, 1, h_{t-1}] for batch row b, with h_{-1} = 0.
+   * Blocks 0..T-1 are the forward's per-step left operands and, together, the right operand
+   * of the weight gradients; block T holds only h_{T-1}.
+   */
+  readonly stepInputs: Float32Array;
+  /** [T, B, 4H]: sigmoid of z_i, z_f, 2 z_c and z_o; g = tanh(z_c) = 2 sigmoid(2 z_c) - 1. */
+  readonly gates: Float32Array;
   /** 2 c_t as [T, B, H]: doubled (exactly) so that a step uploads it as is for sigmoid(2 c_t). */
   readonly doubledCells: Float32Array;
   /** tanh(c_t) as [T, B, H]. */
@@ -69,13 +71,14 @@ function withCellGateDoubled(w: Float32Array, rows: number, H: number): Float32A
   return out;
 }
 
-/** x [B,T,I] -> [T,B,I+1] with a last column of ones. */
-function inputsWithOnes(x: Float32Array, B: number, T: number, I: number): Float32Array {
-  const out = new Float32Array(T * B * (I + 1));
+/** x [B,T,I] -> [(T+1),B,I+1+H] with rows [x_t, 1, 0]; the forward fills in the hidden states. */
+function stepInputsOf(x: Float32Array, B: number, T: number, I: number, H: number): Float32Array {
+  const width = I + 1 + H;
+  const out = new Float32Array((T + 1) * B * width);
   for (let b = 0; b < B; b++) {
     for (let t = 0; t < T; t++) {
       const from = (b * T + t) * I;
-      const to = (t * B + b) * (I + 1);
+      const to = (t * B + b) * width;
       for (let i = 0; i < I; i++) out[to + i] = x[from + i]!;
       out[to + I] = 1;
     }
@@ -83,11 +86,13 @@ function inputsWithOnes(x: Float32Array, B: number, T: number, I: number): Float
   return out;
 }
 
-/** [W; b]: kernel [I,4H] with bias [4H] appended as row I. */
-function kernelWithBias(weights: LstmWeights<Float32Array>, I: number, H: number): Float32Array {
-  const out = new Float32Array((I + 1) * 4 * H);
+/** [W; b; U] as [I+1+H, 4H]: the kernel, the bias as row I, then the recurrent kernel. */
+function stackedWeights(weights: LstmWeights<Float32Array>, I: number, H: number): Float32Array {
+  const G = 4 * H;
+  const out = new Float32Array((I + 1 + H) * G);
   out.set(weights.kernel);
-  out.set(weights.bias, I * 4 * H);
+  out.set(weights.bias, I * G);
+  out.set(weights.recurrentKernel, (I + 1) * G);
   return out;
 }
 
@@ -106,9 +111,8 @@ export function lstmForward(
   checkLength('lstm input [B,T,I]', x, B * T * I);
   checkWeights(shape, weights);
   const activations: LstmActivations = {
-    inputs: inputsWithOnes(x, B, T, I),
-    hiddenWithInitial: new Float32Array((T + 1) * B * H),
-    gates: [],
+    stepInputs: stepInputsOf(x, B, T, I, H),
+    gates: new Float32Array(T * B * 4 * H),
     doubledCells: new Float32Array(T * B * H),
     cellTanh: new Float32Array(T * B * H),
   };
@@ -117,43 +121,36 @@ export function lstmForward(
   tf.tidy(() => {
     forwardAllSteps(shape, weights, activations);
   });
-  const hidden = batchMajorHidden(activations.hiddenWithInitial, B, T, H);
+  const hidden = batchMajorHidden(activations.stepInputs, B, T, I, H);
   return { hidden, cache: new TfjsLstmCache(owner, shape, training ? activations : null) };
 }
 
 // Fills the activations of all T steps.
 function forwardAllSteps(shape: LstmShape, weights: LstmWeights<Float32Array>, acts: LstmActivations): void {
   const { B, T, I, H } = shape;
-  const G = 4 * H;
+  const width = I + 1 + H;
   const BH = B * H;
-  // Input projection of every timestep at once: [T*B, I+1] x [I+1, 4H] = x W + b.
-  const projection = matMulOf(acts.inputs, T * B, I + 1, withCellGateDoubled(kernelWithBias(weights, I, H), I + 1, H), G);
-
+  const BG = 4 * BH;
   // Kept for all timesteps: wasm packs a matMul's right operand once per tensor.
-  const recurrentTensor = tf.tensor2d(withCellGateDoubled(weights.recurrentKernel, H, H), [H, G]);
+  const stackedTensor = tf.tensor2d(withCellGateDoubled(stackedWeights(weights, I, H), width, H), [width, 4 * H]);
+  const cellSigmoid = new Float32Array(BH);
   for (let t = 0; t < T; t++) {
-    const projected = projection.subarray(t * B * G, (t + 1) * B * G);
-    const gateValues =
-      t === 0
-        ? sigmoidOf(projected, B, G) // h_{-1} = 0: no recurrent product
-        : gatesOfStep(acts.hiddenWithInitial.subarray(t * BH, (t + 1) * BH), recurrentTensor, projected, B, H);
-    acts.gates.push(gateValues);
+    const gateValues = acts.gates.subarray(t * BG, (t + 1) * BG);
+    gatesOfStep(acts.stepInputs.subarray(t * B * width, (t + 1) * B * width), stackedTensor, B, width, gateValues);
     cellStep(gateValues, acts.doubledCells, t, B, H);
-    hiddenStep(gateValues, sigmoidOf(acts.doubledCells.subarray(t * BH, (t + 1) * BH), B, H), acts, t, B, H);
+    sigmoidInto(acts.doubledCells.subarray(t * BH, (t + 1) * BH), B, H, cellSigmoid);
+    hiddenStep(gateValues, cellSigmoid, acts, t, shape);
   }
-  recurrentTensor.dispose();
+  stackedTensor.dispose();
 }
 
-// sigmoid(h_{t-1} [B,H] x U [H,4H] + projected [B,4H]) with the cell-gate columns doubled.
-function gatesOfStep(previousHidden: Float32Array, recurrentTensor: tf.Tensor2D, projected: Float32Array, B: number, H: number): Float32Array {
-  const previous = tf.tensor2d(previousHidden, [B, H]);
-  const recurrent = tf.matMul(previous, recurrentTensor);
-  const projectedTensor = tf.tensor2d(projected, [B, 4 * H]);
-  const preActivation = tf.add(recurrent, projectedTensor);
-  const activated = tf.sigmoid(preActivation);
-  const gateValues = readFloat32(activated);
-  tf.dispose([previous, recurrent, projectedTensor, preActivation, activated]);
-  return gateValues;
+// gateValues [B,4H] = sigmoid([x_t, 1, h_{t-1}] [B,I+1+H] x [W; b; U] [I+1+H,4H]), the
+// cell-gate columns doubled.
+function gatesOfStep(stepInput: Float32Array, stackedTensor: tf.Tensor2D, B: number, width: number, gateValues: Float32Array): void {
+  const input = tf.tensor2d(stepInput, [B, width]);
+  const activated = tf.fused.matMul({ a: input, b: stackedTensor, activation: 'sigmoid' });
+  readInto(activated, gateValues);
+  tf.dispose([input, activated]);
 }
 
 // gateValues [B,4H] -> 2 c_t = f (2 c_{t-1}) + 2 i g into doubledCells [T,B,H] at t.
@@ -172,32 +169,35 @@ function cellStep(gateValues: Float32Array, doubledCells: Float32Array, t: numbe
   }
 }
 
-// tanh(c_t) = 2 sigmoid(2 c_t) - 1 and h_t = o tanh(c_t), into the activations at t.
-function hiddenStep(gateValues: Float32Array, cellSigmoid: Float32Array, acts: LstmActivations, t: number, B: number, H: number): void {
+// tanh(c_t) = 2 sigmoid(2 c_t) - 1 into cellTanh, and h_t = o tanh(c_t) into the hidden
+// columns of stepInputs block t+1.
+function hiddenStep(gateValues: Float32Array, cellSigmoid: Float32Array, acts: LstmActivations, t: number, shape: LstmShape): void {
+  const { B, I, H } = shape;
   const G = 4 * H;
-  const BH = B * H;
-  const { cellTanh, hiddenWithInitial } = acts;
-  const cellOffset = t * BH;
-  const hiddenOffset = (t + 1) * BH;
+  const width = I + 1 + H;
+  const { cellTanh, stepInputs } = acts;
+  const cellOffset = t * B * H;
   for (let b = 0; b < B; b++) {
     const row = b * G + 3 * H;
+    const hiddenRow = ((t + 1) * B + b) * width + I + 1;
     for (let j = 0; j < H; j++) {
       const k = b * H + j;
       const tanhC = 2 * cellSigmoid[k]! - 1;
       cellTanh[cellOffset + k] = tanhC;
-      hiddenWithInitial[hiddenOffset + k] = gateValues[row + j]! * tanhC;
+      stepInputs[hiddenRow + j] = gateValues[row + j]! * tanhC;
     }
   }
 }
 
-/** hiddenWithInitial [(T+1),B,H] -> h_0..h_{T-1} as [B,T,H], by whole rows (writing it from
- * the step loop would stride T*H floats per row). */
-function batchMajorHidden(hiddenWithInitial: Float32Array, B: number, T: number, H: number): Float32Array {
+/** The hidden states h_0..h_{T-1} out of stepInputs [(T+1),B,I+1+H] as [B,T,H], by whole rows
+ * (writing them batch-major from the step loop would stride T*H floats per row). */
+function batchMajorHidden(stepInputs: Float32Array, B: number, T: number, I: number, H: number): Float32Array {
+  const width = I + 1 + H;
   const hidden = new Float32Array(B * T * H);
   for (let t = 0; t < T; t++) {
     for (let b = 0; b < B; b++) {
-      const from = ((t + 1) * B + b) * H;
-      hidden.set(hiddenWithInitial.subarray(from, from + H), (b * T + t) * H);
+      const from = ((t + 1) * B + b) * width + I + 1;
+      hidden.set(stepInputs.subarray(from, from + H), (b * T + t) * H);
     }
   }
   return hidden;
@@ -236,24 +236,23 @@ export function lstmBackward(
   return tidyReturning(() => {
     const { dInputs, dPreTransposed } = backwardAllSteps(shape, acts, dHidden, weights, wantInputGradient);
     weightGradients(shape, acts, dPreTransposed, grads);
-    dPreTransposed.dispose();
     return dInputs;
   });
 }
 
 // BPTT from t = T-1 down to 0. Returns dX [B,T,I] (or null) and the pre-activation gradients
-// of all steps as a tensor [4H, T*B], the left operand of the dW and dU products.
+// of all steps transposed, [4H, T*B], the left operand of the weight-gradient product.
 // A step's one product dz_t [B,4H] x [U^T | W^T] [4H,H+I] gives dh_{t-1} and dx_t together,
-// so dX costs no call of its own and no [T*B,4H] copy of the gradients is kept.
-// The transposed copy is made on wasm, a [4H,B] block per step, joined once at the end:
-// in JS it would be a strided pass over T*B*4H floats, and then a 4*T*B*4H-byte upload.
+// so dX costs no call of its own. The transposed copy is made in JS a step at a time, while
+// the step's block is in cache: on wasm, transposing the steps and joining them cost about
+// as much as the rest of the loop.
 function backwardAllSteps(
   shape: LstmShape,
   acts: LstmActivations,
   dHidden: Float32Array,
   weights: LstmWeights<Float32Array>,
   wantInputGradient: boolean,
-): { dInputs: Float32Array | null; dPreTransposed: tf.Tensor2D } {
+): { dInputs: Float32Array | null; dPreTransposed: Float32Array } {
   const { B, T, I, H } = shape;
   const G = 4 * H;
   const width = wantInputGradient ? H + I : H;
@@ -264,26 +263,23 @@ function backwardAllSteps(
   const dInputs = wantInputGradient ? new Float32Array(B * T * I) : null;
   const dCellNext = new Float32Array(B * H);
   const dPreStep = new Float32Array(B * G);
-  const transposedSteps: tf.Tensor2D[] = [];
+  const dPreTransposed = new Float32Array(G * T * B);
   // [B, width]: dh_{t} from step t+1 in the first H columns (zero at t = T-1).
-  let stepProduct: Float32Array = new Float32Array(B * width);
+  const stepProduct = new Float32Array(B * width);
   for (let t = T - 1; t >= 0; t--) {
     gateGradientsStep(acts, dHidden, stepProduct, width, dCellNext, dPreStep, t, B, T, H);
-    const stepTensor = tf.tensor2d(dPreStep, [B, G]);
-    transposedSteps.push(tf.transpose(stepTensor));
+    transposeInto(dPreStep, B, G, dPreTransposed, T * B, t * B);
     if (t > 0 || dInputs !== null) {
+      const stepTensor = tf.tensor2d(dPreStep, [B, G]);
       const product = tf.matMul(stepTensor, stepWeights);
-      stepProduct = readFloat32(product);
-      product.dispose();
+      readInto(product, stepProduct);
+      tf.dispose([stepTensor, product]);
     }
-    stepTensor.dispose();
     if (dInputs !== null) {
       for (let b = 0; b < B; b++) dInputs.set(stepProduct.subarray(b * width + H, (b + 1) * width), (b * T + t) * I);
     }
   }
   stepWeights.dispose();
-  const dPreTransposed = tf.concat(transposedSteps.reverse(), 1);
-  tf.dispose(transposedSteps);
   return { dInputs, dPreTransposed };
 }
 
@@ -314,19 +310,20 @@ function gateGradientsStep(
 ): void {
   const G = 4 * H;
   const BH = B * H;
-  const gateValues = acts.gates[t]!;
-  const { doubledCells, cellTanh } = acts;
+  const { doubledCells, cellTanh, gates: gateValues } = acts;
   const cellOffset = t * BH;
+  const gateOffset = t * B * G;
   for (let b = 0; b < B; b++) {
     const row = b * G;
+    const gateRow = gateOffset + row;
     const dHiddenRow = (b * T + t) * H;
     for (let j = 0; j < H; j++) {
       const k = b * H + j;
       const dh = dHidden[dHiddenRow + j]! + stepProduct[b * width + j]!;
-      const inputGate = gateValues[row + j]!;
-      const forgetGate = gateValues[row + H + j]!;
-      const cellGate = 2 * gateValues[row + 2 * H + j]! - 1;
-      const outputGate = gateValues[row + 3 * H + j]!;
+      const inputGate = gateValues[gateRow + j]!;
+      const forgetGate = gateValues[gateRow + H + j]!;
+      const cellGate = 2 * gateValues[gateRow + 2 * H + j]! - 1;
+      const outputGate = gateValues[gateRow + 3 * H + j]!;
       const tanhC = cellTanh[cellOffset + k]!;
       const previousCell = t === 0 ? 0 : 0.5 * doubledCells[cellOffset - BH + k]!;
       const dc = dCellNext[k]! + dh * outputGate * (1 - tanhC * tanhC);
@@ -336,34 +333,33 @@ function gateGradientsStep(
       dPreStep[at + H] = dc * previousCell * forgetGate * (1 - forgetGate);
       dPreStep[at + 2 * H] = dc * inputGate * (1 - cellGate * cellGate);
       dPreStep[at + 3 * H] = dh * tanhC * outputGate * (1 - outputGate);
+
     }
   }
 }
 
-// [dW; dBias]^T = dZ^T x [X, 1] and dU^T = dZ^T x H_{t-1} over all timesteps at once,
-// added transposed into dKernel [I,4H], dBias [4H] and dRecurrentKernel [H,4H].
-function weightGradients(shape: LstmShape, acts: LstmActivations, dPreTransposed: tf.Tensor2D, grads: LstmGradients<Float32Array>): void {
+// [dW; dBias; dU]^T = dZ^T x [X, 1, H_{t-1}] over all timesteps at once, added transposed
+// into dKernel [I,4H], dBias [4H] and dRecurrentKernel [H,4H].
+function weightGradients(shape: LstmShape, acts: LstmActivations, dPreTransposed: Float32Array, grads: LstmGradients<Float32Array>): void {
   const { B, T, I, H } = shape;
   const G = 4 * H;
-  const TB = T * B;
-  const inputTensor = tf.tensor2d(acts.inputs, [TB, I + 1]);
-  const kernelProduct = tf.matMul(dPreTransposed, inputTensor);
-  const kernelAndBias = readFloat32(kernelProduct);
-  tf.dispose([inputTensor, kernelProduct]);
-  addTransposed(kernelAndBias, G, I, I + 1, grads.dKernel);
-  for (let g = 0; g < G; g++) grads.dBias[g] = grads.dBias[g]! + kernelAndBias[g * (I + 1) + I]!;
-  const previousHidden = tf.tensor2d(acts.hiddenWithInitial.subarray(0, TB * H), [TB, H]);
-  const recurrentProduct = tf.matMul(dPreTransposed, previousHidden);
-  addTransposed(readFloat32(recurrentProduct), G, H, H, grads.dRecurrentKernel);
-  tf.dispose([previousHidden, recurrentProduct]);
+  const width = I + 1 + H;
+  const dPreTensor = tf.tensor2d(dPreTransposed, [G, T * B]);
+  const stepInputTensor = tf.tensor2d(acts.stepInputs.subarray(0, T * B * width), [T * B, width]);
+  const product = tf.matMul(dPreTensor, stepInputTensor);
+  const stacked = readFloat32(product);
+  tf.dispose([dPreTensor, stepInputTensor, product]);
+  addTransposed(stacked, G, width, 0, I, grads.dKernel);
+  for (let g = 0; g < G; g++) grads.dBias[g] = grads.dBias[g]! + stacked[g * width + I]!;
+  addTransposed(stacked, G, width, I + 1, H, grads.dRecurrentKernel);
 }
 
-/** into [cols, rows] += the first cols columns of product [rows, stride], transposed. */
-function addTransposed(product: Float32Array, rows: number, cols: number, stride: number, into: Float32Array): void {
+/** into [cols, rows] += columns first..first+cols-1 of product [rows, stride], transposed. */
+function addTransposed(product: Float32Array, rows: number, stride: number, first: number, cols: number, into: Float32Array): void {
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < cols; c++) {
       const at = c * rows + r;
-      into[at] = into[at]! + product[r * stride + c]!;
+      into[at] = into[at]! + product[r * stride + first + c]!;
     }
   }
 }

@@ -25,23 +25,60 @@ export function readFloat32(t: tf.Tensor): Float32Array {
   return values;
 }
 
+/** What readInto needs of @tensorflow/tfjs-backend-wasm's BackendWasm (public members there). */
+interface WasmHeapBackend {
+  readonly wasm: { readonly HEAPU8: Uint8Array };
+  readonly dataIdMap: { get(dataId: object): { readonly memoryOffset: number; readonly dtype: string } | undefined };
+}
+
+function isWasmHeapBackend(backend: object): backend is WasmHeapBackend {
+  return 'wasm' in backend && 'dataIdMap' in backend;
+}
+
+/**
+ * Copies a float32 tensor's values into `into`. On wasm straight out of the wasm heap:
+ * dataSync would allocate a fresh array per read, which in a timestep loop costs several
+ * times the copy itself and feeds the garbage collector.
+ */
+export function readInto(t: tf.Tensor, into: Float32Array): void {
+  checkLength('tensor read', into, t.size);
+  if (t.dtype !== 'float32') throw new TypeError(`expected float32 tensor data, got ${t.dtype}`);
+  const backend = tf.backend();
+  if (isWasmHeapBackend(backend)) {
+    const data = backend.dataIdMap.get(t.dataId);
+    if (data !== undefined) {
+      into.set(new Float32Array(backend.wasm.HEAPU8.buffer, data.memoryOffset, t.size));
+      return;
+    }
+  }
+  into.set(readFloat32(t));
+}
+
 /** a [rows, cols] -> a^T [cols, rows]. */
 export function transposed(a: Float32Array, rows: number, cols: number): Float32Array {
   const out = new Float32Array(rows * cols);
-  for (let r = 0; r < rows; r++) {
-    const rowStart = r * cols;
-    for (let c = 0; c < cols; c++) out[c * rows + r] = a[rowStart + c]!;
-  }
+  transposeInto(a, rows, cols, out, rows, 0);
   return out;
 }
 
-/** sigmoid(values [rows, cols]) through tfjs (about 2 ns an element on wasm, JS exp about 25). */
-export function sigmoidOf(values: Float32Array, rows: number, cols: number): Float32Array {
+/**
+ * a [rows, cols] -> a^T written as a [cols, rows] block of `into`, whose rows are `stride`
+ * long, starting at column `first`. Column by column of a, so that the writes run along
+ * the rows of `into` and the strided reads stay within a's cached block.
+ */
+export function transposeInto(a: Float32Array, rows: number, cols: number, into: Float32Array, stride: number, first: number): void {
+  for (let c = 0; c < cols; c++) {
+    const to = c * stride + first;
+    for (let r = 0; r < rows; r++) into[to + r] = a[r * cols + c]!;
+  }
+}
+
+/** into = sigmoid(values [rows, cols]) through tfjs (about 2 ns an element on wasm, JS exp about 25). */
+export function sigmoidInto(values: Float32Array, rows: number, cols: number, into: Float32Array): void {
   const input = tf.tensor2d(values, [rows, cols]);
   const output = tf.sigmoid(input);
-  const result = readFloat32(output);
+  readInto(output, into);
   tf.dispose([input, output]);
-  return result;
 }
 
 /** a [M, K] x b [K, N] -> [M, N]. */
