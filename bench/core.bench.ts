@@ -11,8 +11,12 @@
 // Measurements are interleaved round by round (ours, matMul replay, tfjs-layers) so that a
 // busy machine slows all three alike. Times are medians after warm-up steps; the ratios are
 // medians of the ratios within each round.
+// Each workload runs in a child process of its own: measured after the char-LM in the same
+// process, the time series' figures moved by up to 10% (the wasm heap the char-LM and its
+// tfjs-layers model leave behind).
 // Prints a table and writes bench/results/core.json. Asserts nothing about time.
-import { writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -301,16 +305,40 @@ async function measure(workload: Workload, backend: ComputeBackend<Float32Array>
   };
 }
 
+type WorkloadResult = Awaited<ReturnType<typeof measure>>;
+
+/** In a child process: `core.bench.ts --workload KEY --out FILE` measures one workload into FILE. */
+async function measureOne(key: string, out: string): Promise<void> {
+  const workload = workloads.find((w) => w.key === key);
+  if (workload === undefined) throw new Error(`unknown workload ${key}`);
+  const backend = await createTfjsBackend('wasm');
+  writeFileSync(out, JSON.stringify(await measure(workload, backend)));
+}
+
+function measureInChild(workload: Workload, directory: string): WorkloadResult {
+  const out = join(directory, `${workload.key}.json`);
+  const child = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--workload', workload.key, '--out', out], {
+    stdio: 'inherit',
+  });
+  if (child.status !== 0) throw new Error(`the ${workload.key} measurement exited with ${child.status ?? child.signal}`);
+  return JSON.parse(readFileSync(out, 'utf8')) as WorkloadResult;
+}
+
 async function main(): Promise<void> {
   const backend = await createTfjsBackend('wasm');
   const loadBefore = os.loadavg();
   console.log(`backend: ${backend.description}`);
   console.log(`machine: ${os.cpus()[0]?.model ?? 'unknown cpu'}, ${os.cpus().length} cpus, node ${process.version}, load ${loadBefore.map((l) => l.toFixed(2)).join(' ')}`);
-  const results: Record<string, Awaited<ReturnType<typeof measure>>> = {};
-  for (const workload of workloads) {
-    process.stdout.write(`${workload.title} `);
-    results[workload.key] = await measure(workload, backend);
-    process.stdout.write('\n');
+  const directory = mkdtempSync(join(os.tmpdir(), 'bench-core-'));
+  const results: Record<string, WorkloadResult> = {};
+  try {
+    for (const workload of workloads) {
+      process.stdout.write(`${workload.title} `);
+      results[workload.key] = measureInChild(workload, directory);
+      process.stdout.write('\n');
+    }
+  } finally {
+    rmSync(directory, { recursive: true, force: true });
   }
   const loadAfter = os.loadavg();
 
@@ -349,4 +377,6 @@ async function main(): Promise<void> {
   console.log(`wrote ${file}`);
 }
 
-await main();
+const workloadFlag = process.argv.indexOf('--workload');
+if (workloadFlag >= 0) await measureOne(process.argv[workloadFlag + 1] ?? '', process.argv[process.argv.indexOf('--out') + 1] ?? '');
+else await main();

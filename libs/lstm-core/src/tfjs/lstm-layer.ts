@@ -12,6 +12,8 @@
 // - The wasm sigmoid covers the cell gate too: the cell-gate columns of W, U and b are
 //   doubled (exact in floating point) so that g = tanh(z) = 2 * sigmoid(2z) - 1, and
 //   tanh(c) comes from a second sigmoid of 2c. JS exp/tanh cost ~10x the wasm sigmoid.
+// - The rest of the gate math runs in our own SIMD kernels (gate-kernels.ts), on
+//   activations that live in the kernels' memory, a workspace reused from step to step.
 // - No transposeA/transposeB (off the fast path on wasm): weights are transposed in JS, the
 //   gate gradients on wasm a step at a time, and the large freshly computed matrix is the
 //   left operand (wasm packs the right one, per tensor).
@@ -20,10 +22,12 @@
 
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayerCache, LstmForwardResult, LstmGradients, LstmShape, LstmWeights } from '../backend';
-import { checkLength, readFloat32, readInto, sigmoidInto, tidyReturning, transposeInto, transposed } from './tensor-io';
+import type { GateWorkspace, GateWorkspacePool } from './gate-kernels';
+import { checkLength, readFloat32, readInto, sigmoidInto, tidyReturning, transposed } from './tensor-io';
 
-/** The activations a training forward keeps for the backward, all time-major. */
+/** The activations a training forward keeps for the backward, all time-major, in a workspace. */
 interface LstmActivations {
+  readonly workspace: GateWorkspace;
   /**
    * [(T+1), B, I+1+H]: row (t, b) is [x_t, 1, h_{t-1}] for batch row b, with h_{-1} = 0.
    * Blocks 0..T-1 are the forward's per-step left operands and, together, the right operand
@@ -32,24 +36,57 @@ interface LstmActivations {
   readonly stepInputs: Float32Array;
   /** [T, B, 4H]: sigmoid of z_i, z_f, 2 z_c and z_o; g = tanh(z_c) = 2 sigmoid(2 z_c) - 1. */
   readonly gates: Float32Array;
-  /** 2 c_t as [T, B, H]: doubled (exactly) so that a step uploads it as is for sigmoid(2 c_t). */
+  /** [(T+1), B, H]: block 0 is 2 c_{-1} = 0, block t+1 is 2 c_t, doubled (exactly) so that
+   * a step uploads it as is for sigmoid(2 c_t). */
   readonly doubledCells: Float32Array;
   /** tanh(c_t) as [T, B, H]. */
   readonly cellTanh: Float32Array;
 }
 
+/** The backward's buffers, in the same workspace. */
+interface LstmBackwardBuffers {
+  /** dHidden [B,T,H], copied in. */
+  readonly dHidden: Float32Array;
+  /** [B, H+I] (or [B,H]): dz_{t+1} x [U^T | W^T], so dh_t from step t+1 in the first H columns. */
+  readonly stepProduct: Float32Array;
+  /** [B,H]: dc_{t+1} f_{t+1}. */
+  readonly dCell: Float32Array;
+  /** [B,4H]: the gate pre-activation gradients of one step. */
+  readonly dPreStep: Float32Array;
+  /** [4H, T*B]: those of all steps, transposed. */
+  readonly dPreTransposed: Float32Array;
+}
+
 export class TfjsLstmCache implements LayerCache {
   readonly kind = 'tfjs-lstm';
   /** null once released, or when the forward ran with training = false. */
-  activations: LstmActivations | null;
+  private activations: LstmActivations | null;
 
   constructor(
     /** The backend that made this cache; another backend must not consume it. */
     readonly owner: object,
     readonly shape: LstmShape,
     activations: LstmActivations | null,
+    private readonly pool: GateWorkspacePool,
   ) {
     this.activations = activations;
+  }
+
+  /** Runs the backward on the activations, once: the cache is empty afterwards and its workspace back in the pool. */
+  consume<R>(backward: (activations: LstmActivations) => R): R {
+    const activations = this.activations;
+    if (activations === null) throw new Error('lstmBackward: the cache was released or came from a forward with training = false');
+    this.activations = null;
+    try {
+      return backward(activations);
+    } finally {
+      this.pool.release(activations.workspace);
+    }
+  }
+
+  release(): void {
+    if (this.activations !== null) this.pool.release(this.activations.workspace);
+    this.activations = null;
   }
 }
 
@@ -58,6 +95,15 @@ function checkWeights(shape: LstmShape, weights: LstmWeights<Float32Array>): voi
   checkLength('lstm kernel [I,4H]', weights.kernel, shape.I * G);
   checkLength('lstm recurrent kernel [H,4H]', weights.recurrentKernel, shape.H * G);
   checkLength('lstm bias [4H]', weights.bias, G);
+}
+
+/** Float counts of the forward's views (the last one scratch), then of the backward's, in the order they are carved. */
+function activationLengths({ B, T, I, H }: LstmShape): number[] {
+  return [(T + 1) * B * (I + 1 + H), T * B * 4 * H, (T + 1) * B * H, T * B * H, B * H];
+}
+
+function backwardLengths({ B, T, I, H }: LstmShape): number[] {
+  return [B * T * H, B * (H + I), B * H, B * 4 * H, 4 * H * T * B];
 }
 
 /** w [rows, 4H] -> a copy with the cell-gate block (columns 2H..3H) doubled. */
@@ -71,19 +117,19 @@ function withCellGateDoubled(w: Float32Array, rows: number, H: number): Float32A
   return out;
 }
 
-/** x [B,T,I] -> [(T+1),B,I+1+H] with rows [x_t, 1, 0]; the forward fills in the hidden states. */
-function stepInputsOf(x: Float32Array, B: number, T: number, I: number, H: number): Float32Array {
+/** x [B,T,I] -> rows [x_t, 1, h_{t-1}] of stepInputs [(T+1),B,I+1+H] with h_{-1} = 0; the
+ * forward writes the other hidden states, and block T's x columns are never read. */
+function fillStepInputs(x: Float32Array, B: number, T: number, I: number, H: number, stepInputs: Float32Array): void {
   const width = I + 1 + H;
-  const out = new Float32Array((T + 1) * B * width);
+  stepInputs.fill(0, 0, B * width);
   for (let b = 0; b < B; b++) {
     for (let t = 0; t < T; t++) {
       const from = (b * T + t) * I;
       const to = (t * B + b) * width;
-      for (let i = 0; i < I; i++) out[to + i] = x[from + i]!;
-      out[to + I] = 1;
+      for (let i = 0; i < I; i++) stepInputs[to + i] = x[from + i]!;
+      stepInputs[to + I] = 1;
     }
   }
-  return out;
 }
 
 /** [W; b; U] as [I+1+H, 4H]: the kernel, the bias as row I, then the recurrent kernel. */
@@ -98,10 +144,12 @@ function stackedWeights(weights: LstmWeights<Float32Array>, I: number, H: number
 
 /**
  * x [B,T,I] -> hidden [B,T,H]. With training, the cache keeps the activations for the
- * backward (about T*B*(I + 7H) floats); without, it keeps nothing.
+ * backward (about T*B*(I + 11H) floats, in a workspace that holds the backward's buffers
+ * too); without, it keeps nothing.
  */
 export function lstmForward(
   owner: object,
+  pool: GateWorkspacePool,
   shape: LstmShape,
   x: Float32Array,
   weights: LstmWeights<Float32Array>,
@@ -110,38 +158,53 @@ export function lstmForward(
   const { B, T, I, H } = shape;
   checkLength('lstm input [B,T,I]', x, B * T * I);
   checkWeights(shape, weights);
-  const activations: LstmActivations = {
-    stepInputs: stepInputsOf(x, B, T, I, H),
-    gates: new Float32Array(T * B * 4 * H),
-    doubledCells: new Float32Array(T * B * H),
-    cellTanh: new Float32Array(T * B * H),
-  };
-  // The hot loops live in small functions of their own: V8 optimises those reliably, not
-  // the big closures that tf.tidy would otherwise hold them in.
+  const lengths = activationLengths(shape);
+  const workspace = pool.acquire(pool.bytesFor(training ? [...lengths, ...backwardLengths(shape)] : lengths));
+  const [stepInputs, gates, doubledCells, cellTanh, cellSigmoid] = lengths.map((length) => workspace.floats(length));
+  const activations: LstmActivations = { workspace, stepInputs: stepInputs!, gates: gates!, doubledCells: doubledCells!, cellTanh: cellTanh! };
+  fillStepInputs(x, B, T, I, H, activations.stepInputs);
+  activations.doubledCells.fill(0, 0, B * H);
+  // The hot loop lives in a function of its own: V8 optimises those reliably, not the big
+  // closures that tf.tidy would otherwise hold it in.
   tf.tidy(() => {
-    forwardAllSteps(shape, weights, activations);
+    forwardAllSteps(shape, weights, activations, cellSigmoid!);
   });
   const hidden = batchMajorHidden(activations.stepInputs, B, T, I, H);
-  return { hidden, cache: new TfjsLstmCache(owner, shape, training ? activations : null) };
+  if (!training) pool.release(workspace);
+  return { hidden, cache: new TfjsLstmCache(owner, shape, training ? activations : null, pool) };
 }
 
 // Fills the activations of all T steps.
-function forwardAllSteps(shape: LstmShape, weights: LstmWeights<Float32Array>, acts: LstmActivations): void {
+// cellSigmoid [B,H] is scratch for one step's sigmoid(2 c_t).
+function forwardAllSteps(shape: LstmShape, weights: LstmWeights<Float32Array>, acts: LstmActivations, cellSigmoid: Float32Array): void {
   const { B, T, I, H } = shape;
   const width = I + 1 + H;
   const BH = B * H;
   const BG = 4 * BH;
+  const { workspace, stepInputs, gates, doubledCells, cellTanh } = acts;
   // Kept for all timesteps: wasm packs a matMul's right operand once per tensor.
   const stackedTensor = tf.tensor2d(withCellGateDoubled(stackedWeights(weights, I, H), width, H), [width, 4 * H]);
-  const cellSigmoid = new Float32Array(BH);
   for (let t = 0; t < T; t++) {
-    const gateValues = acts.gates.subarray(t * BG, (t + 1) * BG);
-    gatesOfStep(acts.stepInputs.subarray(t * B * width, (t + 1) * B * width), stackedTensor, B, width, gateValues);
-    cellStep(gateValues, acts.doubledCells, t, B, H);
-    sigmoidInto(acts.doubledCells.subarray(t * BH, (t + 1) * BH), B, H, cellSigmoid);
-    hiddenStep(gateValues, cellSigmoid, acts, t, shape);
+    const stepGates = gates.subarray(t * BG, (t + 1) * BG);
+    const cells = doubledCells.subarray((t + 1) * BH, (t + 2) * BH);
+    gatesOfStep(stepInputs.subarray(t * B * width, (t + 1) * B * width), stackedTensor, B, width, stepGates);
+    workspace.cellStep(rows(stepGates, 4 * H), rows(doubledCells.subarray(t * BH, (t + 1) * BH), H), rows(cells, H), B, H);
+    sigmoidInto(cells, B, H, cellSigmoid);
+    workspace.hiddenStep(
+      rows(stepGates, 4 * H),
+      rows(cellSigmoid, H),
+      rows(cellTanh.subarray(t * BH, (t + 1) * BH), H),
+      rows(stepInputs.subarray((t + 1) * B * width + I + 1), width),
+      B,
+      H,
+    );
   }
   stackedTensor.dispose();
+}
+
+/** A view and its row stride, for the gate kernels. */
+function rows(view: Float32Array, stride: number): { view: Float32Array; stride: number } {
+  return { view, stride };
 }
 
 // gateValues [B,4H] = sigmoid([x_t, 1, h_{t-1}] [B,I+1+H] x [W; b; U] [I+1+H,4H]), the
@@ -151,42 +214,6 @@ function gatesOfStep(stepInput: Float32Array, stackedTensor: tf.Tensor2D, B: num
   const activated = tf.fused.matMul({ a: input, b: stackedTensor, activation: 'sigmoid' });
   readInto(activated, gateValues);
   tf.dispose([input, activated]);
-}
-
-// gateValues [B,4H] -> 2 c_t = f (2 c_{t-1}) + 2 i g into doubledCells [T,B,H] at t.
-function cellStep(gateValues: Float32Array, doubledCells: Float32Array, t: number, B: number, H: number): void {
-  const G = 4 * H;
-  const BH = B * H;
-  const cellOffset = t * BH;
-  for (let b = 0; b < B; b++) {
-    const row = b * G;
-    const cellRow = cellOffset + b * H;
-    for (let j = 0; j < H; j++) {
-      const g = 2 * gateValues[row + 2 * H + j]! - 1;
-      const previous = t === 0 ? 0 : doubledCells[cellRow - BH + j]!;
-      doubledCells[cellRow + j] = gateValues[row + H + j]! * previous + 2 * gateValues[row + j]! * g;
-    }
-  }
-}
-
-// tanh(c_t) = 2 sigmoid(2 c_t) - 1 into cellTanh, and h_t = o tanh(c_t) into the hidden
-// columns of stepInputs block t+1.
-function hiddenStep(gateValues: Float32Array, cellSigmoid: Float32Array, acts: LstmActivations, t: number, shape: LstmShape): void {
-  const { B, I, H } = shape;
-  const G = 4 * H;
-  const width = I + 1 + H;
-  const { cellTanh, stepInputs } = acts;
-  const cellOffset = t * B * H;
-  for (let b = 0; b < B; b++) {
-    const row = b * G + 3 * H;
-    const hiddenRow = ((t + 1) * B + b) * width + I + 1;
-    for (let j = 0; j < H; j++) {
-      const k = b * H + j;
-      const tanhC = 2 * cellSigmoid[k]! - 1;
-      cellTanh[cellOffset + k] = tanhC;
-      stepInputs[hiddenRow + j] = gateValues[row + j]! * tanhC;
-    }
-  }
 }
 
 /** The hidden states h_0..h_{T-1} out of stepInputs [(T+1),B,I+1+H] as [B,T,H], by whole rows
@@ -219,9 +246,6 @@ export function lstmBackward(
   if (!(cache instanceof TfjsLstmCache) || cache.owner !== owner) {
     throw new TypeError(`lstmBackward: the cache (${cache.kind}) was not made by this backend's lstmForward`);
   }
-  const acts = cache.activations;
-  if (acts === null) throw new Error('lstmBackward: the cache was released or came from a forward with training = false');
-  cache.activations = null;
   const { B, T, I, H } = shape;
   if (B !== cache.shape.B || T !== cache.shape.T || I !== cache.shape.I || H !== cache.shape.H) {
     throw new RangeError('lstmBackward: shape differs from the forward that made the cache');
@@ -232,43 +256,59 @@ export function lstmBackward(
   checkLength('lstm dKernel [I,4H]', grads.dKernel, I * G);
   checkLength('lstm dRecurrentKernel [H,4H]', grads.dRecurrentKernel, H * G);
   checkLength('lstm dBias [4H]', grads.dBias, G);
-
-  return tidyReturning(() => {
-    const { dInputs, dPreTransposed } = backwardAllSteps(shape, acts, dHidden, weights, wantInputGradient);
-    weightGradients(shape, acts, dPreTransposed, grads);
-    return dInputs;
+  return cache.consume((acts) => {
+    const [dHiddenCopy, stepProduct, dCell, dPreStep, dPreTransposed] = backwardLengths(shape).map((length) => acts.workspace.floats(length));
+    const buffers: LstmBackwardBuffers = { dHidden: dHiddenCopy!, stepProduct: stepProduct!, dCell: dCell!, dPreStep: dPreStep!, dPreTransposed: dPreTransposed! };
+    buffers.dHidden.set(dHidden);
+    return tidyReturning(() => {
+      const dInputs = backwardAllSteps(shape, acts, buffers, weights, wantInputGradient);
+      weightGradients(shape, acts, buffers.dPreTransposed, grads);
+      return dInputs;
+    });
   });
 }
 
-// BPTT from t = T-1 down to 0. Returns dX [B,T,I] (or null) and the pre-activation gradients
-// of all steps transposed, [4H, T*B], the left operand of the weight-gradient product.
+// BPTT from t = T-1 down to 0. Returns dX [B,T,I] (or null); leaves the pre-activation
+// gradients of all steps transposed in buffers.dPreTransposed [4H, T*B], the left operand of
+// the weight-gradient product.
 // A step's one product dz_t [B,4H] x [U^T | W^T] [4H,H+I] gives dh_{t-1} and dx_t together,
-// so dX costs no call of its own. The transposed copy is made in JS a step at a time, while
-// the step's block is in cache: on wasm, transposing the steps and joining them cost about
-// as much as the rest of the loop.
+// so dX costs no call of its own. The transposed copy is made by our kernel a step at a time,
+// while the step's block is in cache: in tfjs, transposing the steps and joining them cost
+// about as much as the rest of the loop.
 function backwardAllSteps(
   shape: LstmShape,
   acts: LstmActivations,
-  dHidden: Float32Array,
+  buffers: LstmBackwardBuffers,
   weights: LstmWeights<Float32Array>,
   wantInputGradient: boolean,
-): { dInputs: Float32Array | null; dPreTransposed: Float32Array } {
+): Float32Array | null {
   const { B, T, I, H } = shape;
   const G = 4 * H;
+  const BH = B * H;
   const width = wantInputGradient ? H + I : H;
+  const { workspace, gates, cellTanh, doubledCells } = acts;
+  const { dHidden, dCell, dPreStep, dPreTransposed } = buffers;
+  const stepProduct = buffers.stepProduct.subarray(0, B * width);
   const stepWeights = tf.tensor2d(
     wantInputGradient ? transposedSideBySide(weights.recurrentKernel, weights.kernel, H, I, G) : transposed(weights.recurrentKernel, H, G),
     [G, width],
   );
   const dInputs = wantInputGradient ? new Float32Array(B * T * I) : null;
-  const dCellNext = new Float32Array(B * H);
-  const dPreStep = new Float32Array(B * G);
-  const dPreTransposed = new Float32Array(G * T * B);
-  // [B, width]: dh_{t} from step t+1 in the first H columns (zero at t = T-1).
-  const stepProduct = new Float32Array(B * width);
+  dCell.fill(0);
+  stepProduct.fill(0); // dh from step T
   for (let t = T - 1; t >= 0; t--) {
-    gateGradientsStep(acts, dHidden, stepProduct, width, dCellNext, dPreStep, t, B, T, H);
-    transposeInto(dPreStep, B, G, dPreTransposed, T * B, t * B);
+    workspace.gateGradients(
+      rows(gates.subarray(t * B * G, (t + 1) * B * G), G),
+      rows(cellTanh.subarray(t * BH, (t + 1) * BH), H),
+      rows(doubledCells.subarray(t * BH, (t + 1) * BH), H),
+      rows(dHidden.subarray(t * H), T * H),
+      rows(stepProduct, width),
+      rows(dCell, H),
+      rows(dPreStep, G),
+      B,
+      H,
+    );
+    workspace.transposeInto(dPreStep, B, G, dPreTransposed, T * B, t * B);
     if (t > 0 || dInputs !== null) {
       const stepTensor = tf.tensor2d(dPreStep, [B, G]);
       const product = tf.matMul(stepTensor, stepWeights);
@@ -280,7 +320,7 @@ function backwardAllSteps(
     }
   }
   stepWeights.dispose();
-  return { dInputs, dPreTransposed };
+  return dInputs;
 }
 
 /** u [H,G] and w [I,G] -> [u^T | w^T] as [G, H+I]. */
@@ -292,50 +332,6 @@ function transposedSideBySide(u: Float32Array, w: Float32Array, H: number, I: nu
     for (let i = 0; i < I; i++) out[row + H + i] = w[i * G + g]!;
   }
   return out;
-}
-
-// One step of BPTT: dh = dHidden[:,t] + the first H columns of stepProduct [B,width]; the
-// gate pre-activation gradients into dPreStep [B,4H]; dCellNext [B,H] becomes dc_{t-1}.
-function gateGradientsStep(
-  acts: LstmActivations,
-  dHidden: Float32Array,
-  stepProduct: Float32Array,
-  width: number,
-  dCellNext: Float32Array,
-  dPreStep: Float32Array,
-  t: number,
-  B: number,
-  T: number,
-  H: number,
-): void {
-  const G = 4 * H;
-  const BH = B * H;
-  const { doubledCells, cellTanh, gates: gateValues } = acts;
-  const cellOffset = t * BH;
-  const gateOffset = t * B * G;
-  for (let b = 0; b < B; b++) {
-    const row = b * G;
-    const gateRow = gateOffset + row;
-    const dHiddenRow = (b * T + t) * H;
-    for (let j = 0; j < H; j++) {
-      const k = b * H + j;
-      const dh = dHidden[dHiddenRow + j]! + stepProduct[b * width + j]!;
-      const inputGate = gateValues[gateRow + j]!;
-      const forgetGate = gateValues[gateRow + H + j]!;
-      const cellGate = 2 * gateValues[gateRow + 2 * H + j]! - 1;
-      const outputGate = gateValues[gateRow + 3 * H + j]!;
-      const tanhC = cellTanh[cellOffset + k]!;
-      const previousCell = t === 0 ? 0 : 0.5 * doubledCells[cellOffset - BH + k]!;
-      const dc = dCellNext[k]! + dh * outputGate * (1 - tanhC * tanhC);
-      dCellNext[k] = dc * forgetGate;
-      const at = row + j;
-      dPreStep[at] = dc * cellGate * inputGate * (1 - inputGate);
-      dPreStep[at + H] = dc * previousCell * forgetGate * (1 - forgetGate);
-      dPreStep[at + 2 * H] = dc * inputGate * (1 - cellGate * cellGate);
-      dPreStep[at + 3 * H] = dh * tanhC * outputGate * (1 - outputGate);
-
-    }
-  }
 }
 
 // [dW; dBias; dU]^T = dZ^T x [X, 1, H_{t-1}] over all timesteps at once, added transposed

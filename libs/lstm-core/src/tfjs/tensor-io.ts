@@ -57,20 +57,11 @@ export function readInto(t: tf.Tensor, into: Float32Array): void {
 /** a [rows, cols] -> a^T [cols, rows]. */
 export function transposed(a: Float32Array, rows: number, cols: number): Float32Array {
   const out = new Float32Array(rows * cols);
-  transposeInto(a, rows, cols, out, rows, 0);
-  return out;
-}
-
-/**
- * a [rows, cols] -> a^T written as a [cols, rows] block of `into`, whose rows are `stride`
- * long, starting at column `first`. Column by column of a, so that the writes run along
- * the rows of `into` and the strided reads stay within a's cached block.
- */
-export function transposeInto(a: Float32Array, rows: number, cols: number, into: Float32Array, stride: number, first: number): void {
-  for (let c = 0; c < cols; c++) {
-    const to = c * stride + first;
-    for (let r = 0; r < rows; r++) into[to + r] = a[r * cols + c]!;
+  for (let r = 0; r < rows; r++) {
+    const rowStart = r * cols;
+    for (let c = 0; c < cols; c++) out[c * rows + r] = a[rowStart + c]!;
   }
+  return out;
 }
 
 /** into = sigmoid(values [rows, cols]) through tfjs (about 2 ns an element on wasm, JS exp about 25). */

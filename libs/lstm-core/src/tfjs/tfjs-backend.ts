@@ -9,6 +9,7 @@ import type { ComputeBackend, DenseShape, LayerCache, LstmForwardResult, LstmGra
 import { BackendUnavailableError } from './backend-unavailable-error';
 import { denseBackward, denseForward } from './dense-layer';
 import { embeddingBackward, embeddingForward } from './embedding';
+import { GateWorkspacePool, loadGateKernels } from './gate-kernels';
 import { TfjsLstmCache, lstmBackward, lstmForward } from './lstm-layer';
 import type { BackendRegistry } from './registry';
 
@@ -81,6 +82,7 @@ class TfjsComputeBackend implements ComputeBackend<Float32Array> {
     readonly name: TfjsBackendName,
     readonly description: string,
     private readonly tfjsName: string,
+    private readonly workspaces: GateWorkspacePool,
   ) {}
 
   allocate(length: number): Float32Array {
@@ -94,7 +96,7 @@ class TfjsComputeBackend implements ComputeBackend<Float32Array> {
     training: boolean,
   ): LstmForwardResult<Float32Array> {
     this.activate();
-    return lstmForward(this, shape, x, weights, training);
+    return lstmForward(this, this.workspaces, shape, x, weights, training);
   }
 
   lstmBackward(
@@ -135,7 +137,7 @@ class TfjsComputeBackend implements ComputeBackend<Float32Array> {
   }
 
   release(cache: LayerCache): void {
-    if (cache instanceof TfjsLstmCache && cache.owner === this) cache.activations = null;
+    if (cache instanceof TfjsLstmCache && cache.owner === this) cache.release();
   }
 
   /** Holds no tensors between calls, so there is nothing to free in tfjs; later calls throw. */
@@ -184,7 +186,7 @@ export async function createTfjsBackend(name: TfjsBackendName): Promise<ComputeB
     'tensorflow-gpu': () => Promise.resolve('libtensorflow with CUDA: GPU when one is visible'),
   }[name];
   const description = `${name}: tfjs-core ${tf.version_core} on ${packageName} ${packageVersion(packageName)} (${await details()})`;
-  return new TfjsComputeBackend(name, description, tfjsName);
+  return new TfjsComputeBackend(name, description, tfjsName, new GateWorkspacePool(await loadGateKernels()));
 }
 
 /** Registers the four tfjs backends by name; `auto` finds them through the registry's order. */
