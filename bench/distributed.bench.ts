@@ -20,8 +20,12 @@ import { aggregateShardGradients, readMetrics, type MetricRecord } from '@lstm-r
 import { startRedisServer } from '../test-support/servers';
 
 const ROOT = join(import.meta.dirname, '..');
-const STEPS = Number(process.env['BENCH_STEPS'] ?? 16);
-const WARMUP_STEPS = 3;
+const STEPS = Number(process.env['BENCH_STEPS'] ?? 40);
+// Steps left out at the start: each worker JIT-compiles, sizes its buffers and caches its
+// dataset segments on its first shards, and with 2 workers each sees half the shards, so
+// its warm-up lasts twice as many steps (measured: shards ran 70-110 ms up to step 8, then
+// 58-62 ms, with 1 worker and with 2).
+const WARMUP_STEPS = 8;
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
 
 function median(values: readonly number[]): number {

@@ -25,7 +25,7 @@ import {
 } from '@lstm-runner/protocol';
 import { getVerified, type ObjectStore } from '@lstm-runner/storage';
 import type { Redis } from 'ioredis';
-import { aggregateShardGradients, firstNonFinite } from './aggregate';
+import { aggregateShardGradients, firstNonFinite, type ShardGradient } from './aggregate';
 import { ShardDispatcher, type ShardDispatcherOptions, type ShardTask } from './dispatcher';
 import { LeaseLostError } from './errors/lease-lost-error';
 import { RedisResetError } from './errors/redis-reset-error';
@@ -215,13 +215,29 @@ export class Coordinator {
     state.weightsSha256 = await fenced(() => writeWeights(store, jobId, state.step, state.params));
 
     const check = async (): Promise<void> => {
-      const current = await this.redis.get(generationKey(this.options.prefix, jobId));
-      if (current !== String(generation)) throw new RedisResetError(jobId);
-      await lease.assertHeld();
-      if ((await this.redis.exists(cancelKey(this.options.prefix, jobId))) === 1) throw new StopRequested(true);
+      // One round trip for the three looks; their order of precedence stays as written.
+      const [current, held, cancelled] = await Promise.allSettled([
+        this.redis.get(generationKey(this.options.prefix, jobId)),
+        lease.assertHeld(),
+        this.redis.exists(cancelKey(this.options.prefix, jobId)),
+      ]);
+      if (current.status === 'rejected') throw current.reason;
+      if (current.value !== String(generation)) throw new RedisResetError(jobId);
+      if (held.status === 'rejected') throw held.reason;
+      if (cancelled.status === 'rejected') throw cancelled.reason;
+      if (cancelled.value === 1) throw new StopRequested(true);
       if (this.stopRequested) throw new StopRequested(false);
     };
+    // A step's metrics write and pruning run while the next step's shards compute; whatever
+    // reads or replaces what they write waits for them first.
+    let bookkeeping: Promise<void> = Promise.resolve();
+    const settleBookkeeping = async (): Promise<void> => {
+      const pending = bookkeeping;
+      bookkeeping = Promise.resolve();
+      await pending;
+    };
     const checkpoint = async (): Promise<void> => {
+      await settleBookkeeping();
       if (state.lastCheckpoint?.step === state.step) return;
       const position = dataset.position(state.step);
       state.lastCheckpoint = await fenced(() =>
@@ -249,6 +265,7 @@ export class Coordinator {
       state.metricsChunkStart = state.step;
     };
     const finish = async (final: JobState, message?: string): Promise<JobOutcome> => {
+      await settleBookkeeping();
       await fenced(() => writeJson(store, jobLatestKey(jobId), pointerOf(record, final, generation, lease.token, state.lastCheckpoint, message)));
       await this.redis.del(generationKey(this.options.prefix, jobId), cancelKey(this.options.prefix, jobId));
       return { jobId, state: final, step: state.step, ...(message === undefined ? {} : { message }) };
@@ -260,13 +277,22 @@ export class Coordinator {
         const stepStarted = Date.now();
         const position = dataset.position(state.step);
         const tasks = this.trainTasks(record, generation, state, dataset);
-        const results = await this.runShards<GradientJobResult>(dispatcher, tasks, check, state.step);
-        const shards = await Promise.all(
-          results.map(async (result, shard) => {
-            const bytes = await getVerified(store, result.gradientKey!, result.gradientSha256!);
-            return { shard, gradient: decodeFloat32Vector(bytes), loss: result.loss, count: result.count };
-          }),
-        );
+        // Each gradient is fetched as soon as its shard is in, while the others still compute.
+        const fetches: Promise<ShardGradient>[] = [];
+        const fetchGradient = (shard: number, result: GradientJobResult): Promise<ShardGradient> => {
+          fetches[shard] ??= getVerified(store, result.gradientKey!, result.gradientSha256!).then((bytes) => ({
+            shard,
+            gradient: decodeFloat32Vector(bytes),
+            loss: result.loss,
+            count: result.count,
+          }));
+          // Awaited below; until then a failure must not count as unhandled.
+          fetches[shard].catch(() => undefined);
+          return fetches[shard];
+        };
+        const results = await this.runShards<GradientJobResult>(dispatcher, tasks, check, state.step, fetchGradient);
+        const shards = await Promise.all(results.map((result, shard) => fetchGradient(shard, result)));
+        await settleBookkeeping();
         const aggregated = aggregateShardGradients(shards, state.params.length);
         if (!Number.isFinite(aggregated.loss)) {
           throw new TrainingFailedError(jobId, `step ${state.step}: the training loss became ${aggregated.loss}; no weights were written for it`);
@@ -315,8 +341,13 @@ export class Coordinator {
           time: new Date().toISOString(),
         };
         state.metrics.push(metric);
-        await fenced(() => writeMetricsChunk(store, jobId, state.metricsChunkStart, state.metrics));
-        await this.prune(record, generation, state.step);
+        const chunk = { start: state.metricsChunkStart, records: [...state.metrics] };
+        const prunedStep = state.step;
+        bookkeeping = (async () => {
+          await fenced(() => writeMetricsChunk(store, jobId, chunk.start, chunk.records));
+          await this.prune(record, generation, prunedStep);
+        })();
+        bookkeeping.catch(() => undefined);
         this.options.onProgress?.({ jobId, metric, totalSteps: dataset.totalSteps, stepsPerEpoch: dataset.stepsPerEpoch });
 
         const checkpointEvery = record.spec.training.checkpointEvery;
@@ -346,12 +377,22 @@ export class Coordinator {
         return await finish('failed', error.message);
       }
       throw error;
+    } finally {
+      // A generation that ends on an error must not leave a write behind that would land
+      // after the next generation's (a resume drops the metrics past its checkpoint).
+      await bookkeeping.catch(() => undefined);
     }
   }
 
-  private async runShards<R>(dispatcher: ShardDispatcher, tasks: ShardTask<GradientJobData>[], check: () => Promise<void>, step: number): Promise<R[]> {
+  private async runShards<R>(
+    dispatcher: ShardDispatcher,
+    tasks: ShardTask<GradientJobData>[],
+    check: () => Promise<void>,
+    step: number,
+    onResult?: (index: number, result: R) => void,
+  ): Promise<R[]> {
     try {
-      return await dispatcher.run<GradientJobData, R>(tasks, check);
+      return await dispatcher.run<GradientJobData, R>(tasks, check, onResult);
     } catch (error) {
       if (error instanceof ShardFailedError) this.options.log(`step ${step}: ${error.message}`);
       throw error;

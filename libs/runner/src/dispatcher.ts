@@ -68,6 +68,8 @@ export class ShardDispatcher {
   private readonly queue: Queue;
   private readonly events: QueueEvents;
   private waiters: (() => void)[] = [];
+  /** The previous step's clean-up, left to run while the coordinator aggregates. */
+  private removal: Promise<void> = Promise.resolve();
   private closed = false;
 
   constructor(
@@ -106,8 +108,15 @@ export class ShardDispatcher {
   /**
    * Enqueues the tasks and resolves with their results in shard order. `check` runs every
    * checkEveryMs and may throw to abandon the step (lease lost, Redis reset, cancel).
+   * `onResult` sees each task's result (by index in `tasks`) as soon as it is in, so that
+   * the caller can start on it while other shards still run.
    */
-  async run<D extends object, R>(tasks: readonly ShardTask<D>[], check: () => Promise<void>): Promise<R[]> {
+  async run<D extends object, R>(
+    tasks: readonly ShardTask<D>[],
+    check: () => Promise<void>,
+    onResult: (index: number, result: R) => void = () => undefined,
+  ): Promise<R[]> {
+    await this.removal;
     const jobOptions = {
       attempts: this.options.attempts,
       backoff: { type: 'exponential', delay: this.options.backoffMs },
@@ -126,15 +135,17 @@ export class ShardDispatcher {
         }
         const pending = progress.filter((shard) => shard.result === undefined);
         if (pending.length === 0) break;
-        for (const shard of pending) {
-          await this.lookAt(shard, durations, jobOptions);
-          if (shard.failure !== undefined) throw shard.failure;
-        }
+        // All at once: the commands share round trips, which matters when the workers keep
+        // every core busy and each round trip waits to be scheduled.
+        await Promise.all(pending.map((shard) => this.lookAt(shard, durations, jobOptions)));
+        const failed = pending.find((shard) => shard.failure !== undefined);
+        if (failed !== undefined) throw failed.failure;
+        for (const shard of pending) if (shard.result !== undefined) onResult(progress.indexOf(shard), shard.result);
         if (progress.every((shard) => shard.result !== undefined)) break;
         await this.nap(this.options.pollMs);
       }
     } finally {
-      await this.removeTasks(tasks);
+      this.removal = this.removeTasks(tasks);
     }
     return progress.map((shard) => shard.result as R);
   }
@@ -177,12 +188,9 @@ export class ShardDispatcher {
   }
 
   private async removeTasks(tasks: readonly ShardTask<unknown>[]): Promise<void> {
-    for (const task of tasks) {
-      for (const id of [task.taskId, task.taskId + DUPLICATE_SUFFIX]) {
-        // A job still locked by a straggling worker cannot be removed; it expires by age.
-        await this.queue.remove(id).catch(() => 0);
-      }
-    }
+    // A job still locked by a straggling worker cannot be removed; it expires by age.
+    const ids = tasks.flatMap((task) => [task.taskId, task.taskId + DUPLICATE_SUFFIX]);
+    await Promise.all(ids.map((id) => this.queue.remove(id).catch(() => 0)));
   }
 
   /** Removes waiting and delayed jobs whose ids start with `taskIdPrefix` (an older generation). */
@@ -202,6 +210,7 @@ export class ShardDispatcher {
     if (this.closed) return;
     this.closed = true;
     this.wakeAll();
+    await this.removal;
     await this.events.close();
     await this.queue.close();
   }
