@@ -7,11 +7,14 @@
 //      steps' metric records minus the time the worker spent on the step's shards (queue
 //      round trips, storage, aggregation, optimizer, metrics) — target <= 10%;
 //   3. aggregation of 8 shard gradients of 1 M parameters, clipping and an Adam step
-//      (target <= 50 ms).
+//      (target <= 50 ms);
+//   4. the peak RSS of a worker process (VmHWM, threads included) training the same model on
+//      a 10.7 MB corpus (the State of the Union addresses) with every window of 100
+//      characters, 10.7 million of them (target <= 500 MB), and the coordinator's peak.
 // Real processes, a private redis-server and a local store directory. Prints a table and
 // writes bench/results/distributed.json. Asserts nothing about time.
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { clipByGlobalNorm, createOptimizer, createRng } from '@lstm-runner/lstm-core';
@@ -101,6 +104,52 @@ async function measure(storeDir: string, jobId: string, workers: number): Promis
   }
 }
 
+/** VmHWM (peak resident set) of a process in MiB, or null once it is gone. */
+function peakRssMiB(pid: number): number | null {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kib = Number(/^VmHWM:\s+(\d+) kB/m.exec(status)?.[1]);
+    return Number.isFinite(kib) ? kib / 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The pids of the processes whose parent is `pid`. */
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** Trains with one local worker and follows the peak RSS of the coordinator and of the worker until the run ends. */
+async function measureMemory(spec: string, redisUrl: string, storeDir: string): Promise<{ workerPeakMiB: number; coordinatorPeakMiB: number }> {
+  const child = spawn(
+    process.execPath,
+    [join(ROOT, 'apps/coordinator/bin/lstm.js'), 'train', spec, '--local-workers', '1', '--job-id', 'bench-memory', '--store', storeDir, '--redis', redisUrl],
+    { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LSTM_CACHE_DIR: join(storeDir, '..', 'cache-memory') } },
+  );
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const peaks = new Map<number, number>();
+  const sample = (): void => {
+    if (child.pid === undefined) return;
+    for (const pid of [child.pid, ...childrenOf(child.pid)]) {
+      const peak = peakRssMiB(pid);
+      if (peak !== null) peaks.set(pid, Math.max(peaks.get(pid) ?? 0, peak));
+    }
+  };
+  const timer = setInterval(sample, 100);
+  const status = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  clearInterval(timer);
+  if (status !== 0) throw new Error(`the memory run failed:\n${stderr}`);
+  const coordinatorPeakMiB = peaks.get(child.pid!) ?? NaN;
+  peaks.delete(child.pid!);
+  return { workerPeakMiB: Math.max(...peaks.values()), coordinatorPeakMiB };
+}
+
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(os.tmpdir(), 'lstm-bench-distributed-'));
   const redis = await startRedisServer();
@@ -113,6 +162,15 @@ async function main(): Promise<void> {
 data: { source: ${join(ROOT, '.lstm/data/moby-dick.txt')}, format: text, text: { lowercase: true }, window: { lookBack: 100, step: 3 }, validation: 0.01 }
 model: { embedding: 50, layers: [128] }
 training: { epochs: 1, batchSize: 128, shardSize: 32, seed: 42, maxSteps: ${STEPS}, checkpointEvery: 1000, profile: { backend: wasm, threads: 1 } }
+`,
+    );
+    const memorySpec = join(dir, 'sotu-char.yaml');
+    writeFileSync(
+      memorySpec,
+      `name: bench-memory
+data: { source: ${join(ROOT, '.lstm/data/sotu.txt')}, format: text, text: { lowercase: true }, window: { lookBack: 100, step: 1 }, validation: 0.01 }
+model: { embedding: 50, layers: [128] }
+training: { epochs: 1, batchSize: 128, shardSize: 32, seed: 42, maxSteps: 30, validateEvery: 15, checkpointEvery: 1000, profile: { backend: wasm, threads: 1 } }
 `,
     );
     const aggregation = benchAggregation();
@@ -129,6 +187,7 @@ training: { epochs: 1, batchSize: 128, shardSize: 32, seed: 42, maxSteps: ${STEP
       rounds.push({ one, two, ratio: two.windowsPerSecond / one.windowsPerSecond });
       console.log(`round ${round + 1}: 1 worker ${one.windowsPerSecond.toFixed(1)} windows/s, 2 workers ${two.windowsPerSecond.toFixed(1)}: ${(two.windowsPerSecond / one.windowsPerSecond).toFixed(2)}x`);
     }
+    const memory = await measureMemory(memorySpec, redis.url, storeDir);
     const medianOf = (pick: (round: (typeof rounds)[number]) => number): number => median(rounds.map(pick));
     const one: EndToEnd = {
       workers: 1,
@@ -155,6 +214,7 @@ training: { epochs: 1, batchSize: 128, shardSize: 32, seed: 42, maxSteps: ${STEP
         coordinationShare: one.coordinationShare,
       },
       aggregation: { shards: aggregation.shards, parameters: aggregation.parameters, msMedian: aggregation.msMedian },
+      memory: { corpus: 'sotu.txt (10.7 MB), lookBack 100, step 1', steps: 30, ...memory },
     };
     const fmt = (x: number, digits = 1): string => (Number.isFinite(x) ? x.toFixed(digits) : '-');
     console.log(`\nlstm-runner distributed benchmark: char-LM on Moby Dick (E=50, H=128, B=128, T=100, shards of 32, wasm), ${STEPS} steps per run, medians of ${ROUNDS} interleaved rounds`);
@@ -164,6 +224,7 @@ training: { epochs: 1, batchSize: 128, shardSize: 32, seed: 42, maxSteps: ${STEP
     console.log(`| ms per step (steady) | ${fmt(one.msPerStep)} | ${fmt(two.msPerStep)} | |`);
     console.log(`| coordination per step | ${fmt(one.coordinationMsPerStep)} ms (${fmt(one.coordinationShare * 100)}%) | | <= 10% |`);
     console.log(`| aggregate 8 x 1M grads + clip + Adam | ${fmt(aggregation.msMedian)} ms | | <= 50 ms |`);
+    console.log(`| peak RSS, 10.7 MB corpus, 10.7 M windows | worker ${fmt(memory.workerPeakMiB)} MiB, coordinator ${fmt(memory.coordinatorPeakMiB)} MiB | | worker <= 500 MB |`);
     const out = join(ROOT, 'bench/results/distributed.json');
     writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
     console.log(`\nwrote ${out}`);
