@@ -8,7 +8,12 @@
 //      round trips, storage, aggregation, optimizer, metrics) — target <= 10%;
 //   3. aggregation of 8 shard gradients of 1 M parameters, clipping and an Adam step
 //      (target <= 50 ms);
-//   4. the peak RSS of a worker process (VmHWM, threads included) training the same model on
+//   4. the machine's own ceiling for the same work, measured in the same rounds: the shard
+//      computation alone (forward, BPTT, embedding gradient of 32 windows; no queue, store
+//      or coordinator) in one process, then in two processes at once. On this VM two
+//      compute processes at once ran anywhere from 1.2x to 1.9x one, from run to run, so
+//      the 2-worker ratio is printed next to this ceiling;
+//   5. the peak RSS of a worker process (VmHWM, threads included) training the same model on
 //      a 10.7 MB corpus (the State of the Union addresses) with every window of 100
 //      characters, 10.7 million of them (target <= 500 MB), and the coordinator's peak.
 // Real processes, a private redis-server and a local store directory. Prints a table and
@@ -17,7 +22,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { clipByGlobalNorm, createOptimizer, createRng } from '@lstm-runner/lstm-core';
+import { clipByGlobalNorm, createOptimizer, createRng, createTfjsBackend, initializeParameters, lossAndGradient, type ModelSpec } from '@lstm-runner/lstm-core';
 import { openStore } from '@lstm-runner/storage';
 import { aggregateShardGradients, readMetrics, type MetricRecord } from '@lstm-runner/runner';
 import { startRedisServer } from '../test-support/servers';
@@ -150,6 +155,47 @@ async function measureMemory(spec: string, redisUrl: string, storeDir: string): 
   return { workerPeakMiB: Math.max(...peaks.values()), coordinatorPeakMiB };
 }
 
+const CEILING_SHARDS = 40;
+const SHARD_WINDOWS = 32;
+
+/** In a child process (`--compute-only`): CEILING_SHARDS shard computations of the bench's char-LM after warm-up; prints the ms they took. */
+async function computeOnly(): Promise<void> {
+  const spec: ModelSpec = { input: { kind: 'tokens', vocabulary: 60, embedding: 50 }, layers: [128], head: { kind: 'classification', classes: 60 } };
+  const backend = await createTfjsBackend('wasm');
+  const rng = createRng(5);
+  const T = 100;
+  const batch = {
+    B: SHARD_WINDOWS,
+    T,
+    tokens: Int32Array.from({ length: SHARD_WINDOWS * T }, () => rng.nextInt(60)),
+    classes: Int32Array.from({ length: SHARD_WINDOWS }, () => rng.nextInt(60)),
+  };
+  const params = initializeParameters(spec, 1);
+  const grads = new Float32Array(params.length);
+  const shard = (): void => {
+    grads.fill(0);
+    lossAndGradient(backend, spec, params, batch, grads);
+  };
+  for (let n = 0; n < 2 * WARMUP_STEPS; n++) shard();
+  const started = performance.now();
+  for (let n = 0; n < CEILING_SHARDS; n++) shard();
+  console.log(performance.now() - started);
+}
+
+/** windows/s of `processes` compute-only processes started together. */
+async function measureCeiling(processes: number): Promise<number> {
+  const runs = Array.from({ length: processes }, () => {
+    const child = spawn(process.execPath, [...process.execArgv, import.meta.filename, '--compute-only'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    return new Promise<number>((resolve, reject) =>
+      child.on('exit', (status) => (status === 0 ? resolve(Number(out.trim())) : reject(new Error(`compute-only process exited with ${status}`)))),
+    );
+  });
+  const elapsedMs = Math.max(...(await Promise.all(runs)));
+  return (processes * CEILING_SHARDS * SHARD_WINDOWS * 1000) / elapsedMs;
+}
+
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(os.tmpdir(), 'lstm-bench-distributed-'));
   const redis = await startRedisServer();
@@ -175,7 +221,7 @@ training: { epochs: 1, batchSize: 128, shardSize: 32, seed: 42, maxSteps: 30, va
     );
     const aggregation = benchAggregation();
     const storeDir = join(dir, 'store');
-    const rounds: { one: EndToEnd; two: EndToEnd; ratio: number }[] = [];
+    const rounds: { one: EndToEnd; two: EndToEnd; ratio: number; ceiling: { one: number; two: number; ratio: number } }[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       const measured: EndToEnd[] = [];
       for (const workers of [1, 2]) {
@@ -184,8 +230,14 @@ training: { epochs: 1, batchSize: 128, shardSize: 32, seed: 42, maxSteps: 30, va
         measured.push(await measure(storeDir, jobId, workers));
       }
       const [one, two] = measured as [EndToEnd, EndToEnd];
-      rounds.push({ one, two, ratio: two.windowsPerSecond / one.windowsPerSecond });
-      console.log(`round ${round + 1}: 1 worker ${one.windowsPerSecond.toFixed(1)} windows/s, 2 workers ${two.windowsPerSecond.toFixed(1)}: ${(two.windowsPerSecond / one.windowsPerSecond).toFixed(2)}x`);
+      const ceilingOne = await measureCeiling(1);
+      const ceilingTwo = await measureCeiling(2);
+      const ceiling = { one: ceilingOne, two: ceilingTwo, ratio: ceilingTwo / ceilingOne };
+      rounds.push({ one, two, ratio: two.windowsPerSecond / one.windowsPerSecond, ceiling });
+      console.log(
+        `round ${round + 1}: 1 worker ${one.windowsPerSecond.toFixed(1)} windows/s, 2 workers ${two.windowsPerSecond.toFixed(1)}: ${(two.windowsPerSecond / one.windowsPerSecond).toFixed(2)}x; ` +
+          `compute alone, 1 process ${ceilingOne.toFixed(1)}, 2 processes ${ceilingTwo.toFixed(1)}: ${ceiling.ratio.toFixed(2)}x`,
+      );
     }
     const memory = await measureMemory(memorySpec, redis.url, storeDir);
     const medianOf = (pick: (round: (typeof rounds)[number]) => number): number => median(rounds.map(pick));
@@ -207,10 +259,12 @@ training: { epochs: 1, batchSize: 128, shardSize: 32, seed: 42, maxSteps: 30, va
       machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model ?? '?', node: process.version },
       charLm: {
         steps: STEPS,
-        rounds: rounds.map((r) => ({ oneWorker: r.one.windowsPerSecond, twoWorkers: r.two.windowsPerSecond, ratio: r.ratio })),
+        rounds: rounds.map((r) => ({ oneWorker: r.one.windowsPerSecond, twoWorkers: r.two.windowsPerSecond, ratio: r.ratio, computeOnly: r.ceiling })),
         oneWorker: one,
         twoWorkers: two,
         speedupTwoVsOne: medianOf((r) => r.ratio),
+        computeOnlySpeedupTwoVsOne: medianOf((r) => r.ceiling.ratio),
+        shareOfCeiling: medianOf((r) => r.ratio / r.ceiling.ratio),
         coordinationShare: one.coordinationShare,
       },
       aggregation: { shards: aggregation.shards, parameters: aggregation.parameters, msMedian: aggregation.msMedian },
@@ -221,6 +275,9 @@ training: { epochs: 1, batchSize: 128, shardSize: 32, seed: 42, maxSteps: 30, va
     console.log('| what | 1 worker | 2 workers | ratio / target |');
     console.log('| --- | --- | --- | --- |');
     console.log(`| windows/s end to end | ${fmt(one.windowsPerSecond)} | ${fmt(two.windowsPerSecond)} | ${fmt(results.charLm.speedupTwoVsOne, 2)}x (>= 1.7x) |`);
+    console.log(
+      `| compute alone (no queue, store or coordinator), windows/s | ${fmt(medianOf((r) => r.ceiling.one))} | ${fmt(medianOf((r) => r.ceiling.two))} | ${fmt(results.charLm.computeOnlySpeedupTwoVsOne, 2)}x: the machine's ceiling; 2 workers reach ${fmt(100 * results.charLm.shareOfCeiling)}% of it |`,
+    );
     console.log(`| ms per step (steady) | ${fmt(one.msPerStep)} | ${fmt(two.msPerStep)} | |`);
     console.log(`| coordination per step | ${fmt(one.coordinationMsPerStep)} ms (${fmt(one.coordinationShare * 100)}%) | | <= 10% |`);
     console.log(`| aggregate 8 x 1M grads + clip + Adam | ${fmt(aggregation.msMedian)} ms | | <= 50 ms |`);
@@ -234,4 +291,5 @@ training: { epochs: 1, batchSize: 128, shardSize: 32, seed: 42, maxSteps: 30, va
   }
 }
 
-await main();
+if (process.argv.includes('--compute-only')) await computeOnly();
+else await main();
