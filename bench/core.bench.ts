@@ -101,10 +101,10 @@ const MEMORY_STEPS = 10;
 /**
  * Matmul FLOPs of one training step as this backend does it, per LSTM layer (G = 4H; the
  * input carries a column of ones that brings in the bias, hence I+1):
- *   forward   2*T*B*(I+1)*G (input projection) + 2*(T-1)*B*H*G (recurrent; h_{-1} = 0 is skipped)
+ *   forward   2*T*B*(I+1+H)*G (per step [x_t, 1, h_{t-1}] x [W; b; U], h_{-1} = 0 included)
  *   backward  2*T*B*G*(H+I) (per step dz x [U^T | W^T]: dh_{t-1} and dx_t), or 2*(T-1)*B*G*H
  *             when the layer's input gradient is not needed (first layer on features);
- *             2*G*T*B*(I+1) (dW and dBias) + 2*G*T*B*H (dU, over all T)
+ *             2*G*T*B*(I+1+H) (dW, dBias and dU in one product over all T)
  * and the dense head 2*B*H*K forward plus 2 * 2*B*H*K backward. Elementwise work (gates,
  * loss, scatter-add, Adam) is not counted.
  */
@@ -114,9 +114,9 @@ function stepFlops(spec: ModelSpec, B: number, T: number): number {
   spec.layers.forEach((H, n) => {
     const G = 4 * H;
     const wantInputGradient = n > 0 || spec.input.kind === 'tokens';
-    flops += 2 * T * B * (I + 1) * G + 2 * (T - 1) * B * H * G;
+    flops += 2 * T * B * (I + 1 + H) * G;
     flops += wantInputGradient ? 2 * T * B * G * (H + I) : 2 * (T - 1) * B * G * H;
-    flops += 2 * G * T * B * (I + 1) + 2 * G * T * B * H;
+    flops += 2 * G * T * B * (I + 1 + H);
     I = H;
   });
   const K = spec.head.kind === 'regression' ? spec.head.outputs : spec.head.classes;

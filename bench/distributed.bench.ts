@@ -34,7 +34,7 @@ const STEPS = Number(process.env['BENCH_STEPS'] ?? 40);
 // its warm-up lasts twice as many steps (measured: shards ran 70-110 ms up to step 8, then
 // 58-62 ms, with 1 worker and with 2).
 const WARMUP_STEPS = 8;
-const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 5);
 
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
