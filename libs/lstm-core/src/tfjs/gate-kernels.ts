@@ -51,6 +51,38 @@ class Emitter {
     return this.sub(this.constant(1), a);
   }
 
+  private op(name: string, ...args: string[]): string {
+    return `(${this.lanes.op}.${name} ${args.join(' ')})`;
+  }
+
+  /** 2^k for k integral in [-126, 127], by building the float's exponent bits. */
+  private powerOfTwo(k: string): string {
+    return this.lanes.op === 'f32x4'
+      ? `(i32x4.shl (i32x4.add (i32x4.trunc_sat_f32x4_s ${k}) (i32x4.splat (i32.const 127))) (i32.const 23))`
+      : `(f32.reinterpret_i32 (i32.shl (i32.add (i32.trunc_f32_s ${k}) (i32.const 127)) (i32.const 23)))`;
+  }
+
+  /**
+   * Statements that set local `into` to sigmoid(x) = 1 / (1 + exp(-x)), using the locals
+   * SIGMOID_LOCALS. exp as in Cephes' expf: exp(y) = 2^k exp(r) with k = round(y / ln 2),
+   * r = y - k ln 2 (ln 2 in two parts, so r is exact), exp(r) by its degree-7 polynomial;
+   * within 2 ulp of exp over the clamped range. -x is clamped to [-87, 88], where 2^k stays a
+   * normal float: sigmoid is then 1 (to float precision) or below 1e-38.
+   */
+  sigmoid(into: string, x: string): string {
+    const y = this.get('expY');
+    const k = this.get('expK');
+    const r = this.get('expR');
+    const polynomial = [1.987569150e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1]
+      .map((c) => this.constant(c))
+      .reduce((acc, c) => this.add(this.mul(acc, r), c));
+    return `
+        ${this.set('expY', this.op('max', this.op('min', this.op('neg', x), this.constant(88)), this.constant(-87)))}
+        ${this.set('expK', this.op('nearest', this.mul(y, this.constant(Math.LOG2E))))}
+        ${this.set('expR', this.sub(this.sub(y, this.mul(k, this.constant(0.693359375))), this.mul(k, this.constant(-2.12194440e-4))))}
+        ${this.set(into, this.op('div', this.constant(1), this.add(this.constant(1), this.mul(this.add(this.add(this.mul(polynomial, r, r), r), this.constant(1)), this.powerOfTwo(k)))))}`;
+  }
+
   /** The address of column j + columnOffset of row pointer `row` (a float index offset, in local $name). */
   private address(row: string, columnOffset: string | null): string {
     const column = columnOffset === null ? '(local.get $j)' : `(i32.add (local.get $j) (local.get $${columnOffset}))`;
@@ -77,6 +109,9 @@ class Emitter {
     return `(local.get ${this.local(name)})`;
   }
 }
+
+/** The locals Emitter.sigmoid needs in a kernel's `values`. */
+const SIGMOID_LOCALS = ['expY', 'expK', 'expR'] as const;
 
 interface RowKernel {
   readonly name: string;
@@ -126,21 +161,17 @@ function rowKernelText(kernel: RowKernel): string {
 // g = tanh(z_c) = 2 sigmoid(2 z_c) - 1. Cells are kept doubled (2 c), see lstm-layer.ts.
 const KERNELS: readonly RowKernel[] = [
   {
-    // 2 c_t = f (2 c_{t-1}) + 2 i g
-    name: 'cellStep',
-    arrays: ['gates', 'previousCells', 'cells'],
-    values: ['g'],
+    // One forward step after the gates: 2 c_t = f (2 c_{t-1}) + 2 i g;
+    // tanh(c_t) = 2 sigmoid(2 c_t) - 1; h_t = o tanh(c_t).
+    name: 'forwardStep',
+    arrays: ['gates', 'previousCells', 'cells', 'cellTanh', 'hidden'],
+    values: ['g', 'cell', 'cellSigmoid', 'tanhC', ...SIGMOID_LOCALS],
     body: (e) => `
         ${e.set('g', e.sub(e.mul(e.constant(2), e.load('gates', 'H2')), e.constant(1)))}
-        ${e.store('cells', e.add(e.mul(e.load('gates', 'H'), e.load('previousCells')), e.mul(e.constant(2), e.load('gates'), e.get('g'))))}`,
-  },
-  {
-    // tanh(c_t) = 2 sigmoid(2 c_t) - 1; h_t = o tanh(c_t)
-    name: 'hiddenStep',
-    arrays: ['gates', 'cellSigmoid', 'cellTanh', 'hidden'],
-    values: ['tanhC'],
-    body: (e) => `
-        ${e.set('tanhC', e.sub(e.mul(e.constant(2), e.load('cellSigmoid')), e.constant(1)))}
+        ${e.set('cell', e.add(e.mul(e.load('gates', 'H'), e.load('previousCells')), e.mul(e.constant(2), e.load('gates'), e.get('g'))))}
+        ${e.store('cells', e.get('cell'))}
+        ${e.sigmoid('cellSigmoid', e.get('cell'))}
+        ${e.set('tanhC', e.sub(e.mul(e.constant(2), e.get('cellSigmoid')), e.constant(1)))}
         ${e.store('cellTanh', e.get('tanhC'))}
         ${e.store('hidden', e.mul(e.load('gates', 'H3'), e.get('tanhC')))}`,
   },
@@ -232,7 +263,7 @@ function viewBytes(length: number): number {
  */
 export class GateWorkspace {
   private readonly memory: WebAssembly.Memory;
-  private readonly kernels: Record<'cellStep' | 'hiddenStep' | 'gateGradients' | 'transposeInto', KernelFunction>;
+  private readonly kernels: Record<'forwardStep' | 'gateGradients' | 'transposeInto', KernelFunction>;
   private nextByte = 0;
 
   constructor(
@@ -269,7 +300,7 @@ export class GateWorkspace {
     return view.byteOffset;
   }
 
-  private run(kernel: 'cellStep' | 'hiddenStep' | 'gateGradients', arrays: readonly Rows[], B: number, H: number): void {
+  private run(kernel: 'forwardStep' | 'gateGradients', arrays: readonly Rows[], B: number, H: number): void {
     const args: number[] = [];
     for (const { view, stride } of arrays) args.push(this.pointer(kernel, view), stride);
     this.kernels[kernel](...args, B, H);
@@ -280,14 +311,9 @@ export class GateWorkspace {
     if (a.length < rows * cols || into.length < (cols - 1) * stride + first + rows) throw new RangeError('gate workspace: transposeInto out of bounds');
     this.kernels.transposeInto(this.pointer('transposeInto', a), rows, cols, this.pointer('transposeInto', into), stride, first);
   }
-  /** gates [B,4H], previousCells (2 c_{t-1}) [B,H] -> cells (2 c_t) [B,H]. */
-  cellStep(gates: Rows, previousCells: Rows, cells: Rows, B: number, H: number): void {
-    this.run('cellStep', [gates, previousCells, cells], B, H);
-  }
-
-  /** gates [B,4H], cellSigmoid = sigmoid(2 c_t) [B,H] -> cellTanh [B,H], hidden [B,H]. */
-  hiddenStep(gates: Rows, cellSigmoid: Rows, cellTanh: Rows, hidden: Rows, B: number, H: number): void {
-    this.run('hiddenStep', [gates, cellSigmoid, cellTanh, hidden], B, H);
+  /** gates [B,4H], previousCells (2 c_{t-1}) [B,H] -> cells (2 c_t), cellTanh (tanh c_t), hidden (h_t), each [B,H]. */
+  forwardStep(gates: Rows, previousCells: Rows, cells: Rows, cellTanh: Rows, hidden: Rows, B: number, H: number): void {
+    this.run('forwardStep', [gates, previousCells, cells, cellTanh, hidden], B, H);
   }
 
   /**

@@ -7,23 +7,22 @@
 //   dz_t x [U^T | W^T] gives dh_{t-1} and dx_t together. dW, dBias and dU come from one
 //   product over all timesteps, dZ^T x [X, 1, H_{t-1}], whose right operand is the very
 //   buffer the forward uploaded a step at a time.
-// - Activations live in JS Float32Arrays, time-major [T, B, ...], so that one timestep is a
-//   contiguous block that uploads without slicing a tensor (slicing copies on wasm).
-// - The wasm sigmoid covers the cell gate too: the cell-gate columns of W, U and b are
-//   doubled (exact in floating point) so that g = tanh(z) = 2 * sigmoid(2z) - 1, and
-//   tanh(c) comes from a second sigmoid of 2c. JS exp/tanh cost ~10x the wasm sigmoid.
-// - The rest of the gate math runs in our own SIMD kernels (gate-kernels.ts), on
-//   activations that live in the kernels' memory, a workspace reused from step to step.
-// - No transposeA/transposeB (off the fast path on wasm): weights are transposed in JS, the
-//   gate gradients on wasm a step at a time, and the large freshly computed matrix is the
-//   left operand (wasm packs the right one, per tensor).
+// - The fused sigmoid covers the cell gate too: the cell-gate columns of W, U and b are
+//   doubled (exact in floating point) so that g = tanh(z) = 2 sigmoid(2z) - 1.
+// - The rest of the gate math (cell, tanh(c), h; the BPTT gate gradients; the transpose of
+//   dz_t) runs in our own SIMD kernels (gate-kernels.ts), on activations that live in the
+//   kernels' memory, time-major [T, B, ...], in a workspace reused from step to step. A
+//   timestep is a contiguous block that uploads without slicing a tensor (slicing copies).
+// - No transposeA/transposeB (off the fast path on wasm): weights are transposed in JS, and
+//   the large freshly computed matrix is the left operand (wasm packs the right one, per
+//   tensor).
 // - Every tensor is disposed before the function returns; tf.tidy is the safety net when
 //   something throws half-way.
 
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayerCache, LstmForwardResult, LstmGradients, LstmShape, LstmWeights } from '../backend';
 import type { GateWorkspace, GateWorkspacePool } from './gate-kernels';
-import { checkLength, readFloat32, readInto, sigmoidInto, tidyReturning, transposed } from './tensor-io';
+import { checkLength, readFloat32, readInto, tidyReturning, transposed } from './tensor-io';
 
 /** The activations a training forward keeps for the backward, all time-major, in a workspace. */
 interface LstmActivations {
@@ -97,9 +96,9 @@ function checkWeights(shape: LstmShape, weights: LstmWeights<Float32Array>): voi
   checkLength('lstm bias [4H]', weights.bias, G);
 }
 
-/** Float counts of the forward's views (the last one scratch), then of the backward's, in the order they are carved. */
+/** Float counts of the forward's views, then of the backward's, in the order they are carved. */
 function activationLengths({ B, T, I, H }: LstmShape): number[] {
-  return [(T + 1) * B * (I + 1 + H), T * B * 4 * H, (T + 1) * B * H, T * B * H, B * H];
+  return [(T + 1) * B * (I + 1 + H), T * B * 4 * H, (T + 1) * B * H, T * B * H];
 }
 
 function backwardLengths({ B, T, I, H }: LstmShape): number[] {
@@ -160,14 +159,14 @@ export function lstmForward(
   checkWeights(shape, weights);
   const lengths = activationLengths(shape);
   const workspace = pool.acquire(pool.bytesFor(training ? [...lengths, ...backwardLengths(shape)] : lengths));
-  const [stepInputs, gates, doubledCells, cellTanh, cellSigmoid] = lengths.map((length) => workspace.floats(length));
+  const [stepInputs, gates, doubledCells, cellTanh] = lengths.map((length) => workspace.floats(length));
   const activations: LstmActivations = { workspace, stepInputs: stepInputs!, gates: gates!, doubledCells: doubledCells!, cellTanh: cellTanh! };
   fillStepInputs(x, B, T, I, H, activations.stepInputs);
   activations.doubledCells.fill(0, 0, B * H);
   // The hot loop lives in a function of its own: V8 optimises those reliably, not the big
   // closures that tf.tidy would otherwise hold it in.
   tf.tidy(() => {
-    forwardAllSteps(shape, weights, activations, cellSigmoid!);
+    forwardAllSteps(shape, weights, activations);
   });
   const hidden = batchMajorHidden(activations.stepInputs, B, T, I, H);
   if (!training) pool.release(workspace);
@@ -175,8 +174,7 @@ export function lstmForward(
 }
 
 // Fills the activations of all T steps.
-// cellSigmoid [B,H] is scratch for one step's sigmoid(2 c_t).
-function forwardAllSteps(shape: LstmShape, weights: LstmWeights<Float32Array>, acts: LstmActivations, cellSigmoid: Float32Array): void {
+function forwardAllSteps(shape: LstmShape, weights: LstmWeights<Float32Array>, acts: LstmActivations): void {
   const { B, T, I, H } = shape;
   const width = I + 1 + H;
   const BH = B * H;
@@ -188,11 +186,10 @@ function forwardAllSteps(shape: LstmShape, weights: LstmWeights<Float32Array>, a
     const stepGates = gates.subarray(t * BG, (t + 1) * BG);
     const cells = doubledCells.subarray((t + 1) * BH, (t + 2) * BH);
     gatesOfStep(stepInputs.subarray(t * B * width, (t + 1) * B * width), stackedTensor, B, width, stepGates);
-    workspace.cellStep(rows(stepGates, 4 * H), rows(doubledCells.subarray(t * BH, (t + 1) * BH), H), rows(cells, H), B, H);
-    sigmoidInto(cells, B, H, cellSigmoid);
-    workspace.hiddenStep(
+    workspace.forwardStep(
       rows(stepGates, 4 * H),
-      rows(cellSigmoid, H),
+      rows(doubledCells.subarray(t * BH, (t + 1) * BH), H),
+      rows(cells, H),
       rows(cellTanh.subarray(t * BH, (t + 1) * BH), H),
       rows(stepInputs.subarray((t + 1) * B * width + I + 1), width),
       B,

@@ -64,13 +64,6 @@ export function transposed(a: Float32Array, rows: number, cols: number): Float32
   return out;
 }
 
-/** into = sigmoid(values [rows, cols]) through tfjs (about 2 ns an element on wasm, JS exp about 25). */
-export function sigmoidInto(values: Float32Array, rows: number, cols: number, into: Float32Array): void {
-  const input = tf.tensor2d(values, [rows, cols]);
-  const output = tf.sigmoid(input);
-  readInto(output, into);
-  tf.dispose([input, output]);
-}
 
 /** a [M, K] x b [K, N] -> [M, N]. */
 export function matMulOf(a: Float32Array, M: number, K: number, b: Float32Array, N: number): Float32Array {
