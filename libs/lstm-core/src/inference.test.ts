@@ -76,6 +76,18 @@ describe('generate', () => {
     expect(short[0]).toBe(first.indexOf(Math.max(...first)));
   });
 
+  it('never generates an excluded token, and otherwise draws as before', () => {
+    const free = generate(backend, charLm, params, { ...options, length: 200, temperature: 5, rng: createRng(3) });
+    const common = [...new Set(free)].sort((a, b) => free.filter((t) => t === b).length - free.filter((t) => t === a).length)[0]!;
+    const excluded = generate(backend, charLm, params, { ...options, length: 200, temperature: 5, rng: createRng(3), excludedTokens: [common] });
+    expect(free).toContain(common);
+    expect(excluded).not.toContain(common);
+    const greedy = generate(backend, charLm, params, { ...options, temperature: 0, rng: createRng(1) });
+    const secondChoice = generate(backend, charLm, params, { ...options, length: 1, temperature: 0, rng: createRng(1), excludedTokens: [greedy[0]!] });
+    expect(secondChoice[0]).not.toBe(greedy[0]);
+    expect(() => generate(backend, charLm, params, { ...options, temperature: 1, rng: createRng(1), excludedTokens: [12] })).toThrow(/not a token of this vocabulary/);
+  });
+
   it('rejects what it cannot do', () => {
     expect(() => generate(backend, charLm, params, { ...options, seedTokens: new Int32Array(0), temperature: 1, rng: createRng(1) })).toThrow(/at least one seed token/);
     const regression: ModelSpec = { input: { kind: 'features', size: 2 }, layers: [4], head: { kind: 'regression', outputs: 1 } };

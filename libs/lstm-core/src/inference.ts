@@ -42,11 +42,13 @@ export interface GenerateOptions {
   readonly rng: Rng;
   /** The model reads the last `window` tokens (the training lookBack), or all there are when fewer. */
   readonly window: number;
+  /** Tokens never generated, whatever their probability (a data layer's "unknown" token). */
+  readonly excludedTokens?: readonly number[];
 }
 
 /** Generates `length` token ids after the seed (the seed itself is not returned). */
 export function generate<F extends FloatArray>(backend: ComputeBackend<F>, spec: ModelSpec, params: F, options: GenerateOptions): Int32Array {
-  const { seedTokens, length, temperature, rng, window } = options;
+  const { seedTokens, length, temperature, rng, window, excludedTokens = [] } = options;
   if (spec.input.kind !== 'tokens' || spec.head.kind !== 'classification' || spec.head.classes !== spec.input.vocabulary) {
     throw new RangeError('generate needs token input and a classification head over the same vocabulary');
   }
@@ -54,12 +56,18 @@ export function generate<F extends FloatArray>(backend: ComputeBackend<F>, spec:
   if (!Number.isInteger(length) || length < 0) throw new RangeError(`length must be a non-negative integer, got ${length}`);
   if (!Number.isInteger(window) || window < 1) throw new RangeError(`window must be a positive integer, got ${window}`);
   if (!(temperature >= 0) || !Number.isFinite(temperature)) throw new RangeError(`temperature must be >= 0, got ${temperature}`);
+  const V = spec.input.vocabulary;
+  for (const token of excludedTokens) {
+    if (!Number.isInteger(token) || token < 0 || token >= V) throw new RangeError(`excluded token ${token} is not a token of this vocabulary (0..${V - 1})`);
+  }
+  if (new Set(excludedTokens).size >= V) throw new RangeError('generate needs at least one token that is not excluded');
 
   const text = new Int32Array(seedTokens.length + length);
   text.set(seedTokens);
   for (let position = seedTokens.length; position < text.length; position++) {
     const context = text.subarray(Math.max(0, position - window), position);
     const logits = forwardLogits(backend, spec, params, { B: 1, T: context.length, tokens: context });
+    for (const token of excludedTokens) logits[token] = -Infinity;
     text[position] = temperature === 0 ? argmax(logits) : sampleSoftmax(logits, temperature, rng);
   }
   return text.slice(seedTokens.length);

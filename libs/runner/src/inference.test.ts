@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createReferenceBackend, initializeParameters, predict, type ModelSpec } from '@lstm-runner/lstm-core';
+import { createReferenceBackend, findBlock, initializeParameters, parameterLayout, predict, type ModelSpec } from '@lstm-runner/lstm-core';
 import { localFileSource } from '@lstm-runner/data';
 import { generateText, predictCsv } from './inference';
 import type { TrainedModel } from './model-ref';
@@ -76,5 +76,28 @@ describe('predictCsv', () => {
     const text: TrainedModel = { ...trained, encoding: { kind: 'text', vocabulary: ['a'], lowercase: false, unknownId: 1 } };
     await expect(predictCsv(text, source, { all: false })).rejects.toThrow('sensors (job sensors-1 step 9) is a text model; predict needs a time-series model');
     await expect(generateText(trained, { seed: 'a', length: 1, temperature: 0, rngSeed: 1 })).rejects.toThrow('is a time-series model; generate needs a text model');
+  });
+});
+
+describe('generateText', () => {
+  // Three characters and the unknown token (id 3), whose bias makes it by far the likeliest.
+  const charModel: ModelSpec = { input: { kind: 'tokens', vocabulary: 4, embedding: 3 }, layers: [5], head: { kind: 'classification', classes: 4 } };
+  const weights = initializeParameters(charModel, 2);
+  const denseBias = findBlock(parameterLayout(charModel), 'dense/bias');
+  weights[denseBias.offset + 3] = 50;
+  const textModel: TrainedModel = {
+    name: 'chars',
+    origin: 'job chars-1 step 0',
+    model: charModel,
+    weights,
+    encoding: { kind: 'text', vocabulary: ['a', 'b', 'c'], lowercase: false, unknownId: 3 },
+    window: { lookBack: 4, horizon: 1 },
+  };
+
+  it.each([0, 1])('never writes the unknown token (U+FFFD), however likely the model finds it, at temperature %i', async (temperature) => {
+    const text = await generateText(textModel, { seed: 'ab', length: 30, temperature, rngSeed: 1, backend: 'cpu' });
+    expect(text).toHaveLength(32);
+    expect(text.startsWith('ab')).toBe(true);
+    expect(text).toMatch(/^[abc]+$/);
   });
 });

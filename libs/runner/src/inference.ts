@@ -33,6 +33,8 @@ export async function generateText(trained: TrainedModel, options: GenerateTextO
       temperature: options.temperature,
       rng: createRng(options.rngSeed),
       window: trained.window.lookBack,
+      // The unknown token stands for characters the corpus did not have: it has no text.
+      excludedTokens: [encoding.unknownId],
     });
     return options.seed + decodeTokens(generated, encoding.vocabulary);
   } finally {
