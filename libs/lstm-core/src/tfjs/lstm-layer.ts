@@ -22,7 +22,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayerCache, LstmForwardResult, LstmGradients, LstmShape, LstmWeights } from '../backend';
 import type { GateWorkspace, GateWorkspacePool } from './gate-kernels';
-import { checkLength, readFloat32, readInto, tidyReturning, transposed } from './tensor-io';
+import { checkLength, readInto, tidyReturning } from './tensor-io';
 
 /** The activations a training forward keeps for the backward, all time-major, in a workspace. */
 interface LstmActivations {
@@ -54,6 +54,10 @@ interface LstmBackwardBuffers {
   readonly dPreStep: Float32Array;
   /** [4H, T*B]: those of all steps, transposed. */
   readonly dPreTransposed: Float32Array;
+  /** Room for [U^T | W^T] [4H, H+I] (or U^T [4H,H]), the right operand of a backward step. */
+  readonly stepWeights: Float32Array;
+  /** Room for [dW; dBias; dU]^T [4H, I+1+H]. */
+  readonly weightProduct: Float32Array;
 }
 
 export class TfjsLstmCache implements LayerCache {
@@ -96,24 +100,17 @@ function checkWeights(shape: LstmShape, weights: LstmWeights<Float32Array>): voi
   checkLength('lstm bias [4H]', weights.bias, G);
 }
 
-/** Float counts of the forward's views, then of the backward's, in the order they are carved. */
+/**
+ * Float counts of the forward's views (the activations, then the stacked weights), then of
+ * the backward's, in the order they are carved. The weights' rearranged copies live in the
+ * workspace too: a step allocates no array for them.
+ */
 function activationLengths({ B, T, I, H }: LstmShape): number[] {
-  return [(T + 1) * B * (I + 1 + H), T * B * 4 * H, (T + 1) * B * H, T * B * H];
+  return [(T + 1) * B * (I + 1 + H), T * B * 4 * H, (T + 1) * B * H, T * B * H, (I + 1 + H) * 4 * H];
 }
 
 function backwardLengths({ B, T, I, H }: LstmShape): number[] {
-  return [B * T * H, B * (H + I), B * H, B * 4 * H, 4 * H * T * B];
-}
-
-/** w [rows, 4H] -> a copy with the cell-gate block (columns 2H..3H) doubled. */
-function withCellGateDoubled(w: Float32Array, rows: number, H: number): Float32Array {
-  const G = 4 * H;
-  const out = w.slice();
-  for (let r = 0; r < rows; r++) {
-    const start = r * G + 2 * H;
-    for (let j = start; j < start + H; j++) out[j] = 2 * out[j]!;
-  }
-  return out;
+  return [B * T * H, B * (H + I), B * H, B * 4 * H, 4 * H * T * B, 4 * H * (H + I), 4 * H * (I + 1 + H)];
 }
 
 /** x [B,T,I] -> rows [x_t, 1, h_{t-1}] of stepInputs [(T+1),B,I+1+H] with h_{-1} = 0; the
@@ -131,14 +128,17 @@ function fillStepInputs(x: Float32Array, B: number, T: number, I: number, H: num
   }
 }
 
-/** [W; b; U] as [I+1+H, 4H]: the kernel, the bias as row I, then the recurrent kernel. */
-function stackedWeights(weights: LstmWeights<Float32Array>, I: number, H: number): Float32Array {
+/** into [I+1+H, 4H] = [W; b; U]: the kernel, the bias as row I, then the recurrent kernel,
+ * with the cell-gate block (columns 2H..3H) doubled. */
+function stackWeights(weights: LstmWeights<Float32Array>, I: number, H: number, into: Float32Array): void {
   const G = 4 * H;
-  const out = new Float32Array((I + 1 + H) * G);
-  out.set(weights.kernel);
-  out.set(weights.bias, I * G);
-  out.set(weights.recurrentKernel, (I + 1) * G);
-  return out;
+  into.set(weights.kernel);
+  into.set(weights.bias, I * G);
+  into.set(weights.recurrentKernel, (I + 1) * G);
+  for (let r = 0; r < I + 1 + H; r++) {
+    const start = r * G + 2 * H;
+    for (let j = start; j < start + H; j++) into[j] = 2 * into[j]!;
+  }
 }
 
 /**
@@ -159,14 +159,14 @@ export function lstmForward(
   checkWeights(shape, weights);
   const lengths = activationLengths(shape);
   const workspace = pool.acquire(pool.bytesFor(training ? [...lengths, ...backwardLengths(shape)] : lengths));
-  const [stepInputs, gates, doubledCells, cellTanh] = lengths.map((length) => workspace.floats(length));
+  const [stepInputs, gates, doubledCells, cellTanh, stacked] = lengths.map((length) => workspace.floats(length));
   const activations: LstmActivations = { workspace, stepInputs: stepInputs!, gates: gates!, doubledCells: doubledCells!, cellTanh: cellTanh! };
   fillStepInputs(x, B, T, I, H, activations.stepInputs);
   activations.doubledCells.fill(0, 0, B * H);
   // The hot loop lives in a function of its own: V8 optimises those reliably, not the big
   // closures that tf.tidy would otherwise hold it in.
   tf.tidy(() => {
-    forwardAllSteps(shape, weights, activations);
+    forwardAllSteps(shape, weights, activations, stacked!);
   });
   const hidden = batchMajorHidden(activations.stepInputs, B, T, I, H);
   if (!training) pool.release(workspace);
@@ -174,14 +174,16 @@ export function lstmForward(
 }
 
 // Fills the activations of all T steps.
-function forwardAllSteps(shape: LstmShape, weights: LstmWeights<Float32Array>, acts: LstmActivations): void {
+// stacked [I+1+H, 4H] is room for the stacked weights.
+function forwardAllSteps(shape: LstmShape, weights: LstmWeights<Float32Array>, acts: LstmActivations, stacked: Float32Array): void {
   const { B, T, I, H } = shape;
   const width = I + 1 + H;
   const BH = B * H;
   const BG = 4 * BH;
   const { workspace, stepInputs, gates, doubledCells, cellTanh } = acts;
   // Kept for all timesteps: wasm packs a matMul's right operand once per tensor.
-  const stackedTensor = tf.tensor2d(withCellGateDoubled(stackedWeights(weights, I, H), width, H), [width, 4 * H]);
+  stackWeights(weights, I, H, stacked);
+  const stackedTensor = tf.tensor2d(stacked, [width, 4 * H]);
   for (let t = 0; t < T; t++) {
     const stepGates = gates.subarray(t * BG, (t + 1) * BG);
     const cells = doubledCells.subarray((t + 1) * BH, (t + 2) * BH);
@@ -254,12 +256,22 @@ export function lstmBackward(
   checkLength('lstm dRecurrentKernel [H,4H]', grads.dRecurrentKernel, H * G);
   checkLength('lstm dBias [4H]', grads.dBias, G);
   return cache.consume((acts) => {
-    const [dHiddenCopy, stepProduct, dCell, dPreStep, dPreTransposed] = backwardLengths(shape).map((length) => acts.workspace.floats(length));
-    const buffers: LstmBackwardBuffers = { dHidden: dHiddenCopy!, stepProduct: stepProduct!, dCell: dCell!, dPreStep: dPreStep!, dPreTransposed: dPreTransposed! };
+    const [dHiddenCopy, stepProduct, dCell, dPreStep, dPreTransposed, stepWeights, weightProduct] = backwardLengths(shape).map((length) =>
+      acts.workspace.floats(length),
+    );
+    const buffers: LstmBackwardBuffers = {
+      dHidden: dHiddenCopy!,
+      stepProduct: stepProduct!,
+      dCell: dCell!,
+      dPreStep: dPreStep!,
+      dPreTransposed: dPreTransposed!,
+      stepWeights: stepWeights!,
+      weightProduct: weightProduct!,
+    };
     buffers.dHidden.set(dHidden);
     return tidyReturning(() => {
       const dInputs = backwardAllSteps(shape, acts, buffers, weights, wantInputGradient);
-      weightGradients(shape, acts, buffers.dPreTransposed, grads);
+      weightGradients(shape, acts, buffers, grads);
       return dInputs;
     });
   });
@@ -286,10 +298,9 @@ function backwardAllSteps(
   const { workspace, gates, cellTanh, doubledCells } = acts;
   const { dHidden, dCell, dPreStep, dPreTransposed } = buffers;
   const stepProduct = buffers.stepProduct.subarray(0, B * width);
-  const stepWeights = tf.tensor2d(
-    wantInputGradient ? transposedSideBySide(weights.recurrentKernel, weights.kernel, H, I, G) : transposed(weights.recurrentKernel, H, G),
-    [G, width],
-  );
+  const stepWeightValues = buffers.stepWeights.subarray(0, G * width);
+  transposeSideBySide(weights.recurrentKernel, weights.kernel, H, width - H, G, stepWeightValues);
+  const stepWeights = tf.tensor2d(stepWeightValues, [G, width]);
   const dInputs = wantInputGradient ? new Float32Array(B * T * I) : null;
   dCell.fill(0);
   stepProduct.fill(0); // dh from step T
@@ -320,27 +331,26 @@ function backwardAllSteps(
   return dInputs;
 }
 
-/** u [H,G] and w [I,G] -> [u^T | w^T] as [G, H+I]. */
-function transposedSideBySide(u: Float32Array, w: Float32Array, H: number, I: number, G: number): Float32Array {
-  const out = new Float32Array(G * (H + I));
+/** u [H,G] and the first I rows of w [>=I,G] -> into [G, H+I] = [u^T | w^T] (I = 0: u^T). */
+function transposeSideBySide(u: Float32Array, w: Float32Array, H: number, I: number, G: number, into: Float32Array): void {
   for (let g = 0; g < G; g++) {
     const row = g * (H + I);
-    for (let h = 0; h < H; h++) out[row + h] = u[h * G + g]!;
-    for (let i = 0; i < I; i++) out[row + H + i] = w[i * G + g]!;
+    for (let h = 0; h < H; h++) into[row + h] = u[h * G + g]!;
+    for (let i = 0; i < I; i++) into[row + H + i] = w[i * G + g]!;
   }
-  return out;
 }
 
 // [dW; dBias; dU]^T = dZ^T x [X, 1, H_{t-1}] over all timesteps at once, added transposed
 // into dKernel [I,4H], dBias [4H] and dRecurrentKernel [H,4H].
-function weightGradients(shape: LstmShape, acts: LstmActivations, dPreTransposed: Float32Array, grads: LstmGradients<Float32Array>): void {
+function weightGradients(shape: LstmShape, acts: LstmActivations, buffers: LstmBackwardBuffers, grads: LstmGradients<Float32Array>): void {
   const { B, T, I, H } = shape;
   const G = 4 * H;
   const width = I + 1 + H;
-  const dPreTensor = tf.tensor2d(dPreTransposed, [G, T * B]);
+  const dPreTensor = tf.tensor2d(buffers.dPreTransposed, [G, T * B]);
   const stepInputTensor = tf.tensor2d(acts.stepInputs.subarray(0, T * B * width), [T * B, width]);
   const product = tf.matMul(dPreTensor, stepInputTensor);
-  const stacked = readFloat32(product);
+  const stacked = buffers.weightProduct;
+  readInto(product, stacked);
   tf.dispose([dPreTensor, stepInputTensor, product]);
   addTransposed(stacked, G, width, 0, I, grads.dKernel);
   for (let g = 0; g < G; g++) grads.dBias[g] = grads.dBias[g]! + stacked[g * width + I]!;
