@@ -81,12 +81,30 @@ function steadyIntervals(records: readonly MetricRecord[]): { intervalMs: number
   return out;
 }
 
-function runTraining(spec: string, jobId: string, workers: number, redisUrl: string, storeDir: string): void {
-  const result = spawnSync(
+/** `lstm train SPEC --local-workers N` as [command, args, options] for spawn/spawnSync; the workers cache segments in `cacheName` beside the store. */
+function trainCommand(spec: string, jobId: string, workers: number, redisUrl: string, storeDir: string, cacheName: string) {
+  return [
     process.execPath,
     [join(ROOT, 'apps/coordinator/bin/lstm.js'), 'train', spec, '--local-workers', String(workers), '--job-id', jobId, '--store', storeDir, '--redis', redisUrl],
-    { cwd: ROOT, encoding: 'utf8', env: { ...process.env, LSTM_CACHE_DIR: join(storeDir, '..', 'cache') } },
+    { cwd: ROOT, env: { ...process.env, LSTM_CACHE_DIR: join(storeDir, '..', cacheName) } },
+  ] as const;
+}
+
+/** The bench's char-LM (E=50, H=128, B=128, shards of 32, wasm) on a corpus of .lstm/data, as a spec file. */
+function writeCharLmSpec(file: string, name: string, corpus: string, windowStep: number, training: string): void {
+  writeFileSync(
+    file,
+    `name: ${name}
+data: { source: ${join(ROOT, '.lstm/data', corpus)}, format: text, text: { lowercase: true }, window: { lookBack: 100, step: ${windowStep} }, validation: 0.01 }
+model: { embedding: 50, layers: [128] }
+training: { epochs: 1, batchSize: 128, shardSize: 32, seed: 42, checkpointEvery: 1000, profile: { backend: wasm, threads: 1 }, ${training} }
+`,
   );
+}
+
+function runTraining(spec: string, jobId: string, workers: number, redisUrl: string, storeDir: string): void {
+  const [command, args, options] = trainCommand(spec, jobId, workers, redisUrl, storeDir, 'cache');
+  const result = spawnSync(command, args, { ...options, encoding: 'utf8' });
   if (result.status !== 0) throw new Error(`training with ${workers} workers failed:\n${result.stderr}`);
 }
 
@@ -131,11 +149,8 @@ function childrenOf(pid: number): number[] {
 
 /** Trains with one local worker and follows the peak RSS of the coordinator and of the worker until the run ends. */
 async function measureMemory(spec: string, redisUrl: string, storeDir: string): Promise<{ workerPeakMiB: number; coordinatorPeakMiB: number }> {
-  const child = spawn(
-    process.execPath,
-    [join(ROOT, 'apps/coordinator/bin/lstm.js'), 'train', spec, '--local-workers', '1', '--job-id', 'bench-memory', '--store', storeDir, '--redis', redisUrl],
-    { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LSTM_CACHE_DIR: join(storeDir, '..', 'cache-memory') } },
-  );
+  const [command, args, options] = trainCommand(spec, 'bench-memory', 1, redisUrl, storeDir, 'cache-memory');
+  const child = spawn(command, args, { ...options, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const peaks = new Map<number, number>();
@@ -202,23 +217,9 @@ async function main(): Promise<void> {
   try {
     spawnSync(process.execPath, [join(ROOT, 'scripts/example-data.mjs')], { cwd: ROOT, stdio: 'inherit' });
     const spec = join(dir, 'char-lm.yaml');
-    writeFileSync(
-      spec,
-      `name: bench-char
-data: { source: ${join(ROOT, '.lstm/data/moby-dick.txt')}, format: text, text: { lowercase: true }, window: { lookBack: 100, step: 3 }, validation: 0.01 }
-model: { embedding: 50, layers: [128] }
-training: { epochs: 1, batchSize: 128, shardSize: 32, seed: 42, maxSteps: ${STEPS}, checkpointEvery: 1000, profile: { backend: wasm, threads: 1 } }
-`,
-    );
+    writeCharLmSpec(spec, 'bench-char', 'moby-dick.txt', 3, `maxSteps: ${STEPS}`);
     const memorySpec = join(dir, 'sotu-char.yaml');
-    writeFileSync(
-      memorySpec,
-      `name: bench-memory
-data: { source: ${join(ROOT, '.lstm/data/sotu.txt')}, format: text, text: { lowercase: true }, window: { lookBack: 100, step: 1 }, validation: 0.01 }
-model: { embedding: 50, layers: [128] }
-training: { epochs: 1, batchSize: 128, shardSize: 32, seed: 42, maxSteps: 30, validateEvery: 15, checkpointEvery: 1000, profile: { backend: wasm, threads: 1 } }
-`,
-    );
+    writeCharLmSpec(memorySpec, 'bench-memory', 'sotu.txt', 1, 'maxSteps: 30, validateEvery: 15');
     const aggregation = benchAggregation();
     const storeDir = join(dir, 'store');
     const rounds: { one: EndToEnd; two: EndToEnd; ratio: number; ceiling: { one: number; two: number; ratio: number } }[] = [];

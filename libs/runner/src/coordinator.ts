@@ -280,15 +280,19 @@ export class Coordinator {
         // Each gradient is fetched as soon as its shard is in, while the others still compute.
         const fetches: Promise<ShardGradient>[] = [];
         const fetchGradient = (shard: number, result: GradientJobResult): Promise<ShardGradient> => {
-          fetches[shard] ??= getVerified(store, result.gradientKey!, result.gradientSha256!).then((bytes) => ({
-            shard,
-            gradient: decodeFloat32Vector(bytes),
-            loss: result.loss,
-            count: result.count,
-          }));
-          // Awaited below; until then a failure must not count as unhandled.
-          fetches[shard].catch(() => undefined);
-          return fetches[shard];
+          let fetch = fetches[shard];
+          if (fetch === undefined) {
+            fetch = getVerified(store, result.gradientKey!, result.gradientSha256!).then((bytes) => ({
+              shard,
+              gradient: decodeFloat32Vector(bytes),
+              loss: result.loss,
+              count: result.count,
+            }));
+            // Awaited below; until then a failure must not count as unhandled.
+            fetch.catch(() => undefined);
+            fetches[shard] = fetch;
+          }
+          return fetch;
         };
         const results = await this.runShards<GradientJobResult>(dispatcher, tasks, check, state.step, fetchGradient);
         const shards = await Promise.all(results.map((result, shard) => fetchGradient(shard, result)));

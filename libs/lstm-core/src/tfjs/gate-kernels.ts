@@ -34,25 +34,25 @@ class Emitter {
     return this.lanes.op === 'f32x4' ? `(f32x4.splat ${scalar})` : scalar;
   }
 
+  private op(name: string, ...args: string[]): string {
+    return `(${this.lanes.op}.${name} ${args.join(' ')})`;
+  }
+
   add(a: string, b: string): string {
-    return `(${this.lanes.op}.add ${a} ${b})`;
+    return this.op('add', a, b);
   }
 
   sub(a: string, b: string): string {
-    return `(${this.lanes.op}.sub ${a} ${b})`;
+    return this.op('sub', a, b);
   }
 
   mul(...factors: string[]): string {
-    return factors.reduce((product, factor) => `(${this.lanes.op}.mul ${product} ${factor})`);
+    return factors.reduce((product, factor) => this.op('mul', product, factor));
   }
 
   /** 1 - a */
   oneMinus(a: string): string {
     return this.sub(this.constant(1), a);
-  }
-
-  private op(name: string, ...args: string[]): string {
-    return `(${this.lanes.op}.${name} ${args.join(' ')})`;
   }
 
   /** 2^k for k integral in [-126, 127], by building the float's exponent bits. */
@@ -90,11 +90,11 @@ class Emitter {
   }
 
   load(row: string, columnOffset: string | null = null): string {
-    return `(${this.lanes.valueType === 'v128' ? 'v128' : 'f32'}.load ${this.address(row, columnOffset)})`;
+    return `(${this.lanes.valueType}.load ${this.address(row, columnOffset)})`;
   }
 
   store(row: string, value: string, columnOffset: string | null = null): string {
-    return `(${this.lanes.valueType === 'v128' ? 'v128' : 'f32'}.store ${this.address(row, columnOffset)} ${value})`;
+    return `(${this.lanes.valueType}.store ${this.address(row, columnOffset)} ${value})`;
   }
 
   local(name: string): string {
