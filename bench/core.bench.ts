@@ -28,6 +28,7 @@ import {
   createTfjsBackend,
   initializeParameters,
   lossAndGradient,
+  ModelActivations,
   type Batch,
   type ComputeBackend,
   type ModelSpec,
@@ -214,7 +215,8 @@ function layersData(workload: Workload, batch: Batch<Float32Array>, backend: Com
   const { spec, B, T } = workload;
   if (spec.input.kind === 'tokens') {
     const { vocabulary: V, embedding: E } = spec.input;
-    const x = backend.embeddingForward(batch.tokens!, params.subarray(0, V * E), E);
+    const x = new Float32Array(B * T * E);
+    backend.embeddingForward(batch.tokens!, params.subarray(0, V * E), E, x);
     return { x: tf.tensor3d(x, [B, T, E]), y: tf.tidy(() => tf.oneHot(tf.tensor1d(batch.classes!, 'int32'), V) as tf.Tensor2D) };
   }
   return { x: tf.tensor3d(batch.features!, [B, T, spec.input.size]), y: tf.tensor2d(batch.targets!, [B, 1]) };
@@ -226,9 +228,10 @@ async function measure(workload: Workload, backend: ComputeBackend<Float32Array>
   const params = initializeParameters(spec, 1);
   const grads = new Float32Array(params.length);
   const adam = createOptimizer({ type: 'adam', learningRate: 0.001 }, params.length);
+  const activations = new ModelActivations((length) => backend.allocate(length));
   const ourStep = (): void => {
     grads.fill(0);
-    const { count } = lossAndGradient(backend, spec, params, batch, grads);
+    const { count } = lossAndGradient(backend, spec, params, batch, grads, activations);
     for (let k = 0; k < grads.length; k++) grads[k] = grads[k]! / count;
     adam.apply(params, grads);
   };

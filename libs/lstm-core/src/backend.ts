@@ -3,8 +3,11 @@
 // whole. Shapes use one key: B batch, T time, I input, H hidden, E embedding, V vocabulary,
 // K head outputs. All arrays are row-major; gate blocks inside 4H are ordered i, f, c, o.
 //
-// Gradients accumulate: a backward adds into the `d`-named arrays it is given (the caller
-// zeroes them once per batch). Backwards never allocate parameter-sized arrays.
+// Outputs (hidden states, head outputs, input gradients) are written into arrays the caller
+// owns, so that a training loop can allocate them once and reuse them (ModelActivations):
+// fresh arrays per shard made the garbage collector run a full mark-compact every few shards.
+// Parameter gradients accumulate: a backward adds into the `d`-named parameter arrays it is
+// given (the caller zeroes them once per batch). Backwards never allocate parameter-sized arrays.
 
 /** Float storage a backend computes in. tfjs backends use Float32Array; the reference
  * backend also runs in Float64Array for finite-difference gradient checks. */
@@ -35,15 +38,10 @@ export interface LstmGradients<F extends FloatArray = FloatArray> {
   readonly dBias: F;
 }
 
-/** What a layer's forward keeps for its backward. Opaque to callers; release() frees it. */
+/** What a layer's forward keeps for its backward (copies: the caller may reuse its arrays).
+ * Opaque to callers; release() frees it. */
 export interface LayerCache {
   readonly kind: string;
-}
-
-export interface LstmForwardResult<F extends FloatArray = FloatArray> {
-  /** Hidden states of every timestep, [B, T, H]. h_0 = c_0 = 0 for every window. */
-  readonly hidden: F;
-  readonly cache: LayerCache;
 }
 
 export interface DenseShape {
@@ -60,29 +58,22 @@ export interface ComputeBackend<F extends FloatArray = Float32Array> {
   /** Allocates a zeroed array of this backend's float type. */
   allocate(length: number): F;
 
-  /** x [B,T,I] -> hidden [B,T,H]. */
-  lstmForward(shape: LstmShape, x: F, weights: LstmWeights<F>, training: boolean): LstmForwardResult<F>;
+  /** x [B,T,I] -> hidden [B,T,H] (every timestep; h_0 = c_0 = 0 for every window), written into `hidden`. */
+  lstmForward(shape: LstmShape, x: F, weights: LstmWeights<F>, training: boolean, hidden: F): LayerCache;
   /**
    * dHidden [B,T,H] (gradient of the loss w.r.t. every hidden state this layer emitted)
-   * -> dX [B,T,I] when wantInputGradient, else null. Adds the weight gradients into grads.
-   * Releases the cache.
+   * -> dX [B,T,I], written into `dX` unless it is null (input gradient not wanted). Adds the
+   * weight gradients into grads. Releases the cache.
    */
-  lstmBackward(
-    shape: LstmShape,
-    cache: LayerCache,
-    dHidden: F,
-    weights: LstmWeights<F>,
-    grads: LstmGradients<F>,
-    wantInputGradient: boolean,
-  ): F | null;
+  lstmBackward(shape: LstmShape, cache: LayerCache, dHidden: F, weights: LstmWeights<F>, grads: LstmGradients<F>, dX: F | null): void;
 
-  /** h [B,H] x kernel [H,K] + bias [K] -> y [B,K]. */
-  denseForward(shape: DenseShape, h: F, kernel: F, bias: F): F;
-  /** dY [B,K] -> dH [B,H]; adds into dKernel [H,K] and dBias [K]. */
-  denseBackward(shape: DenseShape, h: F, dY: F, kernel: F, dKernel: F, dBias: F): F;
+  /** h [B,H] x kernel [H,K] + bias [K] -> y [B,K], written into `y`. */
+  denseForward(shape: DenseShape, h: F, kernel: F, bias: F, y: F): void;
+  /** dY [B,K] -> dH [B,H], written into `dH`; adds into dKernel [H,K] and dBias [K]. */
+  denseBackward(shape: DenseShape, h: F, dY: F, kernel: F, dKernel: F, dBias: F, dH: F): void;
 
-  /** tokens [B*T] (ids < V), table [V,E] -> x [B,T,E]. */
-  embeddingForward(tokens: Int32Array, table: F, E: number): F;
+  /** tokens [B*T] (ids < V), table [V,E] -> x [B,T,E], written into `x`. */
+  embeddingForward(tokens: Int32Array, table: F, E: number, x: F): void;
   /** Scatter-add of dX [B,T,E] into dTable [V,E] at the rows named by tokens. */
   embeddingBackward(tokens: Int32Array, dX: F, dTable: F, E: number): void;
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { initializeParameters } from './init';
 import { parameterLayout } from './layout';
-import { evaluateLoss, lossAndGradient, type Batch } from './model';
+import { evaluateLoss, lossAndGradient, ModelActivations, type Batch } from './model';
 import { createReferenceBackend } from './reference';
 import { createRng } from './rng';
 import type { ModelSpec } from './spec';
@@ -81,6 +81,25 @@ describe('lossAndGradient', () => {
     const again = new Float64Array(params.length);
     lossAndGradient(float64, spec, params, batch, again);
     expect(again).toEqual(once);
+  });
+
+  it.each(cases)('with activations reused across calls and shapes, gives what fresh ones give: %s', (_, modelSpec) => {
+    const modelParams = testParameters(modelSpec, 7);
+    const activations = new ModelActivations((length) => Float64Array.from({ length }, () => Number.NaN));
+    const fresh = (b: Batch<Float64Array>) => {
+      const grads = new Float64Array(modelParams.length);
+      return { grads, loss: lossAndGradient(float64, modelSpec, modelParams, b, grads).loss };
+    };
+    const reused = (b: Batch<Float64Array>) => {
+      const grads = new Float64Array(modelParams.length);
+      return { grads, loss: lossAndGradient(float64, modelSpec, modelParams, b, grads, activations).loss };
+    };
+    // A shape change, a forward-only call and a second batch in between: nothing may leak from one call into the next.
+    const batches = [testBatch(modelSpec, 3, 5, 1), testBatch(modelSpec, 2, 4, 2), testBatch(modelSpec, 3, 5, 3)];
+    for (const b of batches) {
+      expect(evaluateLoss(float64, modelSpec, modelParams, b, activations).loss).toBe(evaluateLoss(float64, modelSpec, modelParams, b).loss);
+      expect(reused(b)).toEqual(fresh(b));
+    }
   });
 
   it('sums over windows: the loss of a batch is the sum of its halves', () => {

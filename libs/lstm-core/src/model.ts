@@ -25,6 +25,27 @@ export interface Batch<F extends FloatArray = FloatArray> {
   readonly classes?: Int32Array;
 }
 
+/**
+ * The model's activations and their gradients (llm.c's acts and grads_acts), named arrays
+ * kept from call to call: a training loop that passes the same ModelActivations allocates
+ * them once per batch shape. Every call overwrites what it reads back.
+ */
+export class ModelActivations<F extends FloatArray> {
+  private readonly arrays = new Map<string, F>();
+
+  constructor(private readonly allocate: (length: number) => F) {}
+
+  /** The array called `name` with `length` values: the previous call's when the length is unchanged. */
+  array(name: string, length: number): F {
+    let array = this.arrays.get(name);
+    if (array === undefined || array.length !== length) {
+      array = this.allocate(length);
+      this.arrays.set(name, array);
+    }
+    return array;
+  }
+}
+
 export interface LossResult {
   /** Summed over the batch's windows; NaN or Infinity when the step diverged. */
   readonly loss: number;
@@ -42,27 +63,34 @@ export function lossAndGradient<F extends FloatArray>(
   params: F,
   batch: Batch<F>,
   grads: F,
+  activations = new ModelActivations<F>((length) => backend.allocate(length)),
 ): LossResult {
   const weights = modelParameters(spec, params);
   const dWeights = modelGradients(spec, grads);
-  const forward = forwardPass(backend, spec, weights, batch, true);
+  const forward = forwardPass(backend, spec, weights, batch, true, activations);
   try {
     const { B, T } = batch;
     const H = lastLayerUnits(spec);
     const K = headWidth(spec);
-    const dLogits = backend.allocate(B * K);
+    const dLogits = activations.array('dLogits', B * K);
     const loss = headLoss(spec, forward.logits, batch, dLogits);
-    const dLast = backend.denseBackward({ B, H, K }, forward.lastHidden, dLogits, weights.denseKernel, dWeights.dDenseKernel, dWeights.dDenseBias);
+    const dLast = activations.array('dLastHidden', B * H);
+    backend.denseBackward({ B, H, K }, forward.lastHidden, dLogits, weights.denseKernel, dWeights.dDenseKernel, dWeights.dDenseBias, dLast);
     // Only the last timestep feeds the head; every other step's gradient comes through the recurrence.
-    let dHidden: F | null = backend.allocate(B * T * H);
+    const last = spec.layers.length - 1;
+    const dHidden = activations.array(hiddenGradientName(last), B * T * H).fill(0);
     for (let b = 0; b < B; b++) dHidden.set(dLast.subarray(b * H, (b + 1) * H), (b * T + T - 1) * H);
-    for (let n = spec.layers.length - 1; n >= 0; n--) {
-      const wantInputGradient = n > 0 || spec.input.kind === 'tokens';
+    for (let n = last; n >= 0; n--) {
+      const shape = layerShape(spec, n, B, T);
+      // Layer n's input gradient is layer n-1's hidden gradient, or the embedding's.
+      const dX = n > 0 || spec.input.kind === 'tokens' ? activations.array(hiddenGradientName(n - 1), B * T * shape.I) : null;
       const cache = forward.caches[n]!;
       forward.caches[n] = null;
-      dHidden = backend.lstmBackward(layerShape(spec, n, B, T), cache, dHidden!, weights.layers[n]!, dWeights.layers[n]!, wantInputGradient);
+      backend.lstmBackward(shape, cache, activations.array(hiddenGradientName(n), B * T * shape.H), weights.layers[n]!, dWeights.layers[n]!, dX);
     }
-    if (spec.input.kind === 'tokens') backend.embeddingBackward(batch.tokens!, dHidden!, dWeights.dEmbedding!, spec.input.embedding);
+    if (spec.input.kind === 'tokens') {
+      backend.embeddingBackward(batch.tokens!, activations.array(hiddenGradientName(-1), B * T * spec.input.embedding), dWeights.dEmbedding!, spec.input.embedding);
+    }
     return { loss, count: B };
   } finally {
     releaseAll(backend, forward.caches);
@@ -70,14 +98,30 @@ export function lossAndGradient<F extends FloatArray>(
 }
 
 /** batch [B windows of T steps] -> summed loss, without gradients (validation). */
-export function evaluateLoss<F extends FloatArray>(backend: ComputeBackend<F>, spec: ModelSpec, params: F, batch: Batch<F>): LossResult {
-  const { logits } = forwardPass(backend, spec, modelParameters(spec, params), batch, false);
+export function evaluateLoss<F extends FloatArray>(
+  backend: ComputeBackend<F>,
+  spec: ModelSpec,
+  params: F,
+  batch: Batch<F>,
+  activations = new ModelActivations<F>((length) => backend.allocate(length)),
+): LossResult {
+  const { logits } = forwardPass(backend, spec, modelParameters(spec, params), batch, false, activations);
   return { loss: headLoss(spec, logits, batch, null), count: batch.B };
 }
 
-/** batch [B windows of T steps] -> head outputs [B,K] before any softmax (logits for classification). */
+/** batch [B windows of T steps] -> head outputs [B,K] before any softmax (logits for classification), a new array. */
 export function forwardLogits<F extends FloatArray>(backend: ComputeBackend<F>, spec: ModelSpec, params: F, batch: Batch<F>): F {
-  return forwardPass(backend, spec, modelParameters(spec, params), batch, false).logits;
+  return forwardPass(backend, spec, modelParameters(spec, params), batch, false, new ModelActivations<F>((length) => backend.allocate(length))).logits;
+}
+
+/** Layer n's output [B,T,H_n]; n = -1 names the model's input (the embedded tokens). */
+function hiddenName(n: number): string {
+  return n < 0 ? 'input' : `hidden.${n}`;
+}
+
+/** The gradient w.r.t. hiddenName(n). */
+function hiddenGradientName(n: number): string {
+  return `d${hiddenName(n)}`;
 }
 
 interface ForwardPass<F extends FloatArray> {
@@ -96,24 +140,29 @@ function forwardPass<F extends FloatArray>(
   weights: ModelParameters<F>,
   batch: Batch<F>,
   training: boolean,
+  activations: ModelActivations<F>,
 ): ForwardPass<F> {
   const { B, T } = checkBatch(spec, batch);
   const caches: (LayerCache | null)[] = [];
   try {
-    let x =
-      spec.input.kind === 'tokens'
-        ? backend.embeddingForward(batch.tokens!, weights.embedding!, spec.input.embedding)
-        : batch.features!;
-    spec.layers.forEach((_, n) => {
-      const result = backend.lstmForward(layerShape(spec, n, B, T), x, weights.layers[n]!, training);
-      caches.push(training ? result.cache : null);
-      if (!training) backend.release(result.cache);
-      x = result.hidden;
+    let x = batch.features!;
+    if (spec.input.kind === 'tokens') {
+      x = activations.array(hiddenName(-1), B * T * spec.input.embedding);
+      backend.embeddingForward(batch.tokens!, weights.embedding!, spec.input.embedding, x);
+    }
+    spec.layers.forEach((H, n) => {
+      const hidden = activations.array(hiddenName(n), B * T * H);
+      const cache = backend.lstmForward(layerShape(spec, n, B, T), x, weights.layers[n]!, training, hidden);
+      caches.push(training ? cache : null);
+      if (!training) backend.release(cache);
+      x = hidden;
     });
     const H = lastLayerUnits(spec);
-    const lastHidden = backend.allocate(B * H);
+    const K = headWidth(spec);
+    const lastHidden = activations.array('lastHidden', B * H);
     for (let b = 0; b < B; b++) lastHidden.set(x.subarray((b * T + T - 1) * H, (b * T + T) * H), b * H);
-    const logits = backend.denseForward({ B, H, K: headWidth(spec) }, lastHidden, weights.denseKernel, weights.denseBias);
+    const logits = activations.array('logits', B * K);
+    backend.denseForward({ B, H, K }, lastHidden, weights.denseKernel, weights.denseBias, logits);
     return { caches, lastHidden, logits };
   } catch (error) {
     releaseAll(backend, caches);

@@ -9,7 +9,6 @@ import type {
   DenseShape,
   FloatArray,
   LayerCache,
-  LstmForwardResult,
   LstmGradients,
   LstmShape,
   LstmWeights,
@@ -53,10 +52,11 @@ class ReferenceBackend<F extends FloatArray> implements ComputeBackend<F> {
     this.description = `reference: TypeScript loops in ${precision}`;
   }
 
-  // x [B,T,I] -> hidden [B,T,H]; caches gate activations and cells for the backward.
-  lstmForward(shape: LstmShape, x: F, weights: LstmWeights<F>, training: boolean): LstmForwardResult<F> {
+  // x [B,T,I] -> output [B,T,H]; caches x, gate activations, cells and hidden states for the backward.
+  lstmForward(shape: LstmShape, x: F, weights: LstmWeights<F>, training: boolean, output: F): LayerCache {
     const { B, T, I, H } = shape;
     checkLength('lstmForward x', x, B * T * I);
+    checkLength('lstmForward hidden', output, B * T * H);
     checkLstmWeights(shape, weights);
     const G = 4 * H;
     const { kernel, recurrentKernel, bias } = weights;
@@ -96,19 +96,13 @@ class ReferenceBackend<F extends FloatArray> implements ComputeBackend<F> {
         }
       }
     }
-    const cache: ReferenceLstmCache<F> = { kind: 'reference-lstm', arrays: training ? { x, gates, cells, cellTanh, hidden } : null };
-    return { hidden, cache };
+    output.set(hidden);
+    const cache: ReferenceLstmCache<F> = { kind: 'reference-lstm', arrays: training ? { x: x.slice() as F, gates, cells, cellTanh, hidden } : null };
+    return cache;
   }
 
-  // dHidden [B,T,H] -> dX [B,T,I] (or null); adds dKernel [I,4H], dRecurrentKernel [H,4H], dBias [4H].
-  lstmBackward(
-    shape: LstmShape,
-    cache: LayerCache,
-    dHidden: F,
-    weights: LstmWeights<F>,
-    grads: LstmGradients<F>,
-    wantInputGradient: boolean,
-  ): F | null {
+  // dHidden [B,T,H] -> dX [B,T,I] (unless null); adds dKernel [I,4H], dRecurrentKernel [H,4H], dBias [4H].
+  lstmBackward(shape: LstmShape, cache: LayerCache, dHidden: F, weights: LstmWeights<F>, grads: LstmGradients<F>, dX: F | null): void {
     const { B, T, I, H } = shape;
     const arrays = takeLstmCache<F>(cache);
     checkLength('lstmBackward dHidden', dHidden, B * T * H);
@@ -117,6 +111,7 @@ class ReferenceBackend<F extends FloatArray> implements ComputeBackend<F> {
     checkLength('lstmBackward dRecurrentKernel', grads.dRecurrentKernel, H * 4 * H);
     checkLength('lstmBackward dBias', grads.dBias, 4 * H);
     checkLength('lstmBackward cached x', arrays.x, B * T * I);
+    if (dX !== null) checkLength('lstmBackward dX', dX, B * T * I);
     const G = 4 * H;
     const { x, gates, cells, cellTanh, hidden } = arrays;
     const { kernel, recurrentKernel } = weights;
@@ -158,52 +153,47 @@ class ReferenceBackend<F extends FloatArray> implements ComputeBackend<F> {
     addColumnSums(dBias, dPre, B * T, G);
     addTransposedProduct(dKernel, x, 0, dPre, 0, B * T, I, G);
     for (let b = 0; b < B; b++) addTransposedProduct(dRecurrentKernel, hidden, b * T * H, dPre, (b * T + 1) * G, T - 1, H, G);
-    if (!wantInputGradient) return null;
+    if (dX === null) return;
 
     // dX = dPre kernel^T
-    const dX = this.allocate(B * T * I);
     for (let row = 0; row < B * T; row++) setVectorTimesTransposed(dX, row * I, dPre, row * G, kernel, I, G);
-    return dX;
   }
 
   // h [B,H] kernel [H,K] bias [K] -> y [B,K]
-  denseForward(shape: DenseShape, h: F, kernel: F, bias: F): F {
+  denseForward(shape: DenseShape, h: F, kernel: F, bias: F, y: F): void {
     const { B, H, K } = shape;
     checkLength('denseForward h', h, B * H);
     checkLength('denseForward kernel', kernel, H * K);
     checkLength('denseForward bias', bias, K);
-    const y = this.allocate(B * K);
+    checkLength('denseForward y', y, B * K);
     for (let b = 0; b < B; b++) {
       y.set(bias, b * K);
       addVectorTimesMatrix(y, b * K, h, b * H, kernel, H, K);
     }
-    return y;
   }
 
   // dY [B,K] -> dH [B,H]; dKernel [H,K] += h^T dY; dBias [K] += column sums of dY.
-  denseBackward(shape: DenseShape, h: F, dY: F, kernel: F, dKernel: F, dBias: F): F {
+  denseBackward(shape: DenseShape, h: F, dY: F, kernel: F, dKernel: F, dBias: F, dH: F): void {
     const { B, H, K } = shape;
     checkLength('denseBackward h', h, B * H);
     checkLength('denseBackward dY', dY, B * K);
     checkLength('denseBackward kernel', kernel, H * K);
     checkLength('denseBackward dKernel', dKernel, H * K);
     checkLength('denseBackward dBias', dBias, K);
+    checkLength('denseBackward dH', dH, B * H);
     addColumnSums(dBias, dY, B, K);
     addTransposedProduct(dKernel, h, 0, dY, 0, B, H, K);
-    const dH = this.allocate(B * H);
     for (let b = 0; b < B; b++) setVectorTimesTransposed(dH, b * H, dY, b * K, kernel, H, K);
-    return dH;
   }
 
   // tokens [B*T], table [V,E] -> x [B,T,E]
-  embeddingForward(tokens: Int32Array, table: F, E: number): F {
+  embeddingForward(tokens: Int32Array, table: F, E: number, x: F): void {
     const V = checkTable(table, E);
-    const x = this.allocate(tokens.length * E);
+    checkLength('embeddingForward x', x, tokens.length * E);
     for (let r = 0; r < tokens.length; r++) {
       const token = checkToken(tokens[r]!, r, V);
       x.set(table.subarray(token * E, (token + 1) * E), r * E);
     }
-    return x;
   }
 
   // dX [B,T,E] scatter-added into dTable [V,E] at the rows the tokens name.
@@ -222,7 +212,7 @@ class ReferenceBackend<F extends FloatArray> implements ComputeBackend<F> {
   }
 
   dispose(): void {
-    // Nothing outlives a call: caches are plain arrays owned by their callers.
+    // Nothing outlives a call: caches are plain arrays that their callers drop.
   }
 }
 

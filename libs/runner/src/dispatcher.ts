@@ -4,6 +4,10 @@
 // idle worker as a second job with the same data; results are deterministic, so the first
 // one to finish wins. BullMQ's own retries (attempts, backoff) and stalled-job detection
 // handle workers that fail or die.
+//
+// Results arrive with BullMQ's 'completed' events (written by the same script that completes
+// the job), so a step's end costs no lookup; the queue is read only when no event came for
+// pollMs (events lost with a connection, or a shard that is slow) or a job failed.
 import { Queue, QueueEvents } from 'bullmq';
 import { ShardFailedError } from './errors/shard-failed-error';
 import { redisOptionsFromUrl } from './redis';
@@ -63,11 +67,22 @@ interface ShardProgress<R> {
   failure?: ShardFailedError;
 }
 
+/** What the queue's events told about one BullMQ job of the running step (coordinator clock). */
+interface JobEvents {
+  activeAt?: number;
+  completed?: { readonly result: unknown; readonly at: number };
+}
+
 export class ShardDispatcher {
   private readonly options: ShardDispatcherOptions;
   private readonly queue: Queue;
   private readonly events: QueueEvents;
   private waiters: (() => void)[] = [];
+  /** Completed and failed events seen; a nap that starts after a new one returns at once. */
+  private eventCount = 0;
+  private failedEventCount = 0;
+  /** Events of the running steps' jobs (several jobs can share a queue), by BullMQ job id; others are ignored. */
+  private readonly watched = new Map<string, JobEvents>();
   /** The previous step's clean-up, left to run while the coordinator aggregates. */
   private removal: Promise<void> = Promise.resolve();
   private closed = false;
@@ -81,9 +96,22 @@ export class ShardDispatcher {
     const redis = redisOptionsFromUrl(connection.redisUrl);
     this.queue = new Queue(queueName, { connection: redis, prefix: connection.prefix });
     this.events = new QueueEvents(queueName, { connection: redis, prefix: connection.prefix });
-    const wake = (): void => this.wakeAll();
-    this.events.on('completed', wake);
-    this.events.on('failed', wake);
+    this.events.on('active', ({ jobId }) => {
+      const job = this.watched.get(jobId);
+      // Each attempt restarts the clock, as BullMQ's processedOn does.
+      if (job !== undefined) job.activeAt = Date.now();
+    });
+    this.events.on('completed', ({ jobId, returnvalue }) => {
+      const job = this.watched.get(jobId);
+      if (job !== undefined) job.completed = { result: returnvalue, at: Date.now() };
+      this.eventCount += 1;
+      this.wakeAll();
+    });
+    this.events.on('failed', () => {
+      this.eventCount += 1;
+      this.failedEventCount += 1;
+      this.wakeAll();
+    });
     this.events.on('error', () => undefined);
     this.queue.on('error', () => undefined);
   }
@@ -94,14 +122,16 @@ export class ShardDispatcher {
     for (const wake of waiters) wake();
   }
 
-  private async nap(ms: number): Promise<void> {
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done(): void {
+  /** Waits up to ms for an event; returns at once when one came after eventCount was `seen`. True when it timed out. */
+  private async nap(ms: number, seen: number): Promise<boolean> {
+    if (this.eventCount !== seen) return false;
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => done(true), ms);
+      const done = (timedOut: boolean): void => {
         clearTimeout(timer);
-        resolve();
-      }
-      this.waiters.push(done);
+        resolve(timedOut);
+      };
+      this.waiters.push(() => done(false));
     });
   }
 
@@ -123,35 +153,70 @@ export class ShardDispatcher {
       removeOnComplete: { age: LEFTOVER_AGE_SECONDS },
       removeOnFail: { age: LEFTOVER_AGE_SECONDS },
     };
+    const jobIds = tasks.flatMap((task) => [task.taskId, task.taskId + DUPLICATE_SUFFIX]);
+    for (const id of jobIds) this.watched.set(id, {});
     await this.queue.addBulk(tasks.map((task) => ({ name: 'gradient', data: task.data, opts: { ...jobOptions, jobId: task.taskId } })));
     const progress: ShardProgress<R>[] = tasks.map((task) => ({ task, duplicated: false }));
     const durations: number[] = [];
     let lastCheck = 0;
+    let readQueue = false;
+    let failedEventsSeen = this.failedEventCount;
     try {
       for (;;) {
         if (Date.now() - lastCheck >= this.options.checkEveryMs) {
           await check();
           lastCheck = Date.now();
         }
+        const eventsSeen = this.eventCount;
         const pending = progress.filter((shard) => shard.result === undefined);
-        if (pending.length === 0) break;
-        // All at once: the commands share round trips, which matters when the workers keep
-        // every core busy and each round trip waits to be scheduled.
-        await Promise.all(pending.map((shard) => this.lookAt(shard, durations, jobOptions)));
-        const failed = pending.find((shard) => shard.failure !== undefined);
-        if (failed !== undefined) throw failed.failure;
+        for (const shard of pending) this.takeFromEvents(shard, durations);
+        if (this.failedEventCount !== failedEventsSeen) {
+          failedEventsSeen = this.failedEventCount;
+          readQueue = true;
+        }
+        if (readQueue) {
+          // All at once: the commands share round trips, which matters when the workers keep
+          // every core busy and each round trip waits to be scheduled.
+          await Promise.all(pending.filter((shard) => shard.result === undefined).map((shard) => this.lookAt(shard, durations, jobOptions)));
+          const failed = pending.find((shard) => shard.failure !== undefined);
+          if (failed !== undefined) throw failed.failure;
+        } else {
+          await Promise.all(pending.map((shard) => this.duplicateIfStraggling(shard, this.eventRunningSince(shard), durations, jobOptions)));
+        }
         for (const shard of pending) if (shard.result !== undefined) onResult(progress.indexOf(shard), shard.result);
         if (progress.every((shard) => shard.result !== undefined)) break;
-        await this.nap(this.options.pollMs);
+        readQueue = await this.nap(this.options.pollMs, eventsSeen);
       }
     } finally {
-      this.removal = this.removeTasks(tasks);
+      for (const id of jobIds) this.watched.delete(id);
+      this.removal = this.removeTasks(progress);
     }
     return progress.map((shard) => shard.result as R);
   }
 
+  /** The result of a shard (or of its duplicate) when a 'completed' event brought it. */
+  private takeFromEvents<R>(shard: ShardProgress<R>, durations: number[]): void {
+    for (const id of this.jobIdsOf(shard)) {
+      const events = this.watched.get(id);
+      if (events?.completed === undefined) continue;
+      shard.result = events.completed.result as R;
+      if (events.activeAt !== undefined) durations.push(events.completed.at - events.activeAt);
+      return;
+    }
+  }
+
+  /** When the earliest job of this shard started, as far as 'active' events tell. */
+  private eventRunningSince(shard: ShardProgress<unknown>): number | undefined {
+    const starts = this.jobIdsOf(shard).flatMap((id) => this.watched.get(id)?.activeAt ?? []);
+    return starts.length === 0 ? undefined : Math.min(...starts);
+  }
+
+  private jobIdsOf(shard: ShardProgress<unknown>): string[] {
+    return shard.duplicated ? [shard.task.taskId, shard.task.taskId + DUPLICATE_SUFFIX] : [shard.task.taskId];
+  }
+
   private async lookAt<R>(shard: ShardProgress<R>, durations: number[], jobOptions: object): Promise<void> {
-    const ids = shard.duplicated ? [shard.task.taskId, shard.task.taskId + DUPLICATE_SUFFIX] : [shard.task.taskId];
+    const ids = this.jobIdsOf(shard);
     let failedJobs = 0;
     let runningSince: number | undefined;
     for (const id of ids) {
@@ -174,10 +239,13 @@ export class ShardDispatcher {
     }
     // A shard fails the step only when every job running it has failed for good.
     if (failedJobs < ids.length) shard.failure = undefined;
-    if (!shard.duplicated && runningSince !== undefined && this.isStraggling(Date.now() - runningSince, durations)) {
-      shard.duplicated = true;
-      await this.queue.add('gradient', shard.task.data, { ...jobOptions, jobId: shard.task.taskId + DUPLICATE_SUFFIX });
-    }
+    await this.duplicateIfStraggling(shard, runningSince, durations, jobOptions);
+  }
+
+  private async duplicateIfStraggling(shard: ShardProgress<unknown>, runningSince: number | undefined, durations: readonly number[], jobOptions: object): Promise<void> {
+    if (shard.result !== undefined || shard.duplicated || runningSince === undefined || !this.isStraggling(Date.now() - runningSince, durations)) return;
+    shard.duplicated = true;
+    await this.queue.add('gradient', shard.task.data, { ...jobOptions, jobId: shard.task.taskId + DUPLICATE_SUFFIX });
   }
 
   private isStraggling(elapsedMs: number, durations: readonly number[]): boolean {
@@ -187,10 +255,9 @@ export class ShardDispatcher {
     return elapsedMs > this.options.stragglerFactor * median;
   }
 
-  private async removeTasks(tasks: readonly ShardTask<unknown>[]): Promise<void> {
+  private async removeTasks(progress: readonly ShardProgress<unknown>[]): Promise<void> {
     // A job still locked by a straggling worker cannot be removed; it expires by age.
-    const ids = tasks.flatMap((task) => [task.taskId, task.taskId + DUPLICATE_SUFFIX]);
-    await Promise.all(ids.map((id) => this.queue.remove(id).catch(() => 0)));
+    await Promise.all(progress.flatMap((shard) => this.jobIdsOf(shard)).map((id) => this.queue.remove(id).catch(() => 0)));
   }
 
   /** Removes waiting and delayed jobs whose ids start with `taskIdPrefix` (an older generation). */

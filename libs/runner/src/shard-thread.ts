@@ -6,6 +6,7 @@ import {
   BackendRegistry,
   evaluateLoss,
   lossAndGradient,
+  ModelActivations,
   parameterLayout,
   registerTfjsBackends,
   type ComputeBackend,
@@ -31,12 +32,18 @@ const JOB_CACHE_SIZE = 4;
 class ShardComputer {
   private readonly jobs = new Map<string, Promise<JobContext>>();
   private readonly weights = new Map<string, Promise<Float32Array>>();
+  // Reused from shard to shard (the math between zeroing and encoding never awaits): fresh
+  // arrays each shard made V8 run a full mark-compact every few shards.
+  private readonly activations: ModelActivations<Float32Array>;
+  private gradient = new Float32Array(0);
 
   constructor(
     private readonly store: ObjectStore,
     private readonly backend: ComputeBackend<Float32Array>,
     private readonly cacheDir: string,
-  ) {}
+  ) {
+    this.activations = new ModelActivations((length) => backend.allocate(length));
+  }
 
   private job(jobId: string): Promise<JobContext> {
     let context = this.jobs.get(jobId);
@@ -71,9 +78,13 @@ class ShardComputer {
         : plan.validationShardWindows(task.shard);
     const batch = await reader.assembleBatch(windows, task.kind === 'train' ? 'train' : 'validation');
     const params = await this.loadWeights(task.weightsKey, task.weightsSha256);
-    if (task.kind === 'validate') return { ...evaluateLoss(this.backend, record.model, params, batch), computeMs: performance.now() - started };
-    const grads = new Float32Array(parameterLayout(record.model).size);
-    const { loss, count } = lossAndGradient(this.backend, record.model, params, batch, grads);
+    if (task.kind === 'validate') {
+      return { ...evaluateLoss(this.backend, record.model, params, batch, this.activations), computeMs: performance.now() - started };
+    }
+    const size = parameterLayout(record.model).size;
+    if (this.gradient.length !== size) this.gradient = new Float32Array(size);
+    const grads = this.gradient.fill(0);
+    const { loss, count } = lossAndGradient(this.backend, record.model, params, batch, grads, this.activations);
     const bytes = encodeFloat32Vector(grads);
     const key = gradientKey(task.jobId, task.generation, task.step, task.shard);
     await this.store.put(key, bytes);

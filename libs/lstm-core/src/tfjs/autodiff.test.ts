@@ -75,21 +75,27 @@ function backendGradients(backend: ComputeBackend<Float32Array>): Record<Paramet
   const shape2: LstmShape = { B, T, I: H1, H: H2 };
   const weights1 = { kernel: params.kernel1, recurrentKernel: params.recurrent1, bias: params.bias1 };
   const weights2 = { kernel: params.kernel2, recurrentKernel: params.recurrent2, bias: params.bias2 };
-  const x = backend.embeddingForward(tokens, params.table, E);
-  const layer1 = backend.lstmForward(shape1, x, weights1, true);
-  const layer2 = backend.lstmForward(shape2, layer1.hidden, weights2, true);
+  const x = new Float32Array(B * T * E);
+  backend.embeddingForward(tokens, params.table, E, x);
+  const hidden1 = new Float32Array(B * T * H1);
+  const cache1 = backend.lstmForward(shape1, x, weights1, true, hidden1);
+  const hidden2 = new Float32Array(B * T * H2);
+  const cache2 = backend.lstmForward(shape2, hidden1, weights2, true, hidden2);
   const last = new Float32Array(B * H2);
-  for (let b = 0; b < B; b++) last.set(layer2.hidden.subarray((b * T + T - 1) * H2, (b * T + T) * H2), b * H2);
-  backend.denseForward({ B, H: H2, K }, last, params.denseKernel, params.denseBias);
-  const dLast = backend.denseBackward({ B, H: H2, K }, last, outputWeights, params.denseKernel, grads.denseKernel, grads.denseBias);
+  for (let b = 0; b < B; b++) last.set(hidden2.subarray((b * T + T - 1) * H2, (b * T + T) * H2), b * H2);
+  backend.denseForward({ B, H: H2, K }, last, params.denseKernel, params.denseBias, new Float32Array(B * K));
+  const dLast = new Float32Array(B * H2);
+  backend.denseBackward({ B, H: H2, K }, last, outputWeights, params.denseKernel, grads.denseKernel, grads.denseBias, dLast);
   const dHidden2 = Float32Array.from(hiddenWeights);
   for (let b = 0; b < B; b++) {
     for (let j = 0; j < H2; j++) dHidden2[(b * T + T - 1) * H2 + j]! += dLast[b * H2 + j]!;
   }
   const grads2 = { dKernel: grads.kernel2, dRecurrentKernel: grads.recurrent2, dBias: grads.bias2 };
-  const dHidden1 = backend.lstmBackward(shape2, layer2.cache, dHidden2, weights2, grads2, true)!;
+  const dHidden1 = new Float32Array(B * T * H1);
+  backend.lstmBackward(shape2, cache2, dHidden2, weights2, grads2, dHidden1);
   const grads1 = { dKernel: grads.kernel1, dRecurrentKernel: grads.recurrent1, dBias: grads.bias1 };
-  const dX = backend.lstmBackward(shape1, layer1.cache, dHidden1, weights1, grads1, true)!;
+  const dX = new Float32Array(B * T * E);
+  backend.lstmBackward(shape1, cache1, dHidden1, weights1, grads1, dX);
   backend.embeddingBackward(tokens, dX, grads.table, E);
   return grads;
 }

@@ -17,15 +17,14 @@ function vocabularySize(table: Float32Array, E: number, what: string): number {
   return table.length / E;
 }
 
-/** tokens [B*T] (ids < V), table [V,E] -> x [B,T,E]. */
-export function embeddingForward(tokens: Int32Array, table: Float32Array, E: number): Float32Array {
+/** tokens [B*T] (ids < V), table [V,E] -> x [B,T,E], written into x. */
+export function embeddingForward(tokens: Int32Array, table: Float32Array, E: number, x: Float32Array): void {
   checkTokens(tokens, vocabularySize(table, E, 'embedding table'));
-  const x = new Float32Array(tokens.length * E);
+  checkLength('embedding x [B,T,E]', x, tokens.length * E);
   for (let n = 0; n < tokens.length; n++) {
     const from = tokens[n]! * E;
     x.set(table.subarray(from, from + E), n * E);
   }
-  return x;
 }
 
 /** dTable [V,E] += dX [B,T,E] scattered to the rows named by tokens [B*T], in token order. */

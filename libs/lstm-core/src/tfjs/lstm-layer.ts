@@ -20,9 +20,9 @@
 //   something throws half-way.
 
 import * as tf from '@tensorflow/tfjs-core';
-import type { LayerCache, LstmForwardResult, LstmGradients, LstmShape, LstmWeights } from '../backend';
+import type { LayerCache, LstmGradients, LstmShape, LstmWeights } from '../backend';
 import type { GateWorkspace, GateWorkspacePool } from './gate-kernels';
-import { checkLength, readInto, tidyReturning } from './tensor-io';
+import { checkLength, readInto } from './tensor-io';
 
 /** The activations a training forward keeps for the backward, all time-major, in a workspace. */
 interface LstmActivations {
@@ -142,9 +142,9 @@ function stackWeights(weights: LstmWeights<Float32Array>, I: number, H: number, 
 }
 
 /**
- * x [B,T,I] -> hidden [B,T,H]. With training, the cache keeps the activations for the
- * backward (about T*B*(I + 11H) floats, in a workspace that holds the backward's buffers
- * too); without, it keeps nothing.
+ * x [B,T,I] -> hidden [B,T,H], written into hidden. With training, the cache keeps the
+ * activations for the backward (about T*B*(I + 11H) floats, in a workspace that holds the
+ * backward's buffers too); without, it keeps nothing.
  */
 export function lstmForward(
   owner: object,
@@ -153,9 +153,11 @@ export function lstmForward(
   x: Float32Array,
   weights: LstmWeights<Float32Array>,
   training: boolean,
-): LstmForwardResult<Float32Array> {
+  hidden: Float32Array,
+): LayerCache {
   const { B, T, I, H } = shape;
   checkLength('lstm input [B,T,I]', x, B * T * I);
+  checkLength('lstm hidden [B,T,H]', hidden, B * T * H);
   checkWeights(shape, weights);
   const lengths = activationLengths(shape);
   const workspace = pool.acquire(pool.bytesFor(training ? [...lengths, ...backwardLengths(shape)] : lengths));
@@ -168,9 +170,9 @@ export function lstmForward(
   tf.tidy(() => {
     forwardAllSteps(shape, weights, activations, stacked!);
   });
-  const hidden = batchMajorHidden(activations.stepInputs, B, T, I, H);
+  batchMajorHidden(activations.stepInputs, B, T, I, H, hidden);
   if (!training) pool.release(workspace);
-  return { hidden, cache: new TfjsLstmCache(owner, shape, training ? activations : null, pool) };
+  return new TfjsLstmCache(owner, shape, training ? activations : null, pool);
 }
 
 // Fills the activations of all T steps.
@@ -215,23 +217,21 @@ function gatesOfStep(stepInput: Float32Array, stackedTensor: tf.Tensor2D, B: num
   tf.dispose([input, activated]);
 }
 
-/** The hidden states h_0..h_{T-1} out of stepInputs [(T+1),B,I+1+H] as [B,T,H], by whole rows
- * (writing them batch-major from the step loop would stride T*H floats per row). */
-function batchMajorHidden(stepInputs: Float32Array, B: number, T: number, I: number, H: number): Float32Array {
+/** The hidden states h_0..h_{T-1} out of stepInputs [(T+1),B,I+1+H] into hidden [B,T,H], by
+ * whole rows (writing them batch-major from the step loop would stride T*H floats per row). */
+function batchMajorHidden(stepInputs: Float32Array, B: number, T: number, I: number, H: number, hidden: Float32Array): void {
   const width = I + 1 + H;
-  const hidden = new Float32Array(B * T * H);
   for (let t = 0; t < T; t++) {
     for (let b = 0; b < B; b++) {
       const from = ((t + 1) * B + b) * width + I + 1;
       hidden.set(stepInputs.subarray(from, from + H), (b * T + t) * H);
     }
   }
-  return hidden;
 }
 
 /**
- * dHidden [B,T,H] -> dX [B,T,I] (or null). Adds into dKernel [I,4H], dRecurrentKernel [H,4H]
- * and dBias [4H]. Consumes the cache.
+ * dHidden [B,T,H] -> dX [B,T,I], written into dX unless it is null. Adds into dKernel [I,4H],
+ * dRecurrentKernel [H,4H] and dBias [4H]. Consumes the cache.
  */
 export function lstmBackward(
   owner: object,
@@ -240,8 +240,8 @@ export function lstmBackward(
   dHidden: Float32Array,
   weights: LstmWeights<Float32Array>,
   grads: LstmGradients<Float32Array>,
-  wantInputGradient: boolean,
-): Float32Array | null {
+  dX: Float32Array | null,
+): void {
   if (!(cache instanceof TfjsLstmCache) || cache.owner !== owner) {
     throw new TypeError(`lstmBackward: the cache (${cache.kind}) was not made by this backend's lstmForward`);
   }
@@ -255,7 +255,8 @@ export function lstmBackward(
   checkLength('lstm dKernel [I,4H]', grads.dKernel, I * G);
   checkLength('lstm dRecurrentKernel [H,4H]', grads.dRecurrentKernel, H * G);
   checkLength('lstm dBias [4H]', grads.dBias, G);
-  return cache.consume((acts) => {
+  if (dX !== null) checkLength('lstm dX [B,T,I]', dX, B * T * I);
+  cache.consume((acts) => {
     const [dHiddenCopy, stepProduct, dCell, dPreStep, dPreTransposed, stepWeights, weightProduct] = backwardLengths(shape).map((length) =>
       acts.workspace.floats(length),
     );
@@ -269,15 +270,14 @@ export function lstmBackward(
       weightProduct: weightProduct!,
     };
     buffers.dHidden.set(dHidden);
-    return tidyReturning(() => {
-      const dInputs = backwardAllSteps(shape, acts, buffers, weights, wantInputGradient);
+    tf.tidy(() => {
+      backwardAllSteps(shape, acts, buffers, weights, dX);
       weightGradients(shape, acts, buffers, grads);
-      return dInputs;
     });
   });
 }
 
-// BPTT from t = T-1 down to 0. Returns dX [B,T,I] (or null); leaves the pre-activation
+// BPTT from t = T-1 down to 0. Writes dX [B,T,I] (unless null); leaves the pre-activation
 // gradients of all steps transposed in buffers.dPreTransposed [4H, T*B], the left operand of
 // the weight-gradient product.
 // A step's one product dz_t [B,4H] x [U^T | W^T] [4H,H+I] gives dh_{t-1} and dx_t together,
@@ -289,19 +289,18 @@ function backwardAllSteps(
   acts: LstmActivations,
   buffers: LstmBackwardBuffers,
   weights: LstmWeights<Float32Array>,
-  wantInputGradient: boolean,
-): Float32Array | null {
+  dInputs: Float32Array | null,
+): void {
   const { B, T, I, H } = shape;
   const G = 4 * H;
   const BH = B * H;
-  const width = wantInputGradient ? H + I : H;
+  const width = dInputs !== null ? H + I : H;
   const { workspace, gates, cellTanh, doubledCells } = acts;
   const { dHidden, dCell, dPreStep, dPreTransposed } = buffers;
   const stepProduct = buffers.stepProduct.subarray(0, B * width);
   const stepWeightValues = buffers.stepWeights.subarray(0, G * width);
   transposeSideBySide(weights.recurrentKernel, weights.kernel, H, width - H, G, stepWeightValues);
   const stepWeights = tf.tensor2d(stepWeightValues, [G, width]);
-  const dInputs = wantInputGradient ? new Float32Array(B * T * I) : null;
   dCell.fill(0);
   stepProduct.fill(0); // dh from step T
   for (let t = T - 1; t >= 0; t--) {
@@ -328,7 +327,6 @@ function backwardAllSteps(
     }
   }
   stepWeights.dispose();
-  return dInputs;
 }
 
 /** u [H,G] and the first I rows of w [>=I,G] -> into [G, H+I] = [u^T | w^T] (I = 0: u^T). */

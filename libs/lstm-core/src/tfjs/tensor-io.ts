@@ -3,23 +3,11 @@
 
 import * as tf from '@tensorflow/tfjs-core';
 
-/**
- * Runs fn inside tf.tidy, so that tensors it leaves behind are freed even when it throws, and
- * hands its result back past tidy (which would walk a returned typed array element by element).
- */
-export function tidyReturning<T>(fn: () => T): T {
-  const result: T[] = [];
-  tf.tidy(() => {
-    result.push(fn());
-  });
-  return result[0]!;
-}
-
 export function checkLength(what: string, array: ArrayLike<number>, expected: number): void {
   if (array.length !== expected) throw new RangeError(`${what}: expected ${expected} values, got ${array.length}`);
 }
 
-export function readFloat32(t: tf.Tensor): Float32Array {
+function readFloat32(t: tf.Tensor): Float32Array {
   const values = t.dataSync();
   if (!(values instanceof Float32Array)) throw new TypeError(`expected float32 tensor data, got ${t.dtype}`);
   return values;
@@ -64,13 +52,12 @@ export function transposed(a: Float32Array, rows: number, cols: number): Float32
   return out;
 }
 
-
-/** a [M, K] x b [K, N] -> [M, N]. */
-export function matMulOf(a: Float32Array, M: number, K: number, b: Float32Array, N: number): Float32Array {
+/** a [M, K] x b [K, N] -> into [M, N], which it returns. */
+export function matMulInto(a: Float32Array, M: number, K: number, b: Float32Array, N: number, into: Float32Array): Float32Array {
   const left = tf.tensor2d(a, [M, K]);
   const right = tf.tensor2d(b, [K, N]);
   const product = tf.matMul(left, right);
-  const result = readFloat32(product);
+  readInto(product, into);
   tf.dispose([left, right, product]);
-  return result;
+  return into;
 }

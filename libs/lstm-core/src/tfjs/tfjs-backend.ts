@@ -5,7 +5,7 @@
 
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs-core';
-import type { ComputeBackend, DenseShape, LayerCache, LstmForwardResult, LstmGradients, LstmShape, LstmWeights } from '../backend';
+import type { ComputeBackend, DenseShape, LayerCache, LstmGradients, LstmShape, LstmWeights } from '../backend';
 import { BackendUnavailableError } from './backend-unavailable-error';
 import { denseBackward, denseForward } from './dense-layer';
 import { embeddingBackward, embeddingForward } from './embedding';
@@ -89,14 +89,9 @@ class TfjsComputeBackend implements ComputeBackend<Float32Array> {
     return new Float32Array(length);
   }
 
-  lstmForward(
-    shape: LstmShape,
-    x: Float32Array,
-    weights: LstmWeights<Float32Array>,
-    training: boolean,
-  ): LstmForwardResult<Float32Array> {
+  lstmForward(shape: LstmShape, x: Float32Array, weights: LstmWeights<Float32Array>, training: boolean, hidden: Float32Array): LayerCache {
     this.activate();
-    return lstmForward(this, this.workspaces, shape, x, weights, training);
+    return lstmForward(this, this.workspaces, shape, x, weights, training, hidden);
   }
 
   lstmBackward(
@@ -105,15 +100,15 @@ class TfjsComputeBackend implements ComputeBackend<Float32Array> {
     dHidden: Float32Array,
     weights: LstmWeights<Float32Array>,
     grads: LstmGradients<Float32Array>,
-    wantInputGradient: boolean,
-  ): Float32Array | null {
+    dX: Float32Array | null,
+  ): void {
     this.activate();
-    return lstmBackward(this, shape, cache, dHidden, weights, grads, wantInputGradient);
+    lstmBackward(this, shape, cache, dHidden, weights, grads, dX);
   }
 
-  denseForward(shape: DenseShape, h: Float32Array, kernel: Float32Array, bias: Float32Array): Float32Array {
+  denseForward(shape: DenseShape, h: Float32Array, kernel: Float32Array, bias: Float32Array, y: Float32Array): void {
     this.activate();
-    return denseForward(shape, h, kernel, bias);
+    denseForward(shape, h, kernel, bias, y);
   }
 
   denseBackward(
@@ -123,13 +118,14 @@ class TfjsComputeBackend implements ComputeBackend<Float32Array> {
     kernel: Float32Array,
     dKernel: Float32Array,
     dBias: Float32Array,
-  ): Float32Array {
+    dH: Float32Array,
+  ): void {
     this.activate();
-    return denseBackward(shape, h, dY, kernel, dKernel, dBias);
+    denseBackward(shape, h, dY, kernel, dKernel, dBias, dH);
   }
 
-  embeddingForward(tokens: Int32Array, table: Float32Array, E: number): Float32Array {
-    return embeddingForward(tokens, table, E);
+  embeddingForward(tokens: Int32Array, table: Float32Array, E: number, x: Float32Array): void {
+    embeddingForward(tokens, table, E, x);
   }
 
   embeddingBackward(tokens: Int32Array, dX: Float32Array, dTable: Float32Array, E: number): void {
