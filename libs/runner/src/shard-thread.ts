@@ -32,10 +32,10 @@ const JOB_CACHE_SIZE = 4;
 class ShardComputer {
   private readonly jobs = new Map<string, Promise<JobContext>>();
   private readonly weights = new Map<string, Promise<Float32Array>>();
-  // Reused from shard to shard (the math between zeroing and encoding never awaits): fresh
-  // arrays each shard made V8 run a full mark-compact every few shards.
+  // The activations and the gradient, reused from shard to shard (the math between zeroing
+  // and encoding never awaits): fresh arrays each shard made V8 run a full mark-compact every
+  // few shards.
   private readonly activations: ModelActivations<Float32Array>;
-  private gradient = new Float32Array(0);
 
   constructor(
     private readonly store: ObjectStore,
@@ -81,9 +81,7 @@ class ShardComputer {
     if (task.kind === 'validate') {
       return { ...evaluateLoss(this.backend, record.model, params, batch, this.activations), computeMs: performance.now() - started };
     }
-    const size = parameterLayout(record.model).size;
-    if (this.gradient.length !== size) this.gradient = new Float32Array(size);
-    const grads = this.gradient.fill(0);
+    const grads = this.activations.array('parameterGradient', parameterLayout(record.model).size).fill(0);
     const { loss, count } = lossAndGradient(this.backend, record.model, params, batch, grads, this.activations);
     const bytes = encodeFloat32Vector(grads);
     const key = gradientKey(task.jobId, task.generation, task.step, task.shard);
