@@ -1,5 +1,6 @@
 // Module boundaries (Nx tags): apps -> libs only, apps never import each other,
-// lstm-core depends on nothing of ours, and the compute/data libs never touch Redis or S3.
+// lstm-core depends on nothing of ours, the compute/data libs never touch Redis or S3, and
+// only libs/runner (and the apps) touch BullMQ and ioredis.
 import nx from '@nx/eslint-plugin';
 import tseslint from 'typescript-eslint';
 
@@ -7,16 +8,29 @@ const serviceClients = ['bullmq', 'ioredis', '@aws-sdk/*'];
 
 const depConstraints = [
   { sourceTag: 'scope:core', onlyDependOnLibsWithTags: [], bannedExternalImports: serviceClients },
+  { sourceTag: 'scope:native', onlyDependOnLibsWithTags: ['scope:core'], bannedExternalImports: serviceClients },
+  { sourceTag: 'scope:backends', onlyDependOnLibsWithTags: ['scope:core', 'scope:native'], bannedExternalImports: serviceClients },
   { sourceTag: 'scope:storage', onlyDependOnLibsWithTags: [] },
   {
     sourceTag: 'scope:data',
     onlyDependOnLibsWithTags: ['scope:core', 'scope:storage'],
     bannedExternalImports: serviceClients,
   },
-  { sourceTag: 'scope:protocol', onlyDependOnLibsWithTags: ['scope:core', 'scope:data', 'scope:storage'] },
+  { sourceTag: 'scope:protocol', onlyDependOnLibsWithTags: ['scope:core', 'scope:data', 'scope:storage'], bannedExternalImports: ['bullmq', 'ioredis'] },
+  {
+    sourceTag: 'scope:job-store',
+    onlyDependOnLibsWithTags: ['scope:core', 'scope:data', 'scope:storage', 'scope:protocol'],
+    bannedExternalImports: ['bullmq', 'ioredis'],
+  },
+  {
+    // Using a trained model needs no queue: the CLI and the dashboard read models without BullMQ.
+    sourceTag: 'scope:models',
+    onlyDependOnLibsWithTags: ['scope:core', 'scope:data', 'scope:storage', 'scope:protocol', 'scope:job-store', 'scope:backends'],
+    bannedExternalImports: ['bullmq', 'ioredis'],
+  },
   {
     sourceTag: 'scope:runner',
-    onlyDependOnLibsWithTags: ['scope:core', 'scope:data', 'scope:storage', 'scope:protocol'],
+    onlyDependOnLibsWithTags: ['scope:core', 'scope:data', 'scope:storage', 'scope:protocol', 'scope:job-store', 'scope:backends'],
   },
   { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:lib'] },
   { sourceTag: 'type:lib', onlyDependOnLibsWithTags: ['type:lib'] },
@@ -25,7 +39,7 @@ const depConstraints = [
 const boundaries = (allow) => ['error', { enforceBuildableLibDependency: false, allow, depConstraints }];
 
 export default [
-  { ignores: ['**/node_modules/**', '**/dist/**', '.nx/**', 'bench/results/**'] },
+  { ignores: ['**/node_modules/**', '**/dist/**', '.nx/**', '.scratch/**', 'bench/results/**'] },
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts', '**/*.js', '**/*.mjs'],

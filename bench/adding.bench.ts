@@ -10,13 +10,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import {
-  addingProblemWindow,
-  createReferenceBackend,
-  createTfjsBackend,
-  trainAddingProblem,
-  type ComputeBackend,
-} from '@lstm-runner/lstm-core';
+import { createReferenceBackend, createTfjsBackend, type ComputeBackend } from '@lstm-runner/lstm-core';
+import { addingProblemWindow, trainAddingProblem } from './adding-problem';
 
 const { values: args } = parseArgs({
   options: {

@@ -24,7 +24,8 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { clipByGlobalNorm, createOptimizer, createRng, createTfjsBackend, initializeParameters, lossAndGradient, type ModelSpec } from '@lstm-runner/lstm-core';
 import { openStore } from '@lstm-runner/storage';
-import { aggregateShardGradients, readMetrics, type MetricRecord } from '@lstm-runner/runner';
+import { readMetrics, type MetricRecord } from '@lstm-runner/job-store';
+import { aggregateShardGradients } from '@lstm-runner/runner';
 import { startRedisServer } from '../test-support/servers';
 
 const ROOT = join(import.meta.dirname, '..');

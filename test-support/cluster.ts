@@ -133,7 +133,7 @@ export class TestCluster {
   async waitFor(jobId: string, done: (status: { state: string; step: number }) => boolean, timeoutMs = 60_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const { readJobPointer, readLastMetric } = await import('@lstm-runner/runner');
+      const { readJobPointer, readLastMetric } = await import('@lstm-runner/job-store');
       const pointer = await readJobPointer(this.store, jobId).catch(() => null);
       const metric = await readLastMetric(this.store, jobId).catch(() => null);
       if (pointer !== null && done({ state: pointer.state, step: metric?.step ?? 0 })) return;
@@ -147,7 +147,7 @@ export class TestCluster {
    * diagnosis when final weights that should be bit-identical are not.
    */
   async firstDivergence(jobA: string, jobB: string): Promise<string | null> {
-    const { readMetrics } = await import('@lstm-runner/runner');
+    const { readMetrics } = await import('@lstm-runner/job-store');
     const [a, b] = await Promise.all([readMetrics(this.store, jobA), readMetrics(this.store, jobB)]);
     for (let i = 0; i < Math.max(a.length, b.length); i++) {
       if (a[i]?.step !== b[i]?.step || a[i]?.trainLoss !== b[i]?.trainLoss) {
@@ -167,7 +167,7 @@ export class TestCluster {
 
   /** The weights of the job's final (latest) checkpoint, as bytes. */
   async finalWeights(jobId: string): Promise<Buffer> {
-    const { readJobPointer } = await import('@lstm-runner/runner');
+    const { readJobPointer } = await import('@lstm-runner/job-store');
     const pointer = await readJobPointer(this.store, jobId);
     if (pointer?.checkpoint == null) throw new Error(`job ${jobId} has no checkpoint`);
     return Buffer.from(await this.store.get(`${pointer.checkpoint.prefix}weights.bin`));

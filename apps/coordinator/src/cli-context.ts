@@ -6,7 +6,19 @@ import { redactCredentials, runtimeDefaults, type RuntimeDefaults } from '@lstm-
 
 export { positiveIntegerOption } from '@lstm-runner/runner';
 
-export const defaults: RuntimeDefaults = runtimeDefaults();
+let environment: RuntimeDefaults | undefined;
+
+/** Settings from the environment and the embedded defaults, read once (a bad value throws a one-line error naming the variable). */
+export function defaults(): RuntimeDefaults {
+  environment ??= runtimeDefaults();
+  return environment;
+}
+
+/** The coordinator's lease: LSTM_LEASE_TTL_MS, renewed five times per lifetime. */
+export function leaseTimings(): { ttlMs: number; renewEveryMs: number } {
+  const ttlMs = defaults().leaseTtlMs;
+  return { ttlMs, renewEveryMs: Math.max(100, Math.floor(ttlMs / 5)) };
+}
 
 export interface ConnectionFlags {
   readonly store: string;
@@ -18,14 +30,14 @@ export interface ConnectionFlags {
 
 export function withStore(command: Command): Command {
   return command
-    .option('--store <url>', 's3://bucket/prefix, file://dir or a directory (env LSTM_STORE)', defaults.storeUrl)
-    .option('--s3-endpoint <url>', 'S3-compatible endpoint, e.g. MinIO (env S3_ENDPOINT)', defaults.s3Endpoint);
+    .option('--store <url>', 's3://bucket/prefix, file://dir or a directory (env LSTM_STORE)', defaults().storeUrl)
+    .option('--s3-endpoint <url>', 'S3-compatible endpoint, e.g. MinIO (env S3_ENDPOINT)', defaults().s3Endpoint);
 }
 
 export function withRedis(command: Command): Command {
   return command
-    .option('--redis <url>', 'Redis URL, redis:// or rediss:// (env REDIS_URL)', defaults.redisUrl)
-    .addOption(new Option('--queue-prefix <prefix>', 'BullMQ prefix (env LSTM_QUEUE_PREFIX)').default(defaults.queuePrefix).hideHelp());
+    .option('--redis <url>', 'Redis URL, redis:// or rediss:// (env REDIS_URL)', defaults().redisUrl)
+    .addOption(new Option('--queue-prefix <prefix>', 'BullMQ prefix (env LSTM_QUEUE_PREFIX)').default(defaults().queuePrefix).hideHelp());
 }
 
 export function openCommandStore(flags: Pick<ConnectionFlags, 'store' | 's3Endpoint'>): ObjectStore {

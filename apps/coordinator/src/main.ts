@@ -7,21 +7,24 @@ import { modelCommands } from './commands/model';
 import { scheduleCommands } from './commands/schedule';
 import { serviceCommands } from './commands/services';
 
-const program = new Command('lstm')
-  .description('Distributed LSTM training: a coordinator, BullMQ workers and S3-compatible storage.')
-  .option('--verbose', 'print stack traces with errors')
-  .showHelpAfterError('(lstm <command> --help for usage)')
-  .exitOverride();
-
-jobCommands(program);
-dataCommands(program);
-serviceCommands(program);
-modelCommands(program);
-scheduleCommands(program);
+function buildProgram(): Command {
+  const program = new Command('lstm')
+    .description('Distributed LSTM training: a coordinator, BullMQ workers and S3-compatible storage.')
+    .option('--verbose', 'print stack traces with errors')
+    .showHelpAfterError('(lstm <command> --help for usage)')
+    .exitOverride();
+  jobCommands(program);
+  dataCommands(program);
+  serviceCommands(program);
+  modelCommands(program);
+  scheduleCommands(program);
+  return program;
+}
 
 const verbose = process.argv.includes('--verbose');
 try {
-  await program.parseAsync(process.argv);
+  // Built inside the try: option defaults read the environment, where a bad value is an error.
+  await buildProgram().parseAsync(process.argv);
 } catch (error) {
   if (error instanceof CommanderError) {
     // commander already printed its message (unknown option, missing argument, --help).

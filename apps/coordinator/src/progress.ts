@@ -2,7 +2,8 @@
 // losses and ETAs for the epoch and the run; plain one-line updates when stderr is not a
 // terminal (logs, CI). Progress goes to stderr: stdout stays for results.
 import { SingleBar } from 'cli-progress';
-import type { JobStatus, StepProgress } from '@lstm-runner/runner';
+import type { JobStatus } from '@lstm-runner/job-store';
+import type { StepProgress } from '@lstm-runner/runner';
 import { redact } from './cli-context';
 
 function formatDuration(ms: number): string {

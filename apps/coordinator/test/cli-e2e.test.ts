@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { readLayersArtifacts } from '@lstm-runner/runner';
+import { readLayersArtifacts } from '@lstm-runner/models';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 const LSTM_BIN = join(ROOT, 'apps/coordinator/bin/lstm.js');

@@ -3,7 +3,7 @@
 // no stored weights are non-finite.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeFloat32Vector, weightsPrefix } from '@lstm-runner/protocol';
-import { readCheckpoint, readJobPointer, readJobRecord } from '@lstm-runner/runner';
+import { readCheckpoint, readJobPointer, readJobRecord } from '@lstm-runner/job-store';
 import { TestCluster } from '../../../test-support/cluster';
 import { injectedServers, tinySpec } from './fixtures';
 
@@ -23,7 +23,7 @@ describe('jobs that cannot go on', () => {
   it('fails with the job, step and shard when a shard fails on every attempt; the checkpoint stays good', async () => {
     const spec = cluster.writeSpec('corrupt.yaml', tinySpec(csv, { name: 'corrupt', maxSteps: 40 }));
     const coordinator = cluster.lstm(['coordinator']);
-    const worker = cluster.worker({ LSTM_WORKER_TEST_DELAY_MS: '100' });
+    const worker = cluster.worker({ LSTM_INJECT_SHARD_DELAY_MS: '100' });
     const submitted = await cluster.run(['train', spec, '--job-id', 'corrupt']);
     expect(submitted.code, submitted.stderr).toBe(0);
     await cluster.waitFor('corrupt', (s) => s.step >= 4);

@@ -20,7 +20,7 @@ describe('recovery of the coordinator and of Redis', () => {
 
   it('resumes a coordinator killed with SIGKILL to bit-identical weights', async () => {
     // Slow shards so that the kill lands mid-run, after the checkpoint at step 3.
-    const slow = { LSTM_WORKER_TEST_DELAY_MS: '150' };
+    const slow = { LSTM_INJECT_SHARD_DELAY_MS: '150' };
     const first = cluster.lstm(['train', spec, '--local-workers', '2', '--job-id', 'killed'], slow);
     await cluster.waitFor('killed', (s) => s.step >= 4);
     first.kill('SIGKILL');
@@ -39,7 +39,7 @@ describe('recovery of the coordinator and of Redis', () => {
     const redis = await startRedisServer();
     try {
       const run = cluster.lstm(['train', spec, '--local-workers', '2', '--job-id', 'redis-lost', '--redis', redis.url], {
-        LSTM_WORKER_TEST_DELAY_MS: '150',
+        LSTM_INJECT_SHARD_DELAY_MS: '150',
         REDIS_URL: redis.url,
       });
       await cluster.waitFor('redis-lost', (s) => s.step >= 5);
@@ -61,7 +61,7 @@ describe('recovery of the coordinator and of Redis', () => {
   it('lets one of two coordinators own a job while the other waits; both agree', async () => {
     const submitted = await cluster.run(['train', spec, '--job-id', 'two-owners']);
     expect(submitted.code, submitted.stderr).toBe(0);
-    const slow = { LSTM_WORKER_TEST_DELAY_MS: '100' };
+    const slow = { LSTM_INJECT_SHARD_DELAY_MS: '100' };
     const a = cluster.lstm(['resume', 'two-owners', '--local-workers', '1'], slow);
     const b = cluster.lstm(['resume', 'two-owners', '--local-workers', '1'], slow);
     const [codeA, codeB] = await Promise.all([a.exited, b.exited]);
@@ -74,7 +74,7 @@ describe('recovery of the coordinator and of Redis', () => {
   });
 
   it('has a coordinator service pick up, when it starts, a job whose coordinator died', async () => {
-    const first = cluster.lstm(['train', spec, '--local-workers', '1', '--job-id', 'orphan'], { LSTM_WORKER_TEST_DELAY_MS: '150' });
+    const first = cluster.lstm(['train', spec, '--local-workers', '1', '--job-id', 'orphan'], { LSTM_INJECT_SHARD_DELAY_MS: '150' });
     await cluster.waitFor('orphan', (s) => s.step >= 4);
     first.kill('SIGKILL');
     await first.exited;

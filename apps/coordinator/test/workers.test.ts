@@ -28,7 +28,7 @@ describe('distributed training with workers that come, go, fail and straggle', (
 
   it('completes with identical weights when a worker is SIGKILLed in the middle of a shard', async () => {
     const coordinator = cluster.lstm(['coordinator']);
-    const slow = cluster.worker({ LSTM_WORKER_TEST_DELAY_MS: '1500' });
+    const slow = cluster.worker({ LSTM_INJECT_SHARD_DELAY_MS: '1500' });
     const healthy = cluster.worker();
     const submitted = await cluster.run(['train', spec, '--job-id', 'worker-killed']);
     expect(submitted.code, submitted.stderr).toBe(0);
@@ -46,14 +46,14 @@ describe('distributed training with workers that come, go, fail and straggle', (
   it('retries storage that fails for a while and still completes identically', async () => {
     // Every process sees its first store calls fail, then a window of failures later on.
     const faults = JSON.stringify({ failFirst: 4, log: false });
-    const run = await cluster.run(['train', spec, '--local-workers', '2', '--job-id', 'flaky-store'], { LSTM_STORE_FAULTS: faults });
+    const run = await cluster.run(['train', spec, '--local-workers', '2', '--job-id', 'flaky-store'], { LSTM_INJECT_STORE_FAULTS: faults });
     expect(run.code, run.stderr).toBe(0);
     await cluster.expectSameWeights('flaky-store', 'reference', reference);
   });
 
   it('lets workers join and leave (SIGTERM finishes the shard in hand) mid-run', async () => {
     const coordinator = cluster.lstm(['coordinator']);
-    const first = cluster.worker({ LSTM_WORKER_TEST_DELAY_MS: '200' });
+    const first = cluster.worker({ LSTM_INJECT_SHARD_DELAY_MS: '200' });
     const submitted = await cluster.run(['train', spec, '--job-id', 'elastic']);
     expect(submitted.code, submitted.stderr).toBe(0);
     await cluster.waitFor('elastic', (s) => s.step >= 2);
@@ -72,7 +72,7 @@ describe('distributed training with workers that come, go, fail and straggle', (
     const coordinator = cluster.lstm(['coordinator']);
     // This worker would hold each of its shards for 60 s: without duplicates the run
     // could not end before it.
-    const straggler = cluster.worker({ LSTM_WORKER_TEST_DELAY_MS: '60000' });
+    const straggler = cluster.worker({ LSTM_INJECT_SHARD_DELAY_MS: '60000' });
     await new Promise((resolve) => setTimeout(resolve, 3000));
     const fast = cluster.worker();
     const started = Date.now();

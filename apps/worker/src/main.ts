@@ -1,10 +1,16 @@
 // lstm-worker: computes gradients of shards for one numerics profile. Wiring only: the
 // service is GradientWorker in libs/runner.
 import { Command } from 'commander';
-import { BackendRegistry, registerTfjsBackends } from '@lstm-runner/lstm-core';
+import { loadComputeBackend } from '@lstm-runner/backends';
 import { assertRedisReachable, GradientWorker, positiveIntegerOption as positiveInteger, redactCredentials, runtimeDefaults } from '@lstm-runner/runner';
 
-const connectionDefaults = runtimeDefaults();
+let connectionDefaults: ReturnType<typeof runtimeDefaults>;
+try {
+  connectionDefaults = runtimeDefaults();
+} catch (error) {
+  process.stderr.write(`lstm-worker: ${(error as Error).message}\n`);
+  process.exit(2);
+}
 
 const program = new Command('lstm-worker')
   .description('Take gradient shards from the queue of this machine\'s numerics profile and compute them.')
@@ -43,8 +49,7 @@ const log = (line: string): void => {
 async function main(): Promise<void> {
   await assertRedisReachable(options.redis);
   // Resolve 'auto' here so the worker serves exactly one profile's queue.
-  const registry = registerTfjsBackends(new BackendRegistry());
-  const loaded = await registry.load(options.backend);
+  const loaded = await loadComputeBackend(options.backend);
   const backendName = loaded.backend.name;
   loaded.backend.dispose();
   const worker = new GradientWorker({
@@ -57,6 +62,7 @@ async function main(): Promise<void> {
     concurrency: options.concurrency,
     lockDurationMs: options.lockDurationMs,
     stalledIntervalMs: options.stalledIntervalMs,
+    injectedShardDelayMs: connectionDefaults.injectedShardDelayMs,
     log,
   });
   const description = await worker.start();

@@ -7,7 +7,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { DataError } from './data-error';
+import { DataError } from './errors/data-error';
 
 export type ByteSource =
   /** `name` is what errors call the source (e.g. the spec's `data.source`). */

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readFileChunks } from './byte-source';
 import { readCsv } from './csv-source';
-import { DataError } from './data-error';
-import { BIRTHS_CSV } from './test-support';
+import { DataError } from './errors/data-error';
+import { BIRTHS_CSV } from '../../../test-support/dataset-fixtures';
 
 const dir = mkdtempSync(join(tmpdir(), 'csv-source-'));
 let files = 0;

@@ -6,7 +6,7 @@
 // errors. Columns that are not selected are not checked beyond the field count.
 import { parse, CsvError } from 'csv-parse';
 import { Readable } from 'node:stream';
-import { DataError } from './data-error';
+import { DataError } from './errors/data-error';
 
 export interface CsvColumnSelection {
   /** Columns read as numbers, in this order. */

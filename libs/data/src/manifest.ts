@@ -9,7 +9,7 @@ import type { Normalization } from './normalization';
 import type { SeriesRows } from './windows';
 import type { TokenType } from './vocabulary';
 import type { ObjectStore } from '@lstm-runner/storage';
-import { DatasetFormatError } from './dataset-format-error';
+import { DatasetFormatError } from './errors/dataset-format-error';
 
 export const DATASET_FORMAT_VERSION = 1;
 
@@ -71,8 +71,11 @@ export interface CsvManifest extends ManifestBase {
 
 export type DatasetManifest = TextManifest | CsvManifest;
 
+/** Where packed datasets live in the store (the rest of the layout is libs/protocol's). */
+export const DATASETS_PREFIX = 'datasets/';
+
 export function datasetPrefix(datasetId: string): string {
-  return `datasets/${datasetId}/`;
+  return `${DATASETS_PREFIX}${datasetId}/`;
 }
 
 export function datasetManifestKey(datasetId: string): string {

@@ -4,13 +4,13 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { CsvDataSpec, TextDataSpec } from './data-spec';
-import { DataError } from './data-error';
+import { DataError } from './errors/data-error';
 import { localFileSource } from './byte-source';
 import type { CsvManifest, TextManifest } from './manifest';
 import { prepareDataset } from './prepare';
-import { summarizeDataset } from './summary';
+import { summarizeDataset } from './dataset-summary';
 import { trainingRowCount, windowCount } from './windows';
-import { BIRTHS_CSV, MemoryStore, SENSOR_CSV, mobyDickText } from './test-support';
+import { BIRTHS_CSV, MemoryStore, SENSOR_CSV, mobyDickText } from '../../../test-support/dataset-fixtures';
 
 const dir = mkdtempSync(join(tmpdir(), 'prepare-'));
 let files = 0;

@@ -8,7 +8,7 @@ import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodingSettingsOf, type CsvDataSpec, type DataSpec, type TextDataSpec } from './data-spec';
-import { DataError } from './data-error';
+import { DataError } from './errors/data-error';
 import { readFileChunks, readFileChunksReusing, toLocalBytes, type ByteSource, type LocalBytes } from './byte-source';
 import { readCsv } from './csv-source';
 import { readTextCodePoints } from './text-source';

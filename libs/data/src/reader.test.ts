@@ -4,13 +4,13 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { localFileSource } from './byte-source';
 import type { CsvDataSpec, TextDataSpec } from './data-spec';
-import { DatasetFormatError } from './dataset-format-error';
-import { DatasetIntegrityError } from './dataset-integrity-error';
+import { DatasetFormatError } from './errors/dataset-format-error';
+import { DatasetIntegrityError } from './errors/dataset-integrity-error';
 import { datasetManifestKey, type CsvManifest, type TextManifest } from './manifest';
 import { prepareDataset } from './prepare';
 import { openDataset } from './reader';
 import { ShardPlan } from './shard-plan';
-import { BIRTHS_CSV, MemoryStore, SENSOR_CSV, mobyDickText } from './test-support';
+import { BIRTHS_CSV, MemoryStore, SENSOR_CSV, mobyDickText } from '../../../test-support/dataset-fixtures';
 
 const dir = mkdtempSync(join(tmpdir(), 'reader-'));
 const mobyPath = join(dir, 'moby.txt');

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { Batch } from '@lstm-runner/lstm-core';
 import type { WindowSettings } from './data-spec';
 import type { ObjectStore } from '@lstm-runner/storage';
-import { DatasetIntegrityError } from './dataset-integrity-error';
+import { DatasetIntegrityError } from './errors/dataset-integrity-error';
 import { datasetPrefix, loadManifest, type DatasetManifest, type SegmentEntry } from './manifest';
 import { WindowLayout, type Split } from './windows';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createRng } from '@lstm-runner/lstm-core';
-import { DataError } from './data-error';
+import { DataError } from './errors/data-error';
 import { Utf8Decoder, readTextCodePoints } from './text-source';
 
 /** Decodes bytes cut into chunks at the given positions; null when the decoder rejects them. */

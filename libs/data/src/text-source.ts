@@ -7,7 +7,7 @@
 // code points without a string per chunk (that garbage alone grew V8's young generation by
 // about the corpus size during prepare) and it reports the exact byte offset of a bad
 // sequence. It accepts exactly what a fatal TextDecoder accepts (a test checks the two agree).
-import { DataError } from './data-error';
+import { DataError } from './errors/data-error';
 
 const lowercaseCache = new Map<number, number[]>();
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DataError } from './data-error';
+import { DataError } from './errors/data-error';
 import { WindowLayout, trainingRowCount, windowCount, type SeriesRows } from './windows';
 
 const window = (lookBack: number, step = 1, horizon = 1) => ({ lookBack, step, horizon });

@@ -4,7 +4,7 @@
 // rows, and a window is a training window iff its target row is a training row, so the
 // training windows of a series are a prefix of its windows.
 import type { WindowSettings } from './data-spec';
-import { DataError } from './data-error';
+import { DataError } from './errors/data-error';
 
 export type Split = 'train' | 'validation';
 

@@ -1,15 +1,51 @@
-export * from './backend';
-export * from './rng';
-export * from './spec';
-export * from './model-spec-error';
-export * from './layout';
-export * from './summary';
-export * from './init';
-export * from './reference';
-export * from './model';
-export * from './clip';
-export * from './optimizer';
-export * from './optimizer-state-error';
-export * from './inference';
-export * from './adding-problem';
-export * from './tfjs';
+// @lstm-runner/lstm-core: the model and its math. Model specs and the flat parameter
+// layout (Keras order), initialisation, forward and explicit BPTT, losses, clipping,
+// optimizers, inference, the compute backend interface and its registry, the tfjs
+// backends, and the schema fields every document reader of the project is built from.
+export type { ComputeBackend, DenseShape, FloatArray, LayerCache, LstmGradients, LstmShape, LstmWeights } from './backend';
+export { BackendRegistry, DEFAULT_AUTO_ORDER } from './backend-registry';
+export type { BackendLoader, BackendRegistryOptions, LoadedBackend, SkippedBackend } from './backend-registry';
+export { createTfjsBackend, registerTfjsBackends, TFJS_BACKEND_NAMES } from './tfjs/tfjs-backend';
+export type { TfjsBackendName } from './tfjs/tfjs-backend';
+export { createReferenceBackend } from './reference';
+export type { ReferencePrecision } from './reference';
+export { createRng, deriveSeed } from './rng';
+export type { Rng } from './rng';
+export { headWidth, inputWidth, lastLayerUnits, modelSpecSchema, validateModelSpec } from './model-spec';
+export type { ModelHead, ModelInput, ModelSpec } from './model-spec';
+export { blockView, findBlock, modelGradients, modelParameters, parameterLayout } from './layout';
+export type { ModelGradients, ModelParameters, ParameterBlock, ParameterLayout } from './layout';
+export { formatParameterSummary, summarizeParameters } from './parameter-summary';
+export type { GateName, GateSummary, LayerSummary, ParameterSummary } from './parameter-summary';
+export { applyChronoInitialization, initializeParameters } from './init';
+export { evaluateLoss, forwardLogits, lossAndGradient, ModelActivations } from './model';
+export type { Batch, LossResult } from './model';
+export { clipByGlobalNorm } from './clip';
+export { createOptimizer, deserializeOptimizerState, serializeOptimizerState } from './optimizer';
+export type { AdamHyperparameters, Optimizer, OptimizerConfig, OptimizerState, SgdHyperparameters } from './optimizer';
+export { generate, nextTokenDistribution, predict } from './inference';
+export type { GenerateOptions } from './inference';
+export {
+  booleanField,
+  describeValue,
+  expecting,
+  finiteNumber,
+  fraction,
+  integerIn,
+  mapping,
+  matching,
+  nonEmptyList,
+  nonEmptyString,
+  nonNegativeInteger,
+  oneOf,
+  positiveInteger,
+  positiveNumber,
+  tagged,
+} from './validation/schema-fields';
+export { firstIssue, issueLine, issuePath } from './validation/schema-issues';
+export type { IssueLine } from './validation/schema-issues';
+export { BackendUnavailableError } from './errors/backend-unavailable-error';
+export { ModelSpecError } from './errors/model-spec-error';
+export { NoBackendAvailableError } from './errors/no-backend-available-error';
+export { OptimizerStateError } from './errors/optimizer-state-error';
+export { UnknownBackendError } from './errors/unknown-backend-error';

@@ -4,7 +4,7 @@ import { initializeParameters } from './init';
 import { forwardLogits } from './model';
 import { createReferenceBackend } from './reference';
 import { createRng } from './rng';
-import type { ModelSpec } from './spec';
+import type { ModelSpec } from './model-spec';
 
 const backend = createReferenceBackend('float32');
 const charLm: ModelSpec = { input: { kind: 'tokens', vocabulary: 12, embedding: 6 }, layers: [16], head: { kind: 'classification', classes: 12 } };

@@ -4,7 +4,7 @@
 import type { ComputeBackend, FloatArray } from './backend';
 import { forwardLogits, type Batch } from './model';
 import type { Rng } from './rng';
-import { headWidth, type ModelSpec } from './spec';
+import { headWidth, type ModelSpec } from './model-spec';
 
 /**
  * batch -> [B,K] what the model outputs, as Keras's predict: the regression values, or the

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { applyChronoInitialization, initializeParameters } from './init';
 import { blockView, findBlock, parameterLayout } from './layout';
-import type { ModelSpec } from './spec';
+import type { ModelSpec } from './model-spec';
 
 const spec: ModelSpec = { input: { kind: 'tokens', vocabulary: 30, embedding: 8 }, layers: [16, 12], head: { kind: 'classification', classes: 30 } };
 

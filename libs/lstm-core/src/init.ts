@@ -5,7 +5,7 @@
 import type { FloatArray } from './backend';
 import { blockView, findBlock, parameterLayout } from './layout';
 import { createRng, type Rng } from './rng';
-import { inputWidth, type ModelSpec } from './spec';
+import { inputWidth, type ModelSpec } from './model-spec';
 
 /** A fresh flat parameter buffer for the spec, a pure function of (spec, seed). */
 export function initializeParameters(spec: ModelSpec, seed: number): Float32Array {

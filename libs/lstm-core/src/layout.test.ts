@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { blockView, findBlock, modelGradients, modelParameters, parameterLayout } from './layout';
-import type { ModelSpec } from './spec';
+import type { ModelSpec } from './model-spec';
 
 const charLm: ModelSpec = { input: { kind: 'tokens', vocabulary: 60, embedding: 50 }, layers: [128], head: { kind: 'classification', classes: 60 } };
 const timeSeries: ModelSpec = { input: { kind: 'features', size: 10 }, layers: [64, 64, 64, 64], head: { kind: 'regression', outputs: 1 } };

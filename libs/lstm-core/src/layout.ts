@@ -9,7 +9,7 @@
 // Gradients and optimizer state use the same layout.
 
 import type { FloatArray, LstmGradients, LstmWeights } from './backend';
-import { headWidth, inputWidth, lastLayerUnits, type ModelSpec } from './spec';
+import { headWidth, inputWidth, lastLayerUnits, type ModelSpec } from './model-spec';
 
 export interface ParameterBlock {
   readonly name: string;

@@ -4,7 +4,7 @@ import { parameterLayout } from './layout';
 import { evaluateLoss, lossAndGradient, ModelActivations, type Batch } from './model';
 import { createReferenceBackend } from './reference';
 import { createRng } from './rng';
-import type { ModelSpec } from './spec';
+import type { ModelSpec } from './model-spec';
 
 const float64 = createReferenceBackend('float64');
 

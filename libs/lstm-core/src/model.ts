@@ -8,7 +8,7 @@
 
 import type { ComputeBackend, FloatArray, LayerCache, LstmShape } from './backend';
 import { modelGradients, modelParameters, type ModelParameters } from './layout';
-import { headWidth, inputWidth, lastLayerUnits, type ModelSpec } from './spec';
+import { headWidth, inputWidth, lastLayerUnits, type ModelSpec } from './model-spec';
 
 /** B windows of T timesteps. Features for feature input, tokens for token input; targets or
  * classes for the loss (not needed for inference). */

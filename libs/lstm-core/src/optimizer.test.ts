@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { clipByGlobalNorm } from './clip';
 import { createOptimizer, deserializeOptimizerState, serializeOptimizerState, type OptimizerConfig } from './optimizer';
-import { OptimizerStateError } from './optimizer-state-error';
+import { OptimizerStateError } from './errors/optimizer-state-error';
 import { createRng } from './rng';
 
 /** A deterministic sequence of gradient vectors, one per step. */

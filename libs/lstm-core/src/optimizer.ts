@@ -6,7 +6,7 @@
 // and stored in float32.
 
 import type { FloatArray } from './backend';
-import { OptimizerStateError } from './optimizer-state-error';
+import { OptimizerStateError } from './errors/optimizer-state-error';
 
 export type OptimizerConfig =
   | { readonly type: 'sgd'; readonly learningRate: number; readonly momentum?: number }

@@ -10,7 +10,7 @@ import { blockView, parameterLayout } from './layout';
 import { lossAndGradient, type Batch } from './model';
 import { createReferenceBackend } from './reference';
 import { createRng } from './rng';
-import type { ModelSpec } from './spec';
+import type { ModelSpec } from './model-spec';
 
 const float32 = createReferenceBackend('float32');
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decodeFloat32Vector, encodeFloat32Vector } from './float32-vector';
-import { VectorFormatError } from './vector-format-error';
+import { VectorFormatError } from './errors/vector-format-error';
 
 const LAYOUT = 'a'.repeat(64);
 

@@ -12,7 +12,7 @@
 // The size is exact: a truncated or padded object is an error, never a shorter vector. The
 // optional layout hash ties a vector to the parameter layout it was made for, so weights of
 // one model are never read as another's. Checksums live in manifests (see @lstm-runner/storage).
-import { VectorFormatError } from './vector-format-error';
+import { VectorFormatError } from './errors/vector-format-error';
 
 const MAGIC = [0x4c, 0x46, 0x33, 0x32]; // 'LF32'
 export const FLOAT32_VECTOR_VERSION = 1;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseShardTaskId, shardTaskId, shardTaskPrefix, type ShardTaskRef } from './gradient-job';
-import { InvalidIdentifierError } from './invalid-identifier-error';
+import { InvalidIdentifierError } from './errors/invalid-identifier-error';
 
 describe('shard task ids', () => {
   const ref: ShardTaskRef = { jobId: 'moby-char-20260101-ab12', generation: 3, step: 42, kind: 'train', shard: 7 };

@@ -2,7 +2,7 @@
 // in Redis and echoes return values into its event stream, so both stay small: keys,
 // checksums and numbers, never weight or gradient bytes (those go through the store).
 import { validateCounter, validateJobId } from './identifiers';
-import { InvalidIdentifierError } from './invalid-identifier-error';
+import { InvalidIdentifierError } from './errors/invalid-identifier-error';
 
 /** A training shard computes loss and gradient; a validation shard only the loss. */
 export type ShardKind = 'train' | 'validate';
@@ -25,17 +25,34 @@ export interface GradientJobData {
   readonly datasetId: string;
 }
 
-/** A shard's return value. */
-export interface GradientJobResult {
-  /** Training shards: where the summed gradient is (a float32 vector) and its sha256. */
-  readonly gradientKey?: string;
-  readonly gradientSha256?: string;
+/** A training shard's return value: its summed gradient is in the store. */
+export interface TrainShardResult {
+  readonly kind: 'train';
+  /** Where the summed gradient is (a float32 vector) and its sha256. */
+  readonly gradientKey: string;
+  readonly gradientSha256: string;
   /** Summed over the shard's windows (the aggregator divides by the step's total count). */
   readonly loss: number;
   readonly count: number;
   /** Time the worker spent on the shard (reading, computing, writing): for coordination metrics. */
   readonly computeMs: number;
 }
+
+/** A validation shard's return value: the summed loss only. */
+export interface ValidationShardResult {
+  readonly kind: 'validate';
+  readonly loss: number;
+  readonly count: number;
+  readonly computeMs: number;
+}
+
+/** What a worker returns for a shard of a generation that is not the job's current one. */
+export interface DroppedShardResult {
+  readonly kind: 'dropped';
+}
+
+/** A shard's return value. */
+export type GradientJobResult = TrainShardResult | ValidationShardResult | DroppedShardResult;
 
 /** The parts of a shard's BullMQ job id. */
 export interface ShardTaskRef {

@@ -1,7 +1,7 @@
 // Identifiers that become path segments of storage keys (and parts of queue names and BullMQ
 // job ids): a safe charset that is the same on S3 and on every file system, that cannot
 // form '.', '..' or hidden names, and that holds no ':' (BullMQ reserves it).
-import { InvalidIdentifierError } from './invalid-identifier-error';
+import { InvalidIdentifierError } from './errors/invalid-identifier-error';
 
 /** Job, dataset and schedule ids: lowercase, so ids never collide on case-insensitive disks. */
 const LOWERCASE_ID = /^[a-z0-9][a-z0-9._-]*$/;

@@ -1,10 +1,45 @@
-export * from './spec';
-export * from './spec-error';
-export * from './identifiers';
-export * from './invalid-identifier-error';
-export * from './storage-layout';
-export * from './numerics-profile';
-export * from './queues';
-export * from './gradient-job';
-export * from './float32-vector';
-export * from './vector-format-error';
+// @lstm-runner/protocol: what the processes agree on. Job specs (parsed and validated),
+// identifiers, the storage key layout, numerics profiles and queue names, the payloads of
+// gradient jobs, and the binary vector format of weights and gradients.
+export { jobSpecSchema, loadJobSpec, parseJobSpec, SPEC_DEFAULTS, validateJobSpec } from './job-spec';
+export type { DataSpec, JobModelSpec, JobSpec, OptimizerSpec, ProfileSpec, TrainingSpec, WindowSettings } from './job-spec';
+export { validateCounter, validateDatasetId, validateJobId, validateModelName, validateScheduleId } from './identifiers';
+export {
+  checkpointKeys,
+  checkpointsPrefix,
+  datasetManifestKey,
+  datasetSegmentKey,
+  DATASETS_PREFIX,
+  formatStep,
+  GENERATION_DIGITS,
+  gradientKey,
+  gradientsPrefix,
+  gradientStepPrefix,
+  jobLatestKey,
+  jobPrefix,
+  JOBS_PREFIX,
+  jobSpecKey,
+  metricsChunkKey,
+  metricsPrefix,
+  modelBestKey,
+  modelLatestKey,
+  MODELS_PREFIX,
+  parseStoreKey,
+  scheduleKey,
+  SCHEDULES_PREFIX,
+  SHARD_DIGITS,
+  STEP_DIGITS,
+  weightsKey,
+  weightsPrefix,
+} from './storage-layout';
+export type { CheckpointKeys, StoreKeyInfo } from './storage-layout';
+export { formatNumericsProfile, MAX_PROFILE_THREADS, numericsProfileSchema, parseNumericsProfile, validateNumericsProfile } from './numerics-profile';
+export type { NumericsProfile } from './numerics-profile';
+export { CONTROL_QUEUE_NAME, DEFAULT_QUEUE_PREFIX, gradientQueueName, validateQueuePrefix } from './queues';
+export { parseShardTaskId, shardTaskId, shardTaskPrefix } from './gradient-job';
+export type { DroppedShardResult, GradientJobData, GradientJobResult, ShardKind, ShardTaskRef, TrainShardResult, ValidationShardResult } from './gradient-job';
+export { decodeFloat32Vector, encodeFloat32Vector, FLOAT32_VECTOR_VERSION } from './float32-vector';
+export type { Float32VectorExpectations, Float32VectorOptions } from './float32-vector';
+export { InvalidIdentifierError } from './errors/invalid-identifier-error';
+export { SpecError } from './errors/spec-error';
+export { VectorFormatError } from './errors/vector-format-error';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidIdentifierError } from './invalid-identifier-error';
+import { InvalidIdentifierError } from './errors/invalid-identifier-error';
 import { formatNumericsProfile, parseNumericsProfile, type NumericsProfile } from './numerics-profile';
 import { CONTROL_QUEUE_NAME, gradientQueueName, validateQueuePrefix } from './queues';
 

@@ -1,7 +1,8 @@
 // The numerics profile: what makes results bit-identical. Two runs agree bit for bit only
 // when backend, thread count and (for native code) instruction set are the same, so a job
 // records its profile and only workers of that profile take its shards (one queue each).
-import { InvalidIdentifierError } from './invalid-identifier-error';
+import { integerIn, mapping, matching } from '@lstm-runner/lstm-core';
+import { InvalidIdentifierError } from './errors/invalid-identifier-error';
 
 export interface NumericsProfile {
   /** A registered backend name: 'wasm', 'cpu', 'tensorflow', 'tensorflow-gpu', 'native', ... */
@@ -34,6 +35,15 @@ export function validateNumericsProfile(profile: NumericsProfile): NumericsProfi
   }
   return profile;
 }
+
+/** A numerics profile in a stored record: the same rules as validateNumericsProfile. */
+export const numericsProfileSchema = mapping({
+  backend: matching(BACKEND, "lowercase words joined by '-'").refine((backend) => !backend.split('-').some((word) => THREADS_FIELD.test(word)), {
+    error: "must not have a word of the form 't<digits>'",
+  }),
+  threads: integerIn(1, MAX_PROFILE_THREADS),
+  isa: matching(ISA, "lowercase letters and digits joined by '.' or '_'").optional(),
+});
 
 /** The stable string form: 'wasm-t1', 'tensorflow-gpu-t1', 'native-t2-avx2'. */
 export function formatNumericsProfile(profile: NumericsProfile): string {

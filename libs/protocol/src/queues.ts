@@ -1,7 +1,7 @@
 // BullMQ queue names. One gradient queue per numerics profile, so a worker only ever sees
 // shards it can compute bit-identically; one control queue where clients submit job runs to
 // the coordinator service. Tests isolate themselves with their own BullMQ prefix.
-import { InvalidIdentifierError } from './invalid-identifier-error';
+import { InvalidIdentifierError } from './errors/invalid-identifier-error';
 import { formatNumericsProfile, type NumericsProfile } from './numerics-profile';
 
 /** BullMQ's key prefix for all our queues (BullMQ's own default is 'bull'). */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { validateDatasetId, validateJobId, validateModelName, validateScheduleId } from './identifiers';
-import { InvalidIdentifierError } from './invalid-identifier-error';
+import { InvalidIdentifierError } from './errors/invalid-identifier-error';
 import {
   checkpointKeys,
   datasetManifestKey,

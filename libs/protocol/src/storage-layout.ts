@@ -12,14 +12,14 @@
 //
 // Numbers are zero-padded (steps to 10 digits, generations and shards to 6) so that listings
 // sort in numeric order; every id is validated, so a key never escapes its folder.
-import { datasetManifestKey as dataManifestKey, datasetPrefix, datasetSegmentName } from '@lstm-runner/data';
+import { DATASETS_PREFIX, datasetManifestKey as dataManifestKey, datasetPrefix, datasetSegmentName } from '@lstm-runner/data';
 import { validateCounter, validateDatasetId, validateJobId, validateModelName, validateScheduleId } from './identifiers';
 
 export const STEP_DIGITS = 10;
 export const GENERATION_DIGITS = 6;
 export const SHARD_DIGITS = 6;
 
-export const DATASETS_PREFIX = 'datasets/';
+export { DATASETS_PREFIX };
 export const JOBS_PREFIX = 'jobs/';
 export const MODELS_PREFIX = 'models/';
 export const SCHEDULES_PREFIX = 'schedules/';

@@ -1,24 +1,41 @@
-export * from './aggregate';
-export * from './coordinator';
-export * from './dispatcher';
-export * from './errors/lease-lost-error';
-export * from './errors/redis-reset-error';
-export * from './errors/shard-failed-error';
-export * from './errors/training-failed-error';
-export * from './errors/schedule-error';
-export * from './errors/export-format-error';
-export * from './job-files';
-export * from './job-plan';
-export * from './lease';
-export * from './redis';
-export * from './redis-keys';
-export * from './worker-service';
-export * from './defaults';
-export * from './status';
-export * from './submit';
-export * from './service';
-export * from './schedules';
-export * from './data-source';
-export * from './model-ref';
-export * from './inference';
-export * from './export';
+// @lstm-runner/runner: the distributed runner, where BullMQ and ioredis live.
+//   training/    the coordinator (lease, generations, recovery), its step loop, the shard
+//                dispatcher, the pure optimizer step and the gradient sum
+//   worker/      the gradient worker service, its compute threads and their messages
+//   operations/  the coordinator service, job submission and control, schedules, defaults
+//   redis/       connections (credentials never printed) and the Redis key layout
+// Apps use what is exported here; the Redis key layout stays inside.
+export { Coordinator, DEFAULT_COORDINATOR_OPTIONS } from './training/coordinator';
+export type { CoordinatorOptions, RunJobOptions } from './training/coordinator';
+export type { JobOutcome, StepProgress } from './training/training-loop';
+export { aggregateShardGradients } from './training/gradient-sum';
+export type { AggregatedGradient, ShardGradient } from './training/gradient-sum';
+export { optimizerStep } from './training/optimizer-step';
+export type { StepResult } from './training/optimizer-step';
+export { ShardDispatcher, DEFAULT_DISPATCHER_OPTIONS } from './training/shard-dispatcher';
+export type { ShardDispatcherOptions } from './training/shard-dispatcher';
+export type { ShardRunner, ShardTask } from './training/shard-runner';
+export { DEFAULT_LEASE_OPTIONS } from './training/job-lease';
+export type { JobLeaseOptions } from './training/job-lease';
+export { GradientWorker, DEFAULT_GRADIENT_WORKER_OPTIONS } from './worker/gradient-worker';
+export type { GradientWorkerInput, GradientWorkerOptions } from './worker/gradient-worker';
+export { CoordinatorService, enqueueJobRun } from './operations/coordinator-service';
+export type { CoordinatorServiceOptions } from './operations/coordinator-service';
+export { createJob, modelSpecOf, newJobId } from './operations/job-submission';
+export type { CreatedJob, CreateJobOptions } from './operations/job-submission';
+export { cancelJob, reopenJob } from './operations/job-control';
+export type { CancelOutcome, JobControlConnection } from './operations/job-control';
+export { listSchedules, registerSchedule, removeSchedule, ScheduleRunner } from './operations/schedules';
+export type { FiringOutcome, ScheduleConnection, ScheduleRequest, ScheduleSummary } from './operations/schedules';
+export { scheduleTimingOf } from './operations/schedule-timing';
+export type { ScheduleTiming } from './operations/schedule-timing';
+export { openDataSource } from './operations/data-source';
+export { DEFAULT_LOCAL_STORE_DIR, parseNonNegativeInteger, parsePositiveInteger, positiveIntegerOption, runtimeDefaults } from './operations/runtime-defaults';
+export type { RuntimeDefaults } from './operations/runtime-defaults';
+export { assertRedisReachable, DEFAULT_REDIS_URL, redactCredentials, redactUrl, redisOptionsFromUrl, whyRedisUnreachable } from './redis/redis-connection';
+export { ComputeThreadError } from './errors/compute-thread-error';
+export { LeaseLostError } from './errors/lease-lost-error';
+export { RedisResetError } from './errors/redis-reset-error';
+export { ScheduleError } from './errors/schedule-error';
+export { ShardFailedError } from './errors/shard-failed-error';
+export { TrainingFailedError } from './errors/training-failed-error';

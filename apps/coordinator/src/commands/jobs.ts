@@ -1,22 +1,10 @@
 // lstm train | resume | cancel | status: wiring of libs/runner for jobs.
 import { resolve } from 'node:path';
 import { Command } from 'commander';
-import { BackendRegistry, registerTfjsBackends } from '@lstm-runner/lstm-core';
-import { jobLatestKey, loadJobSpec, type JobSpec, type NumericsProfile } from '@lstm-runner/protocol';
-import {
-  assertRedisReachable,
-  openDataSource,
-  cancelKey,
-  connectRedis,
-  createJob,
-  jobStatus,
-  leaseKey,
-  listJobIds,
-  readJobPointer,
-  readJobRecord,
-  reopenJob,
-  writeJson,
-} from '@lstm-runner/runner';
+import { loadComputeBackend } from '@lstm-runner/backends';
+import { jobStatus, listJobIds, readJobRecord } from '@lstm-runner/job-store';
+import { loadJobSpec, type JobSpec, type NumericsProfile } from '@lstm-runner/protocol';
+import { assertRedisReachable, cancelJob, createJob, openDataSource, reopenJob } from '@lstm-runner/runner';
 import { info, openCommandStore, positiveIntegerOption, rememberSecrets, withRedis, withStore, type ConnectionFlags } from '../cli-context';
 import { formatLoss } from '../progress';
 import { followJob, runJobFromCli, type RunFlags } from './run-job';
@@ -24,8 +12,7 @@ import { followJob, runJobFromCli, type RunFlags } from './run-job';
 /** The numerics profile a new job records: the spec's, or what `auto` picks here. */
 export async function profileOf(spec: JobSpec): Promise<NumericsProfile> {
   const requested = spec.training.profile?.backend ?? 'auto';
-  const registry = registerTfjsBackends(new BackendRegistry());
-  const loaded = await registry.load(requested);
+  const loaded = await loadComputeBackend(requested);
   loaded.backend.dispose();
   info(`backend: ${loaded.summary}`);
   return { backend: loaded.backend.name, threads: spec.training.profile?.threads ?? 1 };
@@ -83,23 +70,12 @@ export function jobCommands(program: Command): void {
       rememberSecrets(flags.redis, flags.store);
       await assertRedisReachable(flags.redis);
       const store = openCommandStore(flags);
-      const redis = connectRedis(flags.redis);
       try {
-        const pointer = await readJobPointer(store, jobId);
-        if (pointer === null) throw new Error(`no job ${jobId} in ${store.url}`);
-        if (pointer.state === 'completed' || pointer.state === 'failed' || pointer.state === 'cancelled') {
-          info(`job ${jobId} is already ${pointer.state}`);
-          return;
-        }
-        if ((await redis.exists(leaseKey(flags.queuePrefix, jobId))) === 1) {
-          await redis.set(cancelKey(flags.queuePrefix, jobId), '1', 'EX', 86_400);
-          info(`job ${jobId}: cancel requested; its coordinator stops at the next step`);
-        } else {
-          await writeJson(store, jobLatestKey(jobId), { ...pointer, state: 'cancelled', message: 'cancelled while no coordinator ran it', updatedAt: new Date().toISOString() });
-          info(`job ${jobId}: cancelled`);
-        }
+        const outcome = await cancelJob({ store, redisUrl: flags.redis, prefix: flags.queuePrefix }, jobId);
+        if (outcome.kind === 'already-ended') info(`job ${jobId} is already ${outcome.state}`);
+        else if (outcome.kind === 'requested') info(`job ${jobId}: cancel requested; its coordinator stops at the next step`);
+        else info(`job ${jobId}: cancelled`);
       } finally {
-        redis.disconnect();
         await store.close();
       }
     });

@@ -4,7 +4,7 @@ import { randomInt } from 'node:crypto';
 import { basename, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { localFileSource } from '@lstm-runner/data';
-import { exportModel, generateText, loadModelByRef, predictCsv, type CsvPredictions, type TrainedModel } from '@lstm-runner/runner';
+import { exportModel, generateText, loadModelByRef, predictCsv, type CsvPredictions, type TrainedModel } from '@lstm-runner/models';
 import { info, openCommandStore, positiveIntegerOption, rememberSecrets, withStore, type ConnectionFlags } from '../cli-context';
 
 const MODEL_REF = 'a job id (its latest checkpoint), a model name (its last completed run) or a directory written by lstm export';

@@ -1,10 +1,12 @@
 // Running a job from the command line: embedded (a coordinator in this process and N local
 // worker processes) or through a running `lstm coordinator` service, with progress shown.
 import { join } from 'node:path';
-import { Coordinator, enqueueJobRun, generateText, jobStatus, loadTrainedModel, type JobOutcome } from '@lstm-runner/runner';
+import { isFinalState, jobStatus } from '@lstm-runner/job-store';
+import { generateText, loadTrainedModel, sampleSeedText } from '@lstm-runner/models';
+import { Coordinator, enqueueJobRun, type JobOutcome } from '@lstm-runner/runner';
 import type { ObjectStore } from '@lstm-runner/storage';
 import type { NumericsProfile } from '@lstm-runner/protocol';
-import { defaults, info, rememberSecrets, type ConnectionFlags } from '../cli-context';
+import { defaults, info, leaseTimings, rememberSecrets, type ConnectionFlags } from '../cli-context';
 import { LocalWorkers, reachRedis } from '../local-processes';
 import { ProgressReporter } from '../progress';
 
@@ -32,14 +34,14 @@ export async function runJobFromCli(store: ObjectStore, jobId: string, profile: 
 }
 
 async function runEmbedded(store: ObjectStore, jobId: string, profile: NumericsProfile, workers: number, flags: RunFlags): Promise<number> {
-  const redis = await reachRedis(flags.redis, flags.redis === defaults.redisUrl && process.env['REDIS_URL'] === undefined, join(process.cwd(), '.lstm', 'redis'));
+  const redis = await reachRedis(flags.redis, flags.redis === defaults().redisUrl && process.env['REDIS_URL'] === undefined, join(process.cwd(), '.lstm', 'redis'));
   rememberSecrets(redis.url);
   const progress = new ProgressReporter(jobId);
   const coordinator = new Coordinator({
     store,
     redisUrl: redis.url,
     prefix: flags.queuePrefix,
-    lease: { ttlMs: defaults.leaseTtlMs, renewEveryMs: Math.max(100, Math.floor(defaults.leaseTtlMs / 5)) },
+    lease: leaseTimings(),
     log: (line) => progress.log(line),
     onProgress: (event) => progress.update(event),
   });
@@ -49,8 +51,8 @@ async function runEmbedded(store: ObjectStore, jobId: string, profile: NumericsP
     ...(flags.s3Endpoint === undefined ? {} : { s3Endpoint: flags.s3Endpoint }),
     queuePrefix: flags.queuePrefix,
     backend: profile.backend,
-    cacheDir: defaults.cacheDir,
-    extraArgs: ['--lock-duration-ms', String(defaults.lockDurationMs), '--stalled-interval-ms', String(defaults.stalledIntervalMs)],
+    cacheDir: defaults().cacheDir,
+    extraArgs: ['--lock-duration-ms', String(defaults().lockDurationMs), '--stalled-interval-ms', String(defaults().stalledIntervalMs)],
   });
   local.start(workers);
   info(`job ${jobId}: ${workers} local worker${workers === 1 ? '' : 's'} (${profile.backend}), store ${store.url}`);
@@ -95,8 +97,9 @@ async function reportOutcome(store: ObjectStore, outcome: JobOutcome, flags: Run
 async function printSamples(store: ObjectStore, jobId: string): Promise<void> {
   const trained = await loadTrainedModel(store, jobId);
   if (trained.encoding.kind !== 'text') return;
+  const seed = await sampleSeedText(store, jobId, defaults().cacheDir);
   for (const temperature of [0.5, 1.0]) {
-    const text = await generateText(trained, { seed: 'the whale ', length: 300, temperature, rngSeed: 1 });
+    const text = await generateText(trained, { seed, length: 300, temperature, rngSeed: 1 });
     process.stdout.write(`\n--- temperature ${temperature} ---\n${text}\n`);
   }
 }
@@ -113,7 +116,7 @@ export async function followJob(store: ObjectStore, jobId: string): Promise<numb
     for (;;) {
       const status = await jobStatus(store, jobId);
       progress.updateFromStatus(status);
-      if (status.state === 'completed' || status.state === 'failed' || status.state === 'cancelled') {
+      if (isFinalState(status.state)) {
         progress.stop();
         info(`job ${jobId} ${status.state} at step ${status.step}${status.message === null ? '' : `: ${status.message}`}`);
         return exitCodeOf(status.state);

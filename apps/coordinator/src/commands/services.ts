@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import { Command } from 'commander';
 import { assertRedisReachable, CoordinatorService } from '@lstm-runner/runner';
-import { defaults, info, openCommandStore, positiveIntegerOption, rememberSecrets, withRedis, withStore, type ConnectionFlags } from '../cli-context';
+import { info, leaseTimings, openCommandStore, positiveIntegerOption, rememberSecrets, withRedis, withStore, type ConnectionFlags } from '../cli-context';
 import { workerBinPath } from '../local-processes';
 
 export function serviceCommands(program: Command): void {
@@ -19,7 +19,7 @@ export function serviceCommands(program: Command): void {
         prefix: flags.queuePrefix,
         concurrency: flags.concurrency,
         ...(flags.s3Endpoint === undefined ? {} : { s3Endpoint: flags.s3Endpoint }),
-        coordinator: { lease: { ttlMs: defaults.leaseTtlMs, renewEveryMs: Math.max(100, Math.floor(defaults.leaseTtlMs / 5)) } },
+        coordinator: { lease: leaseTimings() },
         log: (line) => info(`[coordinator] ${line}`),
       });
       await service.start();

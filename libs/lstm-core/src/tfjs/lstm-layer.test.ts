@@ -7,7 +7,7 @@ import { initializeParameters } from '../init';
 import { lossAndGradient, type Batch } from '../model';
 import { createReferenceBackend } from '../reference';
 import { createRng } from '../rng';
-import type { ModelSpec } from '../spec';
+import type { ModelSpec } from '../model-spec';
 import { createTfjsBackend, type TfjsBackendName } from './tfjs-backend';
 import { expectClose, randomArray } from './testing';
 

@@ -4,7 +4,7 @@ import type { ComputeBackend } from '../backend';
 import { initializeParameters } from '../init';
 import { lossAndGradient, type Batch } from '../model';
 import { createReferenceBackend } from '../reference';
-import type { ModelSpec } from '../spec';
+import type { ModelSpec } from '../model-spec';
 import { createTfjsBackend } from './tfjs-backend';
 import { randomArray } from './testing';
 

@@ -6,12 +6,12 @@
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs-core';
 import type { ComputeBackend, DenseShape, LayerCache, LstmGradients, LstmShape, LstmWeights } from '../backend';
-import { BackendUnavailableError } from './backend-unavailable-error';
+import { BackendUnavailableError } from '../errors/backend-unavailable-error';
 import { denseBackward, denseForward } from './dense-layer';
 import { embeddingBackward, embeddingForward } from './embedding';
 import { GateWorkspacePool, loadGateKernels } from './gate-kernels';
 import { TfjsLstmCache, lstmBackward, lstmForward } from './lstm-layer';
-import type { BackendRegistry } from './registry';
+import type { BackendRegistry } from '../backend-registry';
 
 export type TfjsBackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
 

@@ -1,0 +1,2 @@
+// @lstm-runner/backends: the compute backends of this build in one registry.
+export { createBackendRegistry, loadComputeBackend } from './backend-catalog';

@@ -1,0 +1,19 @@
+// @lstm-runner/job-store: a job's objects in the store (its record, its pointer, weight
+// versions, checkpoints, metrics), model pointers and job status. Every JSON object is read
+// through a zod schema: a corrupt or foreign object is a StoredObjectError naming the key
+// and the field. No queue here: the CLI, the dashboard and the runner all read through it.
+export { parseStoredJson, readStoredJson, readStoredJsonIfExists, writeStoredJson } from './stored-json';
+export { jobRecordSchema, readJobRecord, writeJobRecord } from './job-record';
+export type { JobRecord } from './job-record';
+export { checkpointRefSchema, isFinalState, JOB_STATES, jobPointerSchema, readJobPointer, writeJobPointer } from './job-pointer';
+export type { CheckpointRef, JobPointer, JobState } from './job-pointer';
+export { checkpointManifestSchema, readCheckpoint, readCheckpointAt, writeCheckpoint, writeWeights } from './checkpoints';
+export type { Checkpoint, CheckpointManifest, ValidationState } from './checkpoints';
+export { dropMetricsAfter, metricRecordSchema, readLastMetric, readMetrics, writeMetricsChunk } from './metrics';
+export type { MetricRecord } from './metrics';
+export { modelPointerSchema, readModelPointer, writeModelPointer } from './model-pointer';
+export type { ModelPointer, ModelPointerKind } from './model-pointer';
+export { jobStatus, listJobIds } from './job-status';
+export type { JobStatus } from './job-status';
+export { shardPlanOf } from './job-shard-plan';
+export { StoredObjectError } from './errors/stored-object-error';

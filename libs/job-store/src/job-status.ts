@@ -1,0 +1,50 @@
+// `lstm status`: a job's state from the store (latest.json and the newest metric record).
+// The shape of JobStatus is the documented `--json` output.
+import { jobLatestKey } from '@lstm-runner/protocol';
+import type { ObjectStore } from '@lstm-runner/storage';
+import { readJobPointer, type JobState } from './job-pointer';
+import { readLastMetric } from './metrics';
+
+export interface JobStatus {
+  readonly id: string;
+  readonly name: string;
+  readonly state: JobState;
+  /** Optimizer steps completed. */
+  readonly step: number;
+  readonly totalSteps: number;
+  readonly epoch: number;
+  readonly trainLoss: number | null;
+  readonly validationLoss: number | null;
+  readonly generation: number;
+  readonly checkpoint: string | null;
+  readonly message: string | null;
+  readonly updatedAt: string;
+}
+
+export async function jobStatus(store: ObjectStore, jobId: string): Promise<JobStatus> {
+  const pointer = await readJobPointer(store, jobId);
+  if (pointer === null) throw new Error(`no job ${jobId} in ${store.url}`);
+  const metric = await readLastMetric(store, jobId);
+  return {
+    id: pointer.id,
+    name: pointer.name,
+    state: pointer.state,
+    step: metric?.step ?? pointer.checkpoint?.step ?? 0,
+    totalSteps: pointer.totalSteps,
+    epoch: metric?.epoch ?? 0,
+    trainLoss: metric?.trainLoss ?? null,
+    validationLoss: metric?.lastValidationLoss ?? null,
+    generation: pointer.generation,
+    checkpoint: pointer.checkpoint?.prefix ?? null,
+    message: pointer.message ?? null,
+    updatedAt: metric?.time ?? pointer.updatedAt,
+  };
+}
+
+/** Every job in the store, oldest first (job ids sort by creation time). */
+export async function listJobIds(store: ObjectStore): Promise<string[]> {
+  const suffix = jobLatestKey('x').slice(jobLatestKey('x').indexOf('x') + 1);
+  const prefix = jobLatestKey('x').slice(0, jobLatestKey('x').indexOf('x'));
+  const keys = await store.list(prefix);
+  return keys.filter((key) => key.endsWith(suffix) && !key.slice(prefix.length, -suffix.length).includes('/')).map((key) => key.slice(prefix.length, -suffix.length));
+}

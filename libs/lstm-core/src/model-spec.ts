@@ -1,0 +1,59 @@
+// The model a job trains: an input (float features, or token ids through an embedding), one
+// or more stacked LSTM layers, and a dense head on the last timestep. Shapes: I input
+// features, V vocabulary, E embedding, H units of a layer, K head outputs.
+
+import * as z from 'zod';
+import { ModelSpecError } from './errors/model-spec-error';
+import { integerIn, mapping, nonEmptyList, tagged } from './validation/schema-fields';
+import { firstIssue, issueLine } from './validation/schema-issues';
+
+export type ModelInput =
+  | { readonly kind: 'features'; readonly size: number }
+  | { readonly kind: 'tokens'; readonly vocabulary: number; readonly embedding: number };
+
+export type ModelHead =
+  | { readonly kind: 'regression'; readonly outputs: number }
+  | { readonly kind: 'classification'; readonly classes: number };
+
+export interface ModelSpec {
+  readonly input: ModelInput;
+  /** Units per stacked LSTM layer; every layer but the last returns its full sequence. */
+  readonly layers: readonly number[];
+  /** Applied to the last timestep's hidden state. */
+  readonly head: ModelHead;
+}
+
+// Sizes are bounded so that every offset into a flat buffer stays an exact integer.
+const MAX_SIZE = 1 << 24;
+const size = (): z.ZodNumber => integerIn(1, MAX_SIZE);
+
+export const modelSpecSchema = mapping({
+  input: tagged('kind', [mapping({ kind: z.literal('features'), size: size() }), mapping({ kind: z.literal('tokens'), vocabulary: size(), embedding: size() })]),
+  layers: nonEmptyList(size(), 'a non-empty list of unit counts'),
+  head: tagged('kind', [mapping({ kind: z.literal('regression'), outputs: size() }), mapping({ kind: z.literal('classification'), classes: integerIn(2, MAX_SIZE) })]),
+}) satisfies z.ZodType<ModelSpec>;
+
+/** Checks an untrusted value (parsed JSON/YAML) and returns it as a ModelSpec. */
+export function validateModelSpec(value: unknown): ModelSpec {
+  const parsed = modelSpecSchema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issue = issueLine(firstIssue(parsed.error), '(root)');
+  throw new ModelSpecError(issue.path === '' ? '(root)' : issue.path, issue.message);
+}
+
+/** I of the first LSTM layer: the feature count, or E for token input. */
+export function inputWidth(spec: ModelSpec): number {
+  return spec.input.kind === 'features' ? spec.input.size : spec.input.embedding;
+}
+
+/** K: regression outputs or classes. */
+export function headWidth(spec: ModelSpec): number {
+  return spec.head.kind === 'regression' ? spec.head.outputs : spec.head.classes;
+}
+
+/** H of the last LSTM layer, the width the head reads. */
+export function lastLayerUnits(spec: ModelSpec): number {
+  const units = spec.layers[spec.layers.length - 1];
+  if (units === undefined) throw new ModelSpecError('layers', 'must name at least one LSTM layer');
+  return units;
+}

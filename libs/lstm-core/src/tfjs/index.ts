@@ -1,5 +1,0 @@
-export * from './backend-unavailable-error';
-export * from './no-backend-available-error';
-export * from './registry';
-export * from './tfjs-backend';
-export * from './unknown-backend-error';

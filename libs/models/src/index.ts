@@ -1,0 +1,13 @@
+// @lstm-runner/models: using a trained model, without a queue. Finding it (a job id, a model
+// name, an export directory), text generation and predictions in original units, and export
+// to the TensorFlow.js layers format.
+export { loadModelByRef, loadTrainedModel } from './trained-model';
+export type { ModelEncoding, TrainedModel } from './trained-model';
+export { generateText, predictCsv } from './model-inference';
+export type { CsvPredictions, GenerateTextOptions, PredictOptions } from './model-inference';
+export { EXPORT_FILES, exportModel } from './tfjs-export';
+export type { WeightSpec } from './tfjs-export';
+export { loadExportedModel, readLayersArtifacts } from './exported-model-reader';
+export type { LayersArtifacts } from './exported-model-reader';
+export { ExportFormatError } from './errors/export-format-error';
+export { SAMPLE_SEED_LENGTH, sampleSeedText } from './sample-seed';

@@ -1,0 +1,174 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { SpecError } from './errors/spec-error';
+import { SPEC_DEFAULTS, loadJobSpec, parseJobSpec } from './job-spec';
+
+const designExample = `
+name: moby-char
+data:
+  source: data/moby.txt               # relative to this file, or s3://bucket/key
+  format: text
+  text: { lowercase: true }
+  window: { lookBack: 100, step: 1, horizon: 1 }
+  validation: 0.1
+model: { embedding: 50, layers: [128] }
+training:
+  epochs: 20
+  batchSize: 128
+  shardSize: 32
+  optimizer: { type: adam, learningRate: 0.001 }
+  clipNorm: 5
+  seed: 42
+  checkpointEvery: 50
+  validateEvery: 200
+  maxSteps: 2000
+  profile: { backend: wasm, threads: 1 }
+`;
+
+const minimalCsv = {
+  name: 'births',
+  data: { source: 'births.csv', format: 'csv', csv: { features: ['births', 'day_of_week'], targets: ['births'] }, window: { lookBack: 14 } },
+};
+
+function specError(text: string, file = 'spec.yaml'): SpecError {
+  try {
+    parseJobSpec(text, file);
+  } catch (error) {
+    expect(error).toBeInstanceOf(SpecError);
+    expect((error as Error).message).not.toContain('\n');
+    return error as SpecError;
+  }
+  throw new Error('expected a SpecError');
+}
+
+/** The minimal CSV spec with one field replaced (a dotted path); undefined removes it. */
+function withField(path: string, value: unknown): string {
+  const spec = structuredClone(minimalCsv) as Record<string, unknown>;
+  const keys = path.split('.');
+  let node = spec;
+  for (const key of keys.slice(0, -1)) node = (node[key] ??= {}) as Record<string, unknown>;
+  if (value === undefined) delete node[keys[keys.length - 1]!];
+  else node[keys[keys.length - 1]!] = value;
+  return JSON.stringify(spec);
+}
+
+describe('parseJobSpec', () => {
+  it('reads the design example', () => {
+    const spec = parseJobSpec(designExample, 'moby.yaml');
+    expect(spec).toEqual({
+      name: 'moby-char',
+      data: { source: 'data/moby.txt', format: 'text', text: { lowercase: true }, window: { lookBack: 100, step: 1, horizon: 1 }, validation: 0.1 },
+      model: { embedding: 50, layers: [128] },
+      training: {
+        epochs: 20,
+        batchSize: 128,
+        shardSize: 32,
+        optimizer: { type: 'adam', learningRate: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 },
+        clipNorm: 5,
+        seed: 42,
+        checkpointEvery: 50,
+        validateEvery: 200,
+        maxSteps: 2000,
+        profile: { backend: 'wasm', threads: 1 },
+      },
+    });
+  });
+
+  it('fills in the defaults of a minimal JSON spec', () => {
+    const spec = parseJobSpec(JSON.stringify(minimalCsv), 'spec.json');
+    expect(spec.data).toEqual({
+      source: 'births.csv',
+      format: 'csv',
+      csv: { features: ['births', 'day_of_week'], targets: ['births'], normalization: 'zscore' },
+      window: { lookBack: 14, step: 1, horizon: 1 },
+      validation: SPEC_DEFAULTS.validation,
+    });
+    expect(spec.model).toEqual({ layers: [128] });
+    expect(spec.training).toEqual({
+      epochs: 1,
+      batchSize: 128,
+      shardSize: 32,
+      optimizer: { type: 'adam', learningRate: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 },
+      seed: 0,
+      checkpointEvery: 100,
+      profile: { backend: 'auto', threads: 1 },
+    });
+    const text = parseJobSpec('name: t\ndata: {source: a.txt, format: text, window: {lookBack: 10}}\ntraining: {optimizer: {type: sgd}}', 't.yaml');
+    expect(text.data).toMatchObject({ text: { lowercase: false } });
+    expect(text.model).toEqual({ embedding: 50, layers: [128] });
+    expect(text.training.optimizer).toEqual({ type: 'sgd', learningRate: 0.01, momentum: 0 });
+  });
+
+  it.each([
+    ['data.window.lookBack', 0, 'spec.yaml: data.window.lookBack must be a positive integer, got 0'],
+    ['data.window.lookBack', 2.5, 'spec.yaml: data.window.lookBack must be a positive integer, got 2.5'],
+    ['data.window.lookBack', undefined, 'spec.yaml: data.window.lookBack is required'],
+    ['data.window.step', -1, 'spec.yaml: data.window.step must be a positive integer, got -1'],
+    ['data.window.horizon', '2', 'spec.yaml: data.window.horizon must be a positive integer, got "2"'],
+    ['training.batchSize', 0, 'spec.yaml: training.batchSize must be a positive integer, got 0'],
+    ['training.shardSize', null, 'spec.yaml: training.shardSize must be a positive integer, got null'],
+    ['data.validation', 1, 'spec.yaml: data.validation must be a number in [0, 1), got 1'],
+    ['data.validation', -0.1, 'spec.yaml: data.validation must be a number in [0, 1), got -0.1'],
+    ['data.format', 'parquet', 'spec.yaml: data.format must be one of text, csv, got "parquet"'],
+    ['data.csv.normalization', 'robust', 'spec.yaml: data.csv.normalization must be one of zscore, minmax, got "robust"'],
+    ['data.csv.features', [], 'spec.yaml: data.csv.features must be a non-empty list of column names, got a list []'],
+    ['data.csv.targets', ['a', 'a'], 'spec.yaml: data.csv.targets names column "a" twice'],
+    ['data.csv', undefined, 'spec.yaml: data.csv is required'],
+    ['data.text', { lowercase: true }, 'spec.yaml: data.text applies to format text only; data.format is csv'],
+    ['model.embedding', 50, 'spec.yaml: model.embedding applies to text data only (data.format is csv)'],
+    ['model.layers', [64, 0], 'spec.yaml: model.layers[1] must be a positive integer, got 0'],
+    ['training.optimizer.beta1', 1.5, 'spec.yaml: training.optimizer.beta1 must be a number in [0, 1), got 1.5'],
+    ['training.optimizer.momentum', 0.9, 'spec.yaml: training.optimizer.momentum does not apply to the adam optimizer'],
+    ['training.clipNorm', 0, 'spec.yaml: training.clipNorm must be a positive number, got 0'],
+    ['training.seed', -1, 'spec.yaml: training.seed must be a non-negative integer, got -1'],
+    ['name', 'a/b', `spec.yaml: name must be 1-100 letters, digits, '.', '_' or '-' (starting with a letter or digit), got "a/b"`],
+    ['name', undefined, 'spec.yaml: name is required'],
+    ['training.profile.backend', 'GPU!', 'spec.yaml: training.profile.backend must be a backend name such as auto, wasm, cpu or native, got "GPU!"'],
+  ])('%s = %j: %s', (path, value, message) => {
+    const error = specError(withField(path, value));
+    expect(error.message).toBe(message);
+    expect(error.path).toBeDefined();
+  });
+
+  it('names an unknown field and lists the fields of its level', () => {
+    expect(specError(withField('data.window.lookback', 10)).message).toBe(
+      'spec.yaml: data.window.lookback is not a field of data.window; its fields are: lookBack, step, horizon',
+    );
+    expect(specError(withField('trainng', {})).message).toBe('spec.yaml: trainng is not a field of the spec; its fields are: name, data, model, training');
+    expect(specError(withField('training.profile.gpu', true)).message).toBe(
+      'spec.yaml: training.profile.gpu is not a field of training.profile; its fields are: backend, threads',
+    );
+  });
+
+  it('gives file:line for YAML and JSON syntax errors', () => {
+    const duplicate = specError('name: x\ndata:\n  source: a\n  source: b\n');
+    expect(duplicate.message).toBe('spec.yaml:4:3: Map keys must be unique');
+    expect(duplicate.line).toBe(4);
+    expect(specError('{"name": "x",,\n}', 'spec.json').message).toMatch(/^spec\.json:1:\d+: /);
+    expect(specError('name: x\ndata:\n\tsource: a\n').message).toBe('spec.yaml:3:1: Tabs are not allowed as indentation');
+  });
+
+  it('rejects an empty spec and a spec that is not a mapping', () => {
+    expect(specError('').message).toBe('spec.yaml: the spec is empty');
+    expect(specError('- a\n- b\n').message).toBe('spec.yaml: the spec must be a mapping of fields, got a list ["a","b"]');
+  });
+});
+
+describe('loadJobSpec', () => {
+  it('resolves data.source against the spec file, keeping s3:// URLs and absolute paths', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spec-'));
+    const path = join(dir, 'spec.yaml');
+    writeFileSync(path, withField('data.source', 'data/births.csv'));
+    expect((await loadJobSpec(path)).data.source).toBe(join(dir, 'data', 'births.csv'));
+    writeFileSync(path, withField('data.source', 's3://bucket/births.csv'));
+    expect((await loadJobSpec(path)).data.source).toBe('s3://bucket/births.csv');
+    writeFileSync(path, withField('data.source', '/srv/births.csv'));
+    expect((await loadJobSpec(path)).data.source).toBe('/srv/births.csv');
+  });
+
+  it('reports a missing spec file', async () => {
+    await expect(loadJobSpec('/nonexistent/spec.yaml')).rejects.toThrow(new SpecError('/nonexistent/spec.yaml', 'spec file not found'));
+  });
+});

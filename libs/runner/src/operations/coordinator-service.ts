@@ -1,0 +1,108 @@
+// The `lstm coordinator` service: takes job runs from the control queue (`lstm train` and
+// `lstm resume` put them there) and, at start, picks up jobs left running or queued whose
+// lease has expired, and restores the store's schedules into Redis (it processes their
+// firings too). Several jobs run at once; each is owned through its lease, so several
+// services can share one Redis and store.
+import { Queue, Worker, type Job } from 'bullmq';
+import { CONTROL_QUEUE_NAME } from '@lstm-runner/protocol';
+import type { ObjectStore } from '@lstm-runner/storage';
+import { listJobIds, readJobPointer } from '@lstm-runner/job-store';
+import { connectRedis, redisOptionsFromUrl } from '../redis/redis-connection';
+import { FAILED_RUN_RETENTION_SECONDS, leaseKey } from '../redis/redis-layout';
+import { Coordinator, type CoordinatorOptions } from '../training/coordinator';
+import { DEFAULT_LEASE_OPTIONS } from '../training/job-lease';
+import type { JobOutcome } from '../training/training-loop';
+import { ScheduleRunner } from './schedules';
+
+export interface RunJobRequest {
+  readonly jobId: string;
+}
+
+export interface CoordinatorServiceOptions {
+  readonly store: ObjectStore;
+  readonly redisUrl: string;
+  readonly prefix: string;
+  /** Jobs run at once by this service. */
+  readonly concurrency: number;
+  readonly coordinator: Partial<Omit<CoordinatorOptions, 'store' | 'redisUrl' | 'prefix' | 'log'>>;
+  /** Endpoint for s3:// data sources of scheduled firings; default S3_ENDPOINT. */
+  readonly s3Endpoint?: string;
+  readonly log: (line: string) => void;
+}
+
+/** Puts a run of the job on the control queue; a service picks it up. */
+export async function enqueueJobRun(redisUrl: string, prefix: string, jobId: string): Promise<void> {
+  const queue = new Queue<RunJobRequest>(CONTROL_QUEUE_NAME, { connection: redisOptionsFromUrl(redisUrl), prefix });
+  try {
+    // The id makes a second request for a job already waiting a no-op.
+    await queue.add('run', { jobId }, { jobId: `run-${jobId}`, removeOnComplete: true, removeOnFail: { age: FAILED_RUN_RETENTION_SECONDS } });
+  } finally {
+    await queue.close();
+  }
+}
+
+export class CoordinatorService {
+  private readonly options: CoordinatorServiceOptions;
+  private readonly coordinator: Coordinator;
+  private readonly schedules: ScheduleRunner;
+  private worker: Worker<RunJobRequest, JobOutcome> | undefined;
+  private readonly leaseTtlMs: number;
+  private closing: Promise<void> | undefined;
+
+  constructor(options: CoordinatorServiceOptions) {
+    if (!Number.isInteger(options.concurrency) || options.concurrency < 1) {
+      throw new RangeError(`coordinator concurrency must be a positive integer, got ${options.concurrency}`);
+    }
+    this.options = options;
+    this.leaseTtlMs = options.coordinator.lease?.ttlMs ?? DEFAULT_LEASE_OPTIONS.ttlMs;
+    this.coordinator = new Coordinator({ ...options.coordinator, store: options.store, redisUrl: options.redisUrl, prefix: options.prefix, log: options.log });
+    const { store, redisUrl, prefix, s3Endpoint, log } = options;
+    this.schedules = new ScheduleRunner({ store, redisUrl, prefix, s3Endpoint, log, submitJob: (jobId) => enqueueJobRun(redisUrl, prefix, jobId) });
+  }
+
+  async start(): Promise<void> {
+    const { options } = this;
+    this.worker = new Worker<RunJobRequest, JobOutcome>(CONTROL_QUEUE_NAME, (job: Job<RunJobRequest>) =>
+        // A job whose lease is still held after two lease lifetimes has a live coordinator.
+        this.coordinator.runJob(job.data.jobId, { leaseWaitMs: 2 * this.leaseTtlMs }), {
+      connection: redisOptionsFromUrl(options.redisUrl),
+      prefix: options.prefix,
+      concurrency: options.concurrency,
+    });
+    this.worker.on('error', (error) => options.log(`control queue: ${error.message}`));
+    this.worker.on('completed', (job, outcome) => options.log(`job ${job.data.jobId}: ${outcome.state}${outcome.message === undefined ? '' : ` (${outcome.message})`}`));
+    this.worker.on('failed', (job, error) => options.log(`job ${job?.data.jobId ?? '?'}: coordinator error: ${error.message}`));
+    await this.pickUpOrphans();
+    await this.schedules.start();
+  }
+
+  /**
+   * Jobs left running or queued are run again. One whose coordinator died still has its
+   * lease for up to a lease lifetime: its run waits for the lease (up to two lifetimes).
+   */
+  private async pickUpOrphans(): Promise<void> {
+    const redis = connectRedis(this.options.redisUrl);
+    try {
+      for (const jobId of await listJobIds(this.options.store)) {
+        const pointer = await readJobPointer(this.options.store, jobId);
+        if (pointer === null || (pointer.state !== 'running' && pointer.state !== 'queued')) continue;
+        const leased = (await redis.exists(leaseKey(this.options.prefix, jobId))) === 1;
+        this.options.log(`job ${jobId}: ${pointer.state}${leased ? ', its lease not yet expired' : ' with no coordinator'}; picking it up`);
+        await enqueueJobRun(this.options.redisUrl, this.options.prefix, jobId);
+      }
+    } finally {
+      redis.disconnect();
+    }
+  }
+
+  /** Checkpoints the running jobs, leaves them to be resumed, and stops. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.coordinator.requestStop();
+      await this.schedules.close();
+      await this.worker?.close();
+      await this.coordinator.close();
+    })();
+    return this.closing;
+  }
+}

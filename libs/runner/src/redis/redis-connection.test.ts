@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { redactCredentials, redactUrl, redisOptionsFromUrl } from './redis-connection';
+
+describe('redis URLs', () => {
+  it('reads host, port, database, user, password and TLS from the URL', () => {
+    expect(redisOptionsFromUrl('rediss://worker:s3cr%40t@redis.example:6380/2')).toMatchObject({
+      host: 'redis.example',
+      port: 6380,
+      db: 2,
+      username: 'worker',
+      password: 's3cr@t',
+      tls: { servername: 'redis.example' },
+      maxRetriesPerRequest: null,
+    });
+    expect(redisOptionsFromUrl('redis://127.0.0.1')).toMatchObject({ port: 6379, db: 0, tls: undefined, password: undefined });
+  });
+
+  it('rejects other schemes and bad databases without echoing the password', () => {
+    expect(() => redisOptionsFromUrl('http://u:hunter22@host:1')).toThrow(/redis:\/\/ or rediss:\/\//);
+    expect(() => redisOptionsFromUrl('http://u:hunter22@host:1')).not.toThrow(/hunter22/);
+    expect(() => redisOptionsFromUrl('redis://:hunter22@host:1/x')).not.toThrow(/hunter22/);
+  });
+
+  it('never lets credentials through redaction', () => {
+    const url = 'rediss://admin:hunter22@redis.example:6380';
+    expect(redactUrl(url)).toBe('rediss://***:***@redis.example:6380');
+    const message = `connect ECONNREFUSED ${url} (password hunter22, user admin:)`;
+    const redacted = redactCredentials(message, url);
+    expect(redacted).not.toContain('hunter22');
+    expect(redacted).toContain('redis.example:6380');
+    expect(redactUrl('/plain/dir')).toBe('/plain/dir');
+  });
+});

@@ -1,0 +1,199 @@
+// The coordinator: owns a job through its lease, starts a generation for each run (a fresh
+// start, a resume, a recovery), and recovers from a Redis that lost everything by resuming
+// from the last checkpoint. The steps themselves are the TrainingLoop's.
+import { loadManifest, WindowLayout, type ShardPlan } from '@lstm-runner/data';
+import { isFinalState, readJobPointer, readJobRecord, shardPlanOf, type JobRecord } from '@lstm-runner/job-store';
+import { DEFAULT_QUEUE_PREFIX, gradientQueueName, shardTaskPrefix } from '@lstm-runner/protocol';
+import type { ObjectStore } from '@lstm-runner/storage';
+import type { Redis } from 'ioredis';
+import { LeaseLostError } from '../errors/lease-lost-error';
+import { RedisResetError } from '../errors/redis-reset-error';
+import { StopRequested } from '../errors/stop-requested';
+import { connectRedis } from '../redis/redis-connection';
+import { cancelKey, generationKey } from '../redis/redis-layout';
+import { JobLease, type JobLeaseOptions } from './job-lease';
+import { RunRecorder } from './run-recorder';
+import { restoreRun } from './run-state';
+import { ShardDispatcher, type ShardDispatcherOptions } from './shard-dispatcher';
+import { TrainingLoop, type JobOutcome, type StepProgress } from './training-loop';
+
+export interface CoordinatorOptions {
+  readonly store: ObjectStore;
+  readonly redisUrl: string;
+  /** Prefix of BullMQ queues and of our Redis keys; tests isolate by prefix. */
+  readonly prefix: string;
+  readonly lease: Partial<JobLeaseOptions>;
+  readonly dispatcher: Partial<ShardDispatcherOptions>;
+  /** Weight versions kept besides checkpoints (workers may still read the previous one). */
+  readonly keepWeights: number;
+  /** Validation evaluates at most this many shards, evenly spaced over the validation windows. */
+  readonly maxValidationShards: number;
+  readonly log: (line: string) => void;
+  readonly onProgress?: (progress: StepProgress) => void;
+}
+
+export const DEFAULT_COORDINATOR_OPTIONS: Omit<CoordinatorOptions, 'store' | 'redisUrl'> = {
+  prefix: DEFAULT_QUEUE_PREFIX,
+  lease: {},
+  dispatcher: {},
+  keepWeights: 2,
+  maxValidationShards: 64,
+  log: () => undefined,
+};
+
+export interface RunJobOptions {
+  /** Checkpoint and return (the job stays resumable) after this many steps of this run. */
+  readonly stopAfterSteps?: number;
+  /** Give up (the job stays as it is) when another coordinator still holds the lease after this long. */
+  readonly leaseWaitMs?: number;
+}
+
+export function validateCoordinatorOptions(options: CoordinatorOptions): CoordinatorOptions {
+  for (const name of ['keepWeights', 'maxValidationShards'] as const) {
+    const value = options[name];
+    if (!Number.isInteger(value) || value < 1) throw new RangeError(`coordinator option ${name} must be a positive integer, got ${value}`);
+  }
+  return options;
+}
+
+export class Coordinator {
+  private readonly options: CoordinatorOptions;
+  private readonly redis: Redis;
+  private readonly dispatchers = new Map<string, ShardDispatcher>();
+  private stopRequested = false;
+  private closed = false;
+
+  constructor(options: Partial<CoordinatorOptions> & Pick<CoordinatorOptions, 'store' | 'redisUrl'>) {
+    this.options = validateCoordinatorOptions({ ...DEFAULT_COORDINATOR_OPTIONS, ...options });
+    this.redis = connectRedis(this.options.redisUrl);
+  }
+
+  /** Asks every running job to checkpoint at the next step boundary and return. */
+  requestStop(): void {
+    this.stopRequested = true;
+  }
+
+  private dispatcherFor(record: JobRecord): ShardDispatcher {
+    const queueName = gradientQueueName(record.profile);
+    let dispatcher = this.dispatchers.get(queueName);
+    if (dispatcher === undefined) {
+      dispatcher = new ShardDispatcher(queueName, { redisUrl: this.options.redisUrl, prefix: this.options.prefix }, this.options.dispatcher);
+      this.dispatchers.set(queueName, dispatcher);
+    }
+    return dispatcher;
+  }
+
+  /**
+   * Runs the job until it completes, fails, is cancelled or a stop is requested. Waits for
+   * the lease when another coordinator holds it.
+   */
+  async runJob(jobId: string, runOptions: RunJobOptions = {}): Promise<JobOutcome> {
+    const { store, log } = this.options;
+    const record = await readJobRecord(store, jobId);
+    for (;;) {
+      const pointer = await readJobPointer(store, jobId);
+      if (pointer !== null && isFinalState(pointer.state)) {
+        return { jobId, state: pointer.state, step: pointer.checkpoint?.step ?? 0, message: pointer.message ?? `job is already ${pointer.state}` };
+      }
+      const giveUpAt = Date.now() + (runOptions.leaseWaitMs ?? Infinity);
+      const leaseOptions = { prefix: this.options.prefix, ...this.options.lease };
+      const lease = await JobLease.acquire(this.redis, jobId, leaseOptions, pointer?.fencingToken ?? 0, () => this.stopRequested || Date.now() > giveUpAt);
+      if (lease === null) {
+        return { jobId, state: pointer?.state ?? 'queued', step: pointer?.checkpoint?.step ?? 0, message: 'another coordinator holds the job' };
+      }
+      try {
+        return await this.runGeneration(record, lease, runOptions);
+      } catch (error) {
+        if (error instanceof RedisResetError) {
+          log(error.message);
+          continue;
+        }
+        if (error instanceof LeaseLostError) {
+          log(error.message);
+          return { jobId, state: 'running', step: -1, message: error.message };
+        }
+        throw error;
+      } finally {
+        await lease.release();
+      }
+    }
+  }
+
+  /** One generation: restore from the store, mark it in Redis, run the steps. */
+  private async runGeneration(record: JobRecord, lease: JobLease, runOptions: RunJobOptions): Promise<JobOutcome> {
+    const { store, log, prefix } = this.options;
+    const jobId = record.id;
+    const previous = await readJobPointer(store, jobId);
+    if (previous !== null && isFinalState(previous.state)) return { jobId, state: previous.state, step: previous.checkpoint?.step ?? 0 };
+    const generation = (previous?.generation ?? 0) + 1;
+    const plan = await this.planFor(record);
+    const restored = await restoreRun(store, record, previous);
+    const recorder = new RunRecorder({ store, record, plan, generation, fence: lease, keepWeights: this.options.keepWeights }, restored);
+    await recorder.markRunning();
+    await this.redis.set(generationKey(prefix, jobId), String(generation));
+    await this.redis.del(cancelKey(prefix, jobId));
+    const dispatcher = this.dispatcherFor(record);
+    const stale = await this.removeOtherGenerations(dispatcher, jobId, generation);
+    log(`job ${jobId}: generation ${generation}, from step ${restored.training.step} of ${plan.totalSteps}${stale > 0 ? `, dropped ${stale} stale shard jobs` : ''}`);
+    const weightsSha256 = await recorder.open(restored.training);
+    const loop = new TrainingLoop(
+      {
+        store,
+        record,
+        plan,
+        generation,
+        shards: dispatcher,
+        recorder,
+        check: () => this.check(jobId, generation, lease),
+        ...(runOptions.stopAfterSteps === undefined ? {} : { stopAtStep: restored.training.step + runOptions.stopAfterSteps }),
+        maxValidationShards: this.options.maxValidationShards,
+        log,
+        ...(this.options.onProgress === undefined ? {} : { onProgress: this.options.onProgress }),
+      },
+      restored.training,
+      weightsSha256,
+    );
+    const outcome = await loop.run();
+    if (isFinalState(outcome.state)) await this.redis.del(generationKey(prefix, jobId), cancelKey(prefix, jobId));
+    return outcome;
+  }
+
+  /** Throws when this generation must stop: Redis lost its state, the lease is gone, a cancel or stop was asked for. */
+  private async check(jobId: string, generation: number, lease: JobLease): Promise<void> {
+    const { prefix } = this.options;
+    // One round trip for the three looks; their order of precedence stays as written.
+    const [current, held, cancelled] = await Promise.allSettled([
+      this.redis.get(generationKey(prefix, jobId)),
+      lease.assertHeld(),
+      this.redis.exists(cancelKey(prefix, jobId)),
+    ]);
+    if (current.status === 'rejected') throw current.reason;
+    if (current.value !== String(generation)) throw new RedisResetError(jobId);
+    if (held.status === 'rejected') throw held.reason;
+    if (cancelled.status === 'rejected') throw cancelled.reason;
+    if (cancelled.value === 1) throw new StopRequested(true);
+    if (this.stopRequested) throw new StopRequested(false);
+  }
+
+  private async planFor(record: JobRecord): Promise<ShardPlan> {
+    const manifest = await loadManifest(this.options.store, record.datasetId);
+    return shardPlanOf(record, new WindowLayout(manifest.series, record.spec.data.window, manifest.source.name));
+  }
+
+  private async removeOtherGenerations(dispatcher: ShardDispatcher, jobId: string, generation: number): Promise<number> {
+    let removed = 0;
+    for (let older = generation - 1; older >= Math.max(1, generation - 3); older--) {
+      removed += await dispatcher.removeWaitingTasks(shardTaskPrefix(jobId, older));
+    }
+    return removed;
+  }
+
+  /** Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.stopRequested = true;
+    for (const dispatcher of this.dispatchers.values()) await dispatcher.close();
+    this.redis.disconnect();
+  }
+}

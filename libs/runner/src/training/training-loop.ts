@@ -1,0 +1,250 @@
+// The step loop of one generation of a job: each step's shards go to a ShardRunner (the
+// queue), their gradients come from the store as each shard finishes, optimizerStep makes the
+// next weights, and the RunRecorder writes what must survive. Validation, checkpoints and the
+// end of the run happen at the spec's boundaries. The loop knows nothing of Redis: `check`
+// (from the coordinator) throws when the lease is lost, Redis was reset or a stop or cancel
+// was asked for.
+import type { ShardPlan, StepPosition } from '@lstm-runner/data';
+import type { JobRecord, JobState, MetricRecord } from '@lstm-runner/job-store';
+import {
+  decodeFloat32Vector,
+  shardTaskId,
+  weightsKey,
+  type GradientJobData,
+  type GradientJobResult,
+  type ShardKind,
+  type TrainShardResult,
+  type ValidationShardResult,
+} from '@lstm-runner/protocol';
+import { getVerified, type ObjectStore } from '@lstm-runner/storage';
+import { RedisResetError } from '../errors/redis-reset-error';
+import { ShardFailedError } from '../errors/shard-failed-error';
+import { StopRequested } from '../errors/stop-requested';
+import { TrainingFailedError } from '../errors/training-failed-error';
+import type { ShardGradient } from './gradient-sum';
+import { optimizerStep } from './optimizer-step';
+import type { RunRecorder } from './run-recorder';
+import type { TrainingState } from './run-state';
+import type { ShardRunner, ShardTask } from './shard-runner';
+
+export interface StepProgress {
+  readonly jobId: string;
+  readonly metric: MetricRecord;
+  readonly totalSteps: number;
+  readonly stepsPerEpoch: number;
+}
+
+export interface JobOutcome {
+  readonly jobId: string;
+  /** 'running' when the coordinator stopped (SIGTERM) and left the job to be resumed. */
+  readonly state: JobState;
+  readonly message?: string;
+  readonly step: number;
+}
+
+export interface TrainingLoopOptions {
+  readonly store: ObjectStore;
+  readonly record: JobRecord;
+  readonly plan: ShardPlan;
+  readonly generation: number;
+  readonly shards: ShardRunner;
+  readonly recorder: RunRecorder;
+  /** Throws to abandon the run: lease lost, Redis reset, stop or cancel requested. */
+  readonly check: () => Promise<void>;
+  /** Checkpoint and stop (the job stays running) once the state reaches this step. */
+  readonly stopAtStep?: number;
+  /** Validation evaluates at most this many shards, evenly spaced over the validation windows. */
+  readonly maxValidationShards: number;
+  readonly log: (line: string) => void;
+  readonly onProgress?: (progress: StepProgress) => void;
+}
+
+type TrainTask = ShardTask<GradientJobData>;
+
+export class TrainingLoop {
+  constructor(
+    private readonly options: TrainingLoopOptions,
+    private readonly state: TrainingState,
+    /** The sha256 of the bytes of weights version state.step (RunRecorder.open wrote them). */
+    private weightsSha256: string,
+  ) {}
+
+  /** Runs steps until the job completes, fails, is cancelled or stopped; writes its final state. */
+  async run(): Promise<JobOutcome> {
+    const { recorder, record, plan, log } = this.options;
+    const jobId = record.id;
+    try {
+      while (this.state.step < plan.totalSteps) await this.step();
+      await recorder.writeCheckpoint(this.state);
+      await recorder.publishModel(this.state);
+      log(`job ${jobId}: completed at step ${this.state.step}`);
+      return await this.finish('completed');
+    } catch (error) {
+      if (error instanceof StopRequested) return this.stopped(error);
+      if (error instanceof ShardFailedError) {
+        return this.finish('failed', `job ${jobId} step ${this.state.step} shard ${error.shard} failed after ${error.attempts} attempts: ${error.reason}`);
+      }
+      if (error instanceof TrainingFailedError) {
+        log(error.message);
+        return this.finish('failed', error.message);
+      }
+      throw error;
+    } finally {
+      await recorder.drain();
+    }
+  }
+
+  private async finish(state: JobState, message?: string): Promise<JobOutcome> {
+    await this.options.recorder.finish(state, message);
+    return { jobId: this.options.record.id, state, step: this.state.step, ...(message === undefined ? {} : { message }) };
+  }
+
+  private async stopped(stop: StopRequested): Promise<JobOutcome> {
+    const { recorder, record, log } = this.options;
+    await recorder.writeCheckpoint(this.state);
+    if (stop.cancel) {
+      log(`job ${record.id}: cancelled at step ${this.state.step}`);
+      return this.finish('cancelled', `cancelled at step ${this.state.step}`);
+    }
+    const checkpoint = recorder.checkpoint?.prefix ?? '(none)';
+    log(`job ${record.id}: stopped at step ${this.state.step}; checkpoint ${checkpoint}`);
+    return { jobId: record.id, state: 'running', step: this.state.step, message: `stopped; checkpoint ${checkpoint}` };
+  }
+
+  /** One optimizer step, then what is due after it: validation, the metric record, a checkpoint. */
+  private async step(): Promise<void> {
+    const { check, plan, record, recorder, onProgress } = this.options;
+    await check();
+    const started = Date.now();
+    const position = plan.position(this.state.step);
+    const { results, shards } = await this.trainShards(position);
+    await recorder.settle();
+    const outcome = optimizerStep(this.state.params, this.state.optimizer, shards, record.spec.training.clipNorm);
+    if (outcome.kind === 'rejected') throw new TrainingFailedError(record.id, `step ${this.state.step}: ${outcome.reason}`);
+    this.state.params = outcome.params;
+    this.state.step += 1;
+    this.weightsSha256 = await recorder.writeWeights(this.state);
+    // The training step ends here; validation and bookkeeping are not part of its speed.
+    const stepMs = Date.now() - started;
+    const step = this.state.step;
+    const epochEnd = step % plan.stepsPerEpoch === 0;
+    const runEnd = step === plan.totalSteps;
+    const validationLoss = this.validationDue(epochEnd || runEnd) ? await this.validate() : null;
+    const metric: MetricRecord = {
+      step,
+      epoch: position.epoch,
+      trainLoss: outcome.loss,
+      validationLoss,
+      lastValidationLoss: this.state.validation.lastLoss,
+      windowsPerSecond: (outcome.count * 1000) / Math.max(1, stepMs),
+      stepMs,
+      shardComputeMs: results.reduce((sum, result) => sum + result.computeMs, 0),
+      wallTimeMs: Date.now(),
+      time: new Date().toISOString(),
+    };
+    recorder.recordStep(metric);
+    onProgress?.({ jobId: record.id, metric, totalSteps: plan.totalSteps, stepsPerEpoch: plan.stepsPerEpoch });
+    const every = record.spec.training.checkpointEvery;
+    const bestNow = validationLoss !== null && this.state.validation.bestStep === step;
+    if (epochEnd || runEnd || bestNow || step % every === 0) await recorder.writeCheckpoint(this.state);
+    if (this.options.stopAtStep !== undefined && step >= this.options.stopAtStep && !runEnd) throw new StopRequested(false);
+  }
+
+  private validationDue(boundary: boolean): boolean {
+    const every = this.options.record.spec.training.validateEvery;
+    return this.options.plan.validationShards > 0 && (boundary || (every !== undefined && this.state.step % every === 0));
+  }
+
+  /** The step's training shards, each gradient fetched from the store as soon as its shard is in. */
+  private async trainShards(position: StepPosition): Promise<{ results: TrainShardResult[]; shards: ShardGradient[] }> {
+    const { plan, check } = this.options;
+    const tasks: TrainTask[] = [];
+    for (let shard = 0; shard < plan.shardsInStep(position.stepInEpoch); shard++) tasks.push(this.task('train', shard, position));
+    const fetches: Promise<ShardGradient>[] = [];
+    const fetchGradient = (shard: number, result: TrainShardResult): Promise<ShardGradient> => {
+      let fetch = fetches[shard];
+      if (fetch === undefined) {
+        fetch = getVerified(this.options.store, result.gradientKey, result.gradientSha256).then((bytes) => ({
+          shard,
+          gradient: decodeFloat32Vector(bytes),
+          loss: result.loss,
+          count: result.count,
+        }));
+        // Awaited below; until then a failure must not count as unhandled.
+        fetch.catch(() => undefined);
+        fetches[shard] = fetch;
+      }
+      return fetch;
+    };
+    const onResult = (shard: number, result: GradientJobResult): void => {
+      if (result.kind === 'train') void fetchGradient(shard, result);
+    };
+    const results = await this.runShards(tasks, onResult);
+    const trained = await Promise.all(results.map((result) => this.expectKind(result, 'train', check)));
+    return { results: trained, shards: await Promise.all(trained.map((result, shard) => fetchGradient(shard, result))) };
+  }
+
+  /** Mean validation loss over an evenly spaced subset of at most maxValidationShards shards; updates the validation state. */
+  private async validate(): Promise<number> {
+    const { plan, record, maxValidationShards, check } = this.options;
+    const position = plan.position(Math.max(0, this.state.step - 1));
+    const shardCount = Math.min(plan.validationShards, maxValidationShards);
+    const tasks: TrainTask[] = [];
+    for (let i = 0; i < shardCount; i++) tasks.push(this.task('validate', Math.floor((i * plan.validationShards) / shardCount), position));
+    const results = await Promise.all((await this.runShards(tasks)).map((result) => this.expectKind(result, 'validate', check)));
+    const loss = results.reduce((sum, result) => sum + result.loss, 0) / results.reduce((sum, result) => sum + result.count, 0);
+    if (!Number.isFinite(loss)) throw new TrainingFailedError(record.id, `step ${this.state.step}: the validation loss became ${loss}`);
+    const { bestLoss, bestStep } = this.state.validation;
+    const improved = bestLoss === null || loss < bestLoss;
+    this.state.validation = { lastLoss: loss, bestLoss: improved ? loss : bestLoss, bestStep: improved ? this.state.step : bestStep };
+    return loss;
+  }
+
+  private task(kind: ShardKind, shard: number, position: StepPosition): TrainTask {
+    const { record, generation } = this.options;
+    const step = this.state.step;
+    return {
+      shard,
+      taskId: shardTaskId({ jobId: record.id, generation, step, kind, shard }),
+      data: {
+        jobId: record.id,
+        generation,
+        step,
+        epoch: position.epoch,
+        stepInEpoch: position.stepInEpoch,
+        shard,
+        kind,
+        weightsKey: weightsKey(record.id, step),
+        weightsSha256: this.weightsSha256,
+        datasetId: record.datasetId,
+      },
+    };
+  }
+
+  private async runShards(tasks: readonly TrainTask[], onResult?: (index: number, result: GradientJobResult) => void): Promise<GradientJobResult[]> {
+    try {
+      return await this.options.shards.run<GradientJobData, GradientJobResult>(tasks, this.options.check, onResult);
+    } catch (error) {
+      if (error instanceof ShardFailedError) this.options.log(`step ${this.state.step}: ${error.message}`);
+      throw error;
+    }
+  }
+
+  /**
+   * The result as the kind asked for. A worker drops a shard whose generation is not the
+   * job's current one in Redis: this generation is over, and `check` says why (another
+   * coordinator owns the job, or Redis lost its state).
+   */
+  private async expectKind<K extends 'train' | 'validate'>(
+    result: GradientJobResult,
+    kind: K,
+    check: () => Promise<void>,
+  ): Promise<K extends 'train' ? TrainShardResult : ValidationShardResult> {
+    if (result.kind === 'dropped') {
+      await check();
+      throw new RedisResetError(this.options.record.id);
+    }
+    if (result.kind !== kind) throw new TrainingFailedError(this.options.record.id, `step ${this.state.step}: a ${kind} shard returned a ${result.kind} result`);
+    return result as K extends 'train' ? TrainShardResult : ValidationShardResult;
+  }
+}

@@ -1,0 +1,26 @@
+// The messages between a worker's main thread and its compute threads, in one place.
+import type { GradientJobData, NumericsProfile, TrainShardResult, ValidationShardResult } from '@lstm-runner/protocol';
+
+/** workerData of a compute thread. */
+export interface ComputeThreadOptions {
+  readonly storeUrl: string;
+  readonly s3Endpoint?: string;
+  readonly cacheDir: string;
+  readonly profile: NumericsProfile;
+  /** Fault injection: every shard of this thread takes this much longer (stragglers). */
+  readonly injectedShardDelayMs: number;
+}
+
+/** Main thread -> compute thread: compute one shard. */
+export interface ShardComputeRequest {
+  /** Echoed in the reply: a reply is matched to its request, and a late one is dropped. */
+  readonly requestId: number;
+  readonly task: GradientJobData;
+}
+
+/** Compute thread -> main thread. */
+export type ComputeThreadMessage =
+  /** The backend loaded: `description` says what runs the math. */
+  | { readonly type: 'ready'; readonly description: string }
+  | { readonly type: 'result'; readonly requestId: number; readonly result: TrainShardResult | ValidationShardResult }
+  | { readonly type: 'error'; readonly requestId: number; readonly message: string; readonly errorName: string };

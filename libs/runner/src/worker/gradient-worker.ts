@@ -1,0 +1,115 @@
+// The gradient worker: a BullMQ worker on one numerics profile's queue whose processor hands
+// shards to compute threads, so lock renewal and stalled checks keep running while the math
+// runs. close() stops taking shards, finishes the ones in hand, then ends the threads.
+import { Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { DEFAULT_QUEUE_PREFIX, gradientQueueName, type GradientJobData, type GradientJobResult, type NumericsProfile } from '@lstm-runner/protocol';
+import { connectRedis, redisOptionsFromUrl } from '../redis/redis-connection';
+import { generationKey, QUEUE_RETENTION_SECONDS } from '../redis/redis-layout';
+import { ComputePool } from './compute-pool';
+
+export interface GradientWorkerOptions {
+  readonly redisUrl: string;
+  readonly prefix: string;
+  readonly storeUrl: string;
+  readonly s3Endpoint?: string;
+  readonly cacheDir: string;
+  /** A registered backend name; 'auto' is resolved by the caller before. */
+  readonly profile: NumericsProfile;
+  /** Shards computed at once, one compute thread each. */
+  readonly concurrency: number;
+  /** BullMQ lock duration; a worker silent for this long loses its shard to another. */
+  readonly lockDurationMs: number;
+  /** How often BullMQ looks for shards whose worker died. */
+  readonly stalledIntervalMs: number;
+  /** Times a shard may be taken from dead workers before it fails. */
+  readonly maxStalledCount: number;
+  /** Fault injection (stragglers): every shard takes this much longer. 0 in production. */
+  readonly injectedShardDelayMs: number;
+  readonly log: (line: string) => void;
+}
+
+export const DEFAULT_GRADIENT_WORKER_OPTIONS = {
+  prefix: DEFAULT_QUEUE_PREFIX,
+  concurrency: 1,
+  lockDurationMs: 30_000,
+  stalledIntervalMs: 30_000,
+  maxStalledCount: 5,
+  injectedShardDelayMs: 0,
+  log: (): void => undefined,
+} satisfies Partial<GradientWorkerOptions>;
+
+export type GradientWorkerInput = Partial<GradientWorkerOptions> & Pick<GradientWorkerOptions, 'redisUrl' | 'storeUrl' | 'cacheDir' | 'profile'>;
+
+export function validateGradientWorkerOptions(options: GradientWorkerOptions): GradientWorkerOptions {
+  const positive = ['concurrency', 'lockDurationMs', 'stalledIntervalMs', 'maxStalledCount'] as const;
+  for (const name of positive) {
+    const value = options[name];
+    if (!Number.isInteger(value) || value < 1) throw new RangeError(`worker option ${name} must be a positive integer, got ${value}`);
+  }
+  if (!Number.isInteger(options.injectedShardDelayMs) || options.injectedShardDelayMs < 0) {
+    throw new RangeError(`worker option injectedShardDelayMs must be a non-negative integer, got ${options.injectedShardDelayMs}`);
+  }
+  return options;
+}
+
+export class GradientWorker {
+  private readonly options: GradientWorkerOptions;
+  private readonly pool: ComputePool;
+  private readonly redis: Redis;
+  private worker: Worker | undefined;
+  private closing: Promise<void> | undefined;
+
+  constructor(options: GradientWorkerInput) {
+    this.options = validateGradientWorkerOptions({ ...DEFAULT_GRADIENT_WORKER_OPTIONS, ...options });
+    const { storeUrl, s3Endpoint, cacheDir, profile, injectedShardDelayMs, log } = this.options;
+    this.pool = new ComputePool({
+      size: this.options.concurrency,
+      thread: { storeUrl, cacheDir, profile, injectedShardDelayMs, ...(s3Endpoint === undefined ? {} : { s3Endpoint }) },
+      onThreadDeath: (reason) => log(`${reason}; its shard fails over and a new thread takes its place`),
+    });
+    this.redis = connectRedis(this.options.redisUrl);
+  }
+
+  get queueName(): string {
+    return gradientQueueName(this.options.profile);
+  }
+
+  /** Loads the backend in every compute thread, then starts taking shards. Returns the backend's description. */
+  async start(): Promise<string> {
+    const description = await this.pool.ready();
+    const { options } = this;
+    this.worker = new Worker(this.queueName, (job: Job<GradientJobData>) => this.process(job), {
+      connection: redisOptionsFromUrl(options.redisUrl),
+      prefix: options.prefix,
+      concurrency: options.concurrency,
+      lockDuration: options.lockDurationMs,
+      stalledInterval: options.stalledIntervalMs,
+      maxStalledCount: options.maxStalledCount,
+      // Results are read by the coordinator, which removes the jobs after each step.
+      removeOnComplete: { age: QUEUE_RETENTION_SECONDS },
+      removeOnFail: { age: QUEUE_RETENTION_SECONDS },
+    });
+    this.worker.on('error', (error) => options.log(`worker error: ${error.message}`));
+    this.worker.on('failed', (job, error) => {
+      if (job !== undefined) options.log(`shard ${job.id ?? '?'} failed (attempt ${job.attemptsMade}): ${error.message}`);
+    });
+    return description;
+  }
+
+  private async process(job: Job<GradientJobData>): Promise<GradientJobResult> {
+    const current = await this.redis.get(generationKey(this.options.prefix, job.data.jobId));
+    if (current !== String(job.data.generation)) return { kind: 'dropped' };
+    return this.pool.compute(job.data);
+  }
+
+  /** Stops taking shards, finishes those in hand, frees everything. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.worker?.close();
+      await this.pool.close();
+      this.redis.disconnect();
+    })();
+    return this.closing;
+  }
+}

@@ -1,0 +1,30 @@
+// A compute thread of the worker: loads the profile's backend, then answers shard requests
+// one at a time (see compute-thread-messages.ts).
+import { parentPort, workerData } from 'node:worker_threads';
+import { loadComputeBackend } from '@lstm-runner/backends';
+import { openStore } from '@lstm-runner/storage';
+import type { ComputeThreadMessage, ComputeThreadOptions, ShardComputeRequest } from './compute-thread-messages';
+import { ShardComputer } from './shard-computer';
+
+async function main(): Promise<void> {
+  const options = workerData as ComputeThreadOptions;
+  const port = parentPort!;
+  const reply = (message: ComputeThreadMessage): void => port.postMessage(message);
+  const store = openStore(options.storeUrl, options.s3Endpoint === undefined ? {} : { endpoint: options.s3Endpoint });
+  const loaded = await loadComputeBackend(options.profile.backend);
+  const computer = new ShardComputer(store, loaded.backend, options.cacheDir);
+  reply({ type: 'ready', description: loaded.summary });
+  port.on('message', (request: ShardComputeRequest) => {
+    void (async () => {
+      try {
+        if (options.injectedShardDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, options.injectedShardDelayMs));
+        reply({ type: 'result', requestId: request.requestId, result: await computer.compute(request.task) });
+      } catch (error) {
+        const err = error instanceof Error ? error : new Error(String(error));
+        reply({ type: 'error', requestId: request.requestId, message: err.message, errorName: err.name });
+      }
+    })();
+  });
+}
+
+await main();
