@@ -50,6 +50,26 @@ export default [
     },
   },
   {
+    // Type-aware rules: a promise that is dropped, handed where a callback's result is
+    // ignored, or awaited when it is not one, is a bug the compiler does not report.
+    files: ['**/*.ts'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/await-thenable': 'error',
+    },
+  },
+  {
+    // Files and functions small enough to read whole.
+    files: ['apps/*/src/**/*.ts', 'libs/*/src/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'max-lines': ['error', { max: 400 }],
+      'max-lines-per-function': ['error', { max: 80 }],
+    },
+  },
+  {
     // Tests (and only tests) use the shared servers and process harness in test-support/.
     files: ['**/test/**/*.ts', '**/*.test.ts'],
     rules: { '@nx/enforce-module-boundaries': boundaries(['^(\\.\\./)+test-support/[a-z-]+$']) },

@@ -1,0 +1,181 @@
+// The training loop without processes or Redis: an in-process ShardRunner computes shards with
+// the worker's own ShardComputer on the reference backend and hands results back in the ways
+// a queue can (out of order, twice, failed), against an in-memory store.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadManifest, WindowLayout } from '@lstm-runner/data';
+import { readCheckpoint, readJobPointer, readJobRecord, readMetrics, shardPlanOf } from '@lstm-runner/job-store';
+import { createReferenceBackend } from '@lstm-runner/lstm-core';
+import { validateJobSpec, type GradientJobData, type GradientJobResult } from '@lstm-runner/protocol';
+import { MemoryStore } from '../../../../test-support/dataset-fixtures';
+import { ShardFailedError } from '../errors/shard-failed-error';
+import { StopRequested } from '../errors/stop-requested';
+import { createJob } from '../operations/job-submission';
+import { ShardComputer } from '../worker/shard-computer';
+import { RunRecorder } from './run-recorder';
+import { restoreRun } from './run-state';
+import type { ShardRunner, ShardTask } from './shard-runner';
+import { TrainingLoop, type JobOutcome } from './training-loop';
+
+const cacheDir = mkdtempSync(join(tmpdir(), 'loop-cache-'));
+afterAll(() => rmSync(cacheDir, { recursive: true, force: true }));
+
+/** 60 rows of two waves: 37 training windows (5 steps an epoch of 2 shards: batch 8, shards of 4) and 13 validation windows. */
+function csvBytes(): Uint8Array {
+  const rows = ['x,y'];
+  for (let i = 0; i < 60; i++) rows.push(`${Math.sin(i / 3).toFixed(4)},${Math.cos(i / 5).toFixed(4)}`);
+  return new TextEncoder().encode(rows.join('\n') + '\n');
+}
+
+const spec = validateJobSpec(
+  {
+    name: 'loop',
+    data: { source: 'waves.csv', format: 'csv', csv: { features: ['x', 'y'], targets: ['y'] }, window: { lookBack: 5 }, validation: 0.3 },
+    model: { layers: [6] },
+    training: { epochs: 2, batchSize: 8, shardSize: 4, checkpointEvery: 3, validateEvery: 4, clipNorm: 1, optimizer: { learningRate: 0.01 } },
+  },
+  'loop.yaml',
+);
+
+/** Counts reads of gradient objects. */
+class CountingStore extends MemoryStore {
+  gradientReads = 0;
+
+  override async get(key: string): Promise<Uint8Array> {
+    if (key.includes('/grads/')) this.gradientReads += 1;
+    return super.get(key);
+  }
+}
+
+type Delivery = (tasks: readonly ShardTask<GradientJobData>[], results: GradientJobResult[], onResult: (index: number, result: GradientJobResult) => void) => void;
+
+/** Computes every task in process, then delivers results as `deliver` says; `fail` picks a task to fail for good. */
+class InProcessShards implements ShardRunner {
+  readonly computer: ShardComputer;
+  calls = 0;
+
+  constructor(
+    store: MemoryStore,
+    private readonly deliver: Delivery,
+    private readonly fail: (task: ShardTask<GradientJobData>) => boolean = () => false,
+  ) {
+    this.computer = new ShardComputer(store, createReferenceBackend('float32'), cacheDir);
+  }
+
+  async run<D extends object, R>(tasks: readonly ShardTask<D>[], check: () => Promise<void>, onResult?: (index: number, result: R) => void): Promise<R[]> {
+    this.calls += 1;
+    await check();
+    const gradientTasks = tasks as unknown as readonly ShardTask<GradientJobData>[];
+    const failing = gradientTasks.find((task) => this.fail(task));
+    if (failing !== undefined) throw new ShardFailedError(failing.taskId, failing.shard, 3, 'boom');
+    const results: GradientJobResult[] = [];
+    for (const task of gradientTasks) results.push(await this.computer.compute(task.data));
+    this.deliver(gradientTasks, results, (index, result) => onResult?.(index, result as R));
+    return results as R[];
+  }
+}
+
+const inOrder: Delivery = (_tasks, results, onResult) => results.forEach((result, index) => onResult(index, result));
+const reversedAndTwice: Delivery = (_tasks, results, onResult) => {
+  for (let index = results.length - 1; index >= 0; index--) onResult(index, results[index]!);
+  // A straggler's duplicate finishing after the original: the same result again.
+  results.forEach((result, index) => onResult(index, result));
+};
+
+interface LoopRun {
+  readonly store: CountingStore;
+  readonly jobId: string;
+  readonly outcome: JobOutcome;
+  readonly shards: InProcessShards;
+}
+
+async function runLoop(options: { deliver: Delivery; fail?: (task: ShardTask<GradientJobData>) => boolean; stopAtStep?: number; check?: () => Promise<void> }): Promise<LoopRun> {
+  const store = new CountingStore();
+  const created = await createJob({ store, spec, source: { name: 'waves.csv', stream: (async function* () { yield csvBytes(); })() }, profile: { backend: 'reference', threads: 1 } });
+  const record = await readJobRecord(store, created.record.id);
+  const manifest = await loadManifest(store, record.datasetId);
+  const plan = shardPlanOf(record, new WindowLayout(manifest.series, record.spec.data.window, manifest.source.name));
+  const restored = await restoreRun(store, record, await readJobPointer(store, record.id));
+  const recorder = new RunRecorder({ store, record, plan, generation: 1, fence: { token: 1, assertHeld: async () => undefined }, keepWeights: 2 }, restored);
+  await recorder.markRunning();
+  const weightsSha256 = await recorder.open(restored.training);
+  const shards = new InProcessShards(store, options.deliver, options.fail);
+  const loop = new TrainingLoop(
+    {
+      store,
+      record,
+      plan,
+      generation: 1,
+      shards,
+      recorder,
+      check: options.check ?? (async () => undefined),
+      ...(options.stopAtStep === undefined ? {} : { stopAtStep: options.stopAtStep }),
+      maxValidationShards: 64,
+      log: () => undefined,
+    },
+    restored.training,
+    weightsSha256,
+  );
+  return { store, jobId: record.id, outcome: await loop.run(), shards };
+}
+
+async function finalWeights(run: LoopRun): Promise<Float32Array> {
+  const pointer = await readJobPointer(run.store, run.jobId);
+  return (await readCheckpoint(run.store, run.jobId, pointer!.checkpoint!.step)).weights;
+}
+
+describe('TrainingLoop over an in-process shard runner', () => {
+  it('trains a job to completion: checkpoints, metrics, validation and the published model', async () => {
+    const run = await runLoop({ deliver: inOrder });
+    expect(run.outcome).toEqual({ jobId: run.jobId, state: 'completed', step: 10 });
+    const pointer = await readJobPointer(run.store, run.jobId);
+    expect(pointer).toMatchObject({ state: 'completed', generation: 1, checkpoint: { step: 10 } });
+    const metrics = await readMetrics(run.store, run.jobId);
+    expect(metrics.map((m) => m.step)).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
+    // Validated every 4 steps and at each epoch's end (5 steps an epoch).
+    expect(metrics.filter((m) => m.validationLoss !== null).map((m) => m.step)).toEqual([4, 5, 8, 10]);
+    expect(metrics.every((m) => Number.isFinite(m.trainLoss))).toBe(true);
+    expect(run.store.objects.has(`models/loop/latest.json`)).toBe(true);
+    // Gradients are pruned as the run goes, and weight versions but the last two.
+    const keys = [...run.store.objects.keys()];
+    expect(keys.filter((key) => key.includes('/grads/'))).toEqual([]);
+    expect(keys.filter((key) => key.includes('/weights/')).sort()).toEqual([expect.stringMatching(/weights\/0000000009\.bin$/), expect.stringMatching(/weights\/0000000010\.bin$/)]);
+  });
+
+  it('gives the same bits when results come out of order and twice, fetching each gradient once', async () => {
+    const clean = await runLoop({ deliver: inOrder });
+    const messy = await runLoop({ deliver: reversedAndTwice });
+    expect(messy.outcome.state).toBe('completed');
+    expect(await finalWeights(messy)).toEqual(await finalWeights(clean));
+    expect((await readMetrics(messy.store, messy.jobId)).map((m) => m.step)).toEqual((await readMetrics(clean.store, clean.jobId)).map((m) => m.step));
+    // 10 steps of 2 training shards: one read each, duplicates or not.
+    expect(messy.store.gradientReads).toBe(20);
+    expect(clean.store.gradientReads).toBe(20);
+  });
+
+  it('fails the job when a shard fails for good, naming the step and the shard, and keeps the last checkpoint', async () => {
+    const run = await runLoop({ deliver: inOrder, fail: (task) => task.data.kind === 'train' && task.data.step === 4 && task.shard === 1 });
+    expect(run.outcome).toEqual({ jobId: run.jobId, state: 'failed', step: 4, message: `job ${run.jobId} step 4 shard 1 failed after 3 attempts: boom` });
+    const pointer = await readJobPointer(run.store, run.jobId);
+    // Step 4 was validated and the best so far: its checkpoint is the last.
+    expect(pointer).toMatchObject({ state: 'failed', checkpoint: { step: 4 }, message: `job ${run.jobId} step 4 shard 1 failed after 3 attempts: boom` });
+    expect(run.store.objects.has('models/loop/latest.json')).toBe(false);
+  });
+
+  it('checkpoints and leaves the job running when asked to stop, and cancels when asked to', async () => {
+    const stopped = await runLoop({ deliver: inOrder, stopAtStep: 5 });
+    expect(stopped.outcome).toMatchObject({ state: 'running', step: 5 });
+    expect(await readJobPointer(stopped.store, stopped.jobId)).toMatchObject({ state: 'running', checkpoint: { step: 5 } });
+
+    let checks = 0;
+    const cancelAtThirdStep = async (): Promise<void> => {
+      checks += 1;
+      if (checks === 5) throw new StopRequested(true);
+    };
+    const cancelled = await runLoop({ deliver: inOrder, check: cancelAtThirdStep });
+    expect(cancelled.outcome.state).toBe('cancelled');
+    expect(await readJobPointer(cancelled.store, cancelled.jobId)).toMatchObject({ state: 'cancelled', message: `cancelled at step ${cancelled.outcome.step}` });
+  });
+});
