@@ -44,7 +44,7 @@ export interface PrepareDatasetOptions {
    * Encode with this dataset's vocabulary (text) or normalization (CSV) instead of fitting new
    * ones, so that a model retrained on new data sees the encoding it was trained with.
    */
-  readonly encodeLike?: DatasetManifest;
+  readonly encodeLike?: DatasetManifest | undefined;
 }
 
 export interface PreparedDataset {

@@ -19,7 +19,7 @@ export interface ShardPlanSettings {
   readonly batchSize: number;
   readonly shardSize: number;
   /** Caps the total number of steps. */
-  readonly maxSteps?: number;
+  readonly maxSteps?: number | undefined;
 }
 
 export interface StepPosition {

@@ -44,7 +44,7 @@ export const jobPointerSchema = mapping({
   fencingToken: nonNegativeInteger(),
   checkpoint: checkpointRefSchema.nullable(),
   totalSteps: nonNegativeInteger(),
-  message: z.string().optional(),
+  message: z.string().exactOptional(),
   updatedAt: nonEmptyString(),
 }) satisfies z.ZodType<JobPointer>;
 

@@ -29,7 +29,7 @@ export const jobRecordSchema = mapping({
   profile: numericsProfileSchema,
   totalSteps: nonNegativeInteger(),
   createdAt: nonEmptyString(),
-  warmStartFrom: nonEmptyString().optional(),
+  warmStartFrom: nonEmptyString().exactOptional(),
 }) satisfies z.ZodType<JobRecord>;
 
 export const readJobRecord = (store: ObjectStore, jobId: string): Promise<JobRecord> => readStoredJson(store, jobSpecKey(jobId), jobRecordSchema);

@@ -193,8 +193,8 @@ export const jobSpecSchema = mapping({ name: nameSchema, data: dataSchema, model
   }));
 
 /** The object without its undefined fields (optional fields are absent, not undefined). */
-function withoutUndefined<T extends object>(value: T): T {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+function withoutUndefined<T extends object>(value: T): { [K in keyof T]: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as { [K in keyof T]: Exclude<T[K], undefined> };
 }
 
 /** Validates a parsed spec (JSON/YAML value) and fills in the defaults. */

@@ -42,7 +42,7 @@ export const numericsProfileSchema = mapping({
     error: "must not have a word of the form 't<digits>'",
   }),
   threads: integerIn(1, MAX_PROFILE_THREADS),
-  isa: matching(ISA, "lowercase letters and digits joined by '.' or '_'").optional(),
+  isa: matching(ISA, "lowercase letters and digits joined by '.' or '_'").exactOptional(),
 });
 
 /** The stable string form: 'wasm-t1', 'tensorflow-gpu-t1', 'native-t2-avx2'. */

@@ -29,7 +29,8 @@ export interface StoreOptions extends RetryOptions {
   env: Readonly<Record<string, string | undefined>>;
 }
 
-export type OpenStoreOptions = Partial<StoreOptions>;
+/** Any subset of the options; one given as undefined keeps its default. */
+export type OpenStoreOptions = { [K in keyof StoreOptions]?: StoreOptions[K] | undefined };
 
 export const DEFAULT_LIST_PAGE_SIZE = 1000;
 

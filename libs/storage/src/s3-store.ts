@@ -59,10 +59,10 @@ export class S3Store implements ObjectStore {
   ) {
     this.url = `s3://${location.bucket}${location.prefix === '' ? '' : `/${location.prefix.slice(0, -1)}`}`;
     this.client = new S3Client({
-      endpoint: options.endpoint,
+      ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
       region: options.region,
       forcePathStyle: options.forcePathStyle,
-      credentials: options.credentials,
+      ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
       maxAttempts: 1,
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',

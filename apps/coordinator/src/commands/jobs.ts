@@ -19,6 +19,13 @@ export async function profileOf(spec: JobSpec): Promise<NumericsProfile> {
 }
 
 export function jobCommands(program: Command): void {
+  trainCommand(program);
+  resumeCommand(program);
+  cancelCommand(program);
+  statusCommand(program);
+}
+
+function trainCommand(program: Command): void {
   withRedis(withStore(program.command('train')))
     .description('submit a training job (or run it here with --local-workers)')
     .argument('<spec>', 'job spec (YAML or JSON)')
@@ -42,7 +49,9 @@ export function jobCommands(program: Command): void {
         await store.close();
       }
     });
+}
 
+function resumeCommand(program: Command): void {
   withRedis(withStore(program.command('resume')))
     .description('continue a job from its last checkpoint')
     .argument('<job>', 'job id')
@@ -62,7 +71,9 @@ export function jobCommands(program: Command): void {
         await store.close();
       }
     });
+}
 
+function cancelCommand(program: Command): void {
   withRedis(withStore(program.command('cancel')))
     .description('cancel a job: it checkpoints and stops')
     .argument('<job>', 'job id')
@@ -79,7 +90,9 @@ export function jobCommands(program: Command): void {
         await store.close();
       }
     });
+}
 
+function statusCommand(program: Command): void {
   withStore(program.command('status'))
     .description('state of a job, or of every job in the store')
     .argument('[job]', 'job id')

@@ -160,7 +160,7 @@ export async function fireSchedule(store: ObjectStore, scheduleId: string, s3End
 
 export interface ScheduleRunnerOptions extends ScheduleConnection {
   /** Endpoint for s3:// data sources; default S3_ENDPOINT (see openStore). */
-  readonly s3Endpoint?: string;
+  readonly s3Endpoint?: string | undefined;
   /** Hands a created job to the coordinators (the service puts it on the control queue). */
   readonly submitJob: (jobId: string) => Promise<void>;
   readonly log: (line: string) => void;

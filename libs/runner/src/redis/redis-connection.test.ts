@@ -12,7 +12,10 @@ describe('redis URLs', () => {
       tls: { servername: 'redis.example' },
       maxRetriesPerRequest: null,
     });
-    expect(redisOptionsFromUrl('redis://127.0.0.1')).toMatchObject({ port: 6379, db: 0, tls: undefined, password: undefined });
+    const plain = redisOptionsFromUrl('redis://127.0.0.1');
+    expect(plain).toMatchObject({ port: 6379, db: 0 });
+    expect(plain.tls).toBeUndefined();
+    expect(plain.password).toBeUndefined();
   });
 
   it('rejects other schemes and bad databases without echoing the password', () => {

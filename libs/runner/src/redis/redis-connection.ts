@@ -51,11 +51,11 @@ export function redisOptionsFromUrl(url: string): RedisOptions {
   return {
     host: parsed.hostname,
     port: parsed.port === '' ? 6379 : Number(parsed.port),
-    username: parsed.username === '' ? undefined : decodeURIComponent(parsed.username),
-    password: parsed.password === '' ? undefined : decodeURIComponent(parsed.password),
+    ...(parsed.username === '' ? {} : { username: decodeURIComponent(parsed.username) }),
+    ...(parsed.password === '' ? {} : { password: decodeURIComponent(parsed.password) }),
     db,
     // SNI takes host names only (RFC 6066); an IP address is verified against the certificate without it.
-    tls: parsed.protocol === 'rediss:' ? (isIP(parsed.hostname) === 0 ? { servername: parsed.hostname } : {}) : undefined,
+    ...(parsed.protocol === 'rediss:' ? { tls: isIP(parsed.hostname) === 0 ? { servername: parsed.hostname } : {} } : {}),
     // BullMQ blocks on its connections; it requires this to be null.
     maxRetriesPerRequest: null,
   };

@@ -57,7 +57,7 @@ interface ShardProgress<R> {
   readonly task: ShardTask<unknown>;
   result?: R;
   duplicated: boolean;
-  failure?: ShardFailedError;
+  failure: ShardFailedError | undefined;
 }
 
 /** What the queue's events told about one BullMQ job of the running step (coordinator clock). */
@@ -149,7 +149,7 @@ export class ShardDispatcher implements ShardRunner {
     const jobIds = tasks.flatMap((task) => [task.taskId, task.taskId + DUPLICATE_SUFFIX]);
     for (const id of jobIds) this.watched.set(id, {});
     await this.queue.addBulk(tasks.map((task) => ({ name: 'gradient', data: task.data, opts: { ...jobOptions, jobId: task.taskId } })));
-    const progress: ShardProgress<R>[] = tasks.map((task) => ({ task, duplicated: false }));
+    const progress: ShardProgress<R>[] = tasks.map((task) => ({ task, duplicated: false, failure: undefined }));
     const durations: number[] = [];
     let lastCheck = 0;
     let readQueue = false;
