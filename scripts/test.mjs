@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm test: module boundaries (lint), types, then vitest (unit files in parallel, then the
+// npm test: formatting (prettier), module boundaries and type-aware rules (lint), types, then vitest (unit files in parallel, then the
 // integration files one at a time against their own redis-server and s3rver). Ends with one
 // plain line of counts, `Tests: N passed, N failed, N skipped`, for tools that read only the
 // closing line.
@@ -13,6 +13,7 @@ const npx = process.platform === 'win32' ? 'npx.cmd' : 'npx';
 
 for (const [what, args] of [
   ['project graph', ['nx', 'show', 'projects', '--json']],
+  ['format check', ['prettier', '--check', '.']],
   ['lint', ['eslint', '.']],
   ['typecheck', ['tsc', '-p', 'tsconfig.json', '--noEmit']],
 ]) {

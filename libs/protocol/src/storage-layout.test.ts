@@ -21,7 +21,7 @@ import {
 } from './storage-layout';
 
 describe('storage layout', () => {
-  it('builds the keys of design.md', () => {
+  it('builds the keys of the storage layout (docs/architecture.md)', () => {
     expect(datasetManifestKey('text-0123abcd')).toBe('datasets/text-0123abcd/manifest.json');
     expect(datasetSegmentKey('text-0123abcd', 7)).toBe('datasets/text-0123abcd/segment-00007.bin');
     expect(jobSpecKey('moby-20260101-ab12')).toBe('jobs/moby-20260101-ab12/spec.json');
