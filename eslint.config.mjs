@@ -16,7 +16,11 @@ const depConstraints = [
     onlyDependOnLibsWithTags: ['scope:core', 'scope:storage'],
     bannedExternalImports: serviceClients,
   },
-  { sourceTag: 'scope:protocol', onlyDependOnLibsWithTags: ['scope:core', 'scope:data', 'scope:storage'], bannedExternalImports: ['bullmq', 'ioredis'] },
+  {
+    sourceTag: 'scope:protocol',
+    onlyDependOnLibsWithTags: ['scope:core', 'scope:data', 'scope:storage'],
+    bannedExternalImports: ['bullmq', 'ioredis'],
+  },
   {
     sourceTag: 'scope:job-store',
     onlyDependOnLibsWithTags: ['scope:core', 'scope:data', 'scope:storage', 'scope:protocol'],

@@ -42,8 +42,13 @@ export function addingProblemSpec(hidden: number): ModelSpec {
 }
 
 /** B fresh sequences of minimum length T: features [B, ceil(1.1T), 2], targets [B, 1]. */
-export function addingProblemBatch(T: number, B: number, rng: Rng): Batch<Float32Array> & { features: Float32Array; targets: Float32Array } {
-  if (!Number.isInteger(T) || T < 10) throw new RangeError(`adding problem: T must be an integer >= 10 (a mark among the first 10 pairs), got ${T}`);
+export function addingProblemBatch(
+  T: number,
+  B: number,
+  rng: Rng,
+): Batch<Float32Array> & { features: Float32Array; targets: Float32Array } {
+  if (!Number.isInteger(T) || T < 10)
+    throw new RangeError(`adding problem: T must be an integer >= 10 (a mark among the first 10 pairs), got ${T}`);
   const window = addingProblemWindow(T);
   const longest = Math.floor((11 * T) / 10);
   const features = new Float32Array(B * window * 2);
@@ -82,7 +87,7 @@ export function addingProblemAccuracy(
   const rng = createRng(seed);
   let correct = 0;
   let squaredError = 0;
-  for (let done = 0; done < count; ) {
+  for (let done = 0; done < count;) {
     const batch = addingProblemBatch(T, Math.min(500, count - done), rng);
     const outputs = predict(backend, spec, params, batch);
     outputs.forEach((output, b) => {
@@ -155,7 +160,8 @@ export interface AddingTrainingResult {
  * Training, validation and test sequences come from distinct streams derived from `seed`.
  */
 export function trainAddingProblem(options: AddingTrainingOptions): AddingTrainingResult {
-  const { backend, T, hidden, batchSize, learningRate, clipNorm, seed, maxSteps, validateEvery, validationSize, stopAccuracy, testSize } = options;
+  const { backend, T, hidden, batchSize, learningRate, clipNorm, seed, maxSteps, validateEvery, validationSize, stopAccuracy, testSize } =
+    options;
   const spec = addingProblemSpec(hidden);
   const params = initializeParameters(spec, deriveSeed(seed, 1));
   if (options.initialization === 'chrono') applyChronoInitialization(spec, params, addingProblemWindow(T), deriveSeed(seed, 5));

@@ -90,7 +90,9 @@ const figures = {
 
 console.log();
 console.log(`training sequences: ${result.trainingSequences.toLocaleString('en-US')} (${result.steps} steps of ${settings.batchSize})`);
-console.log(`test: ${(100 * result.test.accuracy).toFixed(2)}% of ${settings.testSize} fresh sequences within 0.04 (MSE ${result.test.mse.toExponential(2)})`);
+console.log(
+  `test: ${(100 * result.test.accuracy).toFixed(2)}% of ${settings.testSize} fresh sequences within 0.04 (MSE ${result.test.mse.toExponential(2)})`,
+);
 console.log(`time: ${seconds.toFixed(0)} s, ${figures.msPerStep.toFixed(1)} ms/step (validation included)`);
 console.log(solved ? `solved (>= ${100 * REQUIRED_ACCURACY}%)` : `NOT solved: below ${100 * REQUIRED_ACCURACY}%`);
 

@@ -204,14 +204,29 @@ function makeBatch(workload: Workload): Batch<Float32Array> {
   const rng = createRng(42);
   if (spec.input.kind === 'tokens') {
     const V = spec.input.vocabulary;
-    return { B, T, tokens: Int32Array.from({ length: B * T }, () => rng.nextInt(V)), classes: Int32Array.from({ length: B }, () => rng.nextInt(V)) };
+    return {
+      B,
+      T,
+      tokens: Int32Array.from({ length: B * T }, () => rng.nextInt(V)),
+      classes: Int32Array.from({ length: B }, () => rng.nextInt(V)),
+    };
   }
   const I = spec.input.size;
-  return { B, T, features: Float32Array.from({ length: B * T * I }, () => rng.nextNormal()), targets: Float32Array.from({ length: B }, () => rng.nextNormal()) };
+  return {
+    B,
+    T,
+    features: Float32Array.from({ length: B * T * I }, () => rng.nextNormal()),
+    targets: Float32Array.from({ length: B }, () => rng.nextNormal()),
+  };
 }
 
 /** The tfjs-layers inputs: the embedded float input [B,T,E] (or the features) and the targets. */
-function layersData(workload: Workload, batch: Batch<Float32Array>, backend: ComputeBackend<Float32Array>, params: Float32Array): { x: tf.Tensor3D; y: tf.Tensor2D } {
+function layersData(
+  workload: Workload,
+  batch: Batch<Float32Array>,
+  backend: ComputeBackend<Float32Array>,
+  params: Float32Array,
+): { x: tf.Tensor3D; y: tf.Tensor2D } {
   const { spec, B, T } = workload;
   if (spec.input.kind === 'tokens') {
     const { vocabulary: V, embedding: E } = spec.input;
@@ -320,9 +335,13 @@ async function measureOne(key: string, out: string): Promise<void> {
 
 function measureInChild(workload: Workload, directory: string): WorkloadResult {
   const out = join(directory, `${workload.key}.json`);
-  const child = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--workload', workload.key, '--out', out], {
-    stdio: 'inherit',
-  });
+  const child = spawnSync(
+    process.execPath,
+    [...process.execArgv, fileURLToPath(import.meta.url), '--workload', workload.key, '--out', out],
+    {
+      stdio: 'inherit',
+    },
+  );
   if (child.status !== 0) throw new Error(`the ${workload.key} measurement exited with ${child.status ?? child.signal}`);
   return JSON.parse(readFileSync(out, 'utf8')) as WorkloadResult;
 }
@@ -331,7 +350,9 @@ async function main(): Promise<void> {
   const backend = await createTfjsBackend('wasm');
   const loadBefore = os.loadavg();
   console.log(`backend: ${backend.description}`);
-  console.log(`machine: ${os.cpus()[0]?.model ?? 'unknown cpu'}, ${os.cpus().length} cpus, node ${process.version}, load ${loadBefore.map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(
+    `machine: ${os.cpus()[0]?.model ?? 'unknown cpu'}, ${os.cpus().length} cpus, node ${process.version}, load ${loadBefore.map((l) => l.toFixed(2)).join(' ')}`,
+  );
   const directory = mkdtempSync(join(os.tmpdir(), 'bench-core-'));
   const results: Record<string, WorkloadResult> = {};
   try {
@@ -345,7 +366,19 @@ async function main(): Promise<void> {
   }
   const loadAfter = os.loadavg();
 
-  const rows = [['workload', 'ours ms/step', 'GFLOP/s', 'tfjs-layers ms/step', 'speedup', 'matMul GFLOP/s', 'share of matMul', 'RSS MiB before/after', 'tensors before/after']];
+  const rows = [
+    [
+      'workload',
+      'ours ms/step',
+      'GFLOP/s',
+      'tfjs-layers ms/step',
+      'speedup',
+      'matMul GFLOP/s',
+      'share of matMul',
+      'RSS MiB before/after',
+      'tensors before/after',
+    ],
+  ];
   for (const [key, r] of Object.entries(results)) {
     rows.push([
       key,
@@ -361,7 +394,9 @@ async function main(): Promise<void> {
   }
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
   for (const row of rows) console.log(row.map((cell, c) => cell.padStart(widths[c]!)).join('  '));
-  console.log(`load average before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${loadAfter.map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(
+    `load average before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${loadAfter.map((l) => l.toFixed(2)).join(' ')}`,
+  );
 
   const output = {
     ...results,

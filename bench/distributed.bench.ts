@@ -22,7 +22,15 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { clipByGlobalNorm, createOptimizer, createRng, createTfjsBackend, initializeParameters, lossAndGradient, type ModelSpec } from '@lstm-runner/lstm-core';
+import {
+  clipByGlobalNorm,
+  createOptimizer,
+  createRng,
+  createTfjsBackend,
+  initializeParameters,
+  lossAndGradient,
+  type ModelSpec,
+} from '@lstm-runner/lstm-core';
 import { openStore } from '@lstm-runner/storage';
 import { readMetrics, type MetricRecord } from '@lstm-runner/job-store';
 import { aggregateShardGradients } from '@lstm-runner/runner';
@@ -86,7 +94,19 @@ function steadyIntervals(records: readonly MetricRecord[]): { intervalMs: number
 function trainCommand(spec: string, jobId: string, workers: number, redisUrl: string, storeDir: string, cacheName: string) {
   return [
     process.execPath,
-    [join(ROOT, 'apps/coordinator/bin/lstm.js'), 'train', spec, '--local-workers', String(workers), '--job-id', jobId, '--store', storeDir, '--redis', redisUrl],
+    [
+      join(ROOT, 'apps/coordinator/bin/lstm.js'),
+      'train',
+      spec,
+      '--local-workers',
+      String(workers),
+      '--job-id',
+      jobId,
+      '--store',
+      storeDir,
+      '--redis',
+      redisUrl,
+    ],
     { cwd: ROOT, env: { ...process.env, LSTM_CACHE_DIR: join(storeDir, '..', cacheName) } },
   ] as const;
 }
@@ -149,7 +169,11 @@ function childrenOf(pid: number): number[] {
 }
 
 /** Trains with one local worker and follows the peak RSS of the coordinator and of the worker until the run ends. */
-async function measureMemory(spec: string, redisUrl: string, storeDir: string): Promise<{ workerPeakMiB: number; coordinatorPeakMiB: number }> {
+async function measureMemory(
+  spec: string,
+  redisUrl: string,
+  storeDir: string,
+): Promise<{ workerPeakMiB: number; coordinatorPeakMiB: number }> {
   const [command, args, options] = trainCommand(spec, 'bench-memory', 1, redisUrl, storeDir, 'cache-memory');
   const child = spawn(command, args, { ...options, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
@@ -176,7 +200,11 @@ const SHARD_WINDOWS = 32;
 
 /** In a child process (`--compute-only`): CEILING_SHARDS shard computations of the bench's char-LM after warm-up; prints the ms they took. */
 async function computeOnly(): Promise<void> {
-  const spec: ModelSpec = { input: { kind: 'tokens', vocabulary: 60, embedding: 50 }, layers: [128], head: { kind: 'classification', classes: 60 } };
+  const spec: ModelSpec = {
+    input: { kind: 'tokens', vocabulary: 60, embedding: 50 },
+    layers: [128],
+    head: { kind: 'classification', classes: 60 },
+  };
   const backend = await createTfjsBackend('wasm');
   const rng = createRng(5);
   const T = 100;
@@ -201,11 +229,16 @@ async function computeOnly(): Promise<void> {
 /** windows/s of `processes` compute-only processes started together. */
 async function measureCeiling(processes: number): Promise<number> {
   const runs = Array.from({ length: processes }, () => {
-    const child = spawn(process.execPath, [...process.execArgv, import.meta.filename, '--compute-only'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [...process.execArgv, import.meta.filename, '--compute-only'], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     return new Promise<number>((resolve, reject) =>
-      child.on('exit', (status) => (status === 0 ? resolve(Number(out.trim())) : reject(new Error(`compute-only process exited with ${status}`)))),
+      child.on('exit', (status) =>
+        status === 0 ? resolve(Number(out.trim())) : reject(new Error(`compute-only process exited with ${status}`)),
+      ),
     );
   });
   const elapsedMs = Math.max(...(await Promise.all(runs)));
@@ -261,7 +294,12 @@ async function main(): Promise<void> {
       machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model ?? '?', node: process.version },
       charLm: {
         steps: STEPS,
-        rounds: rounds.map((r) => ({ oneWorker: r.one.windowsPerSecond, twoWorkers: r.two.windowsPerSecond, ratio: r.ratio, computeOnly: r.ceiling })),
+        rounds: rounds.map((r) => ({
+          oneWorker: r.one.windowsPerSecond,
+          twoWorkers: r.two.windowsPerSecond,
+          ratio: r.ratio,
+          computeOnly: r.ceiling,
+        })),
         oneWorker: one,
         twoWorkers: two,
         speedupTwoVsOne: medianOf((r) => r.ratio),
@@ -273,17 +311,23 @@ async function main(): Promise<void> {
       memory: { corpus: 'sotu.txt (10.7 MB), lookBack 100, step 1', steps: 30, ...memory },
     };
     const fmt = (x: number, digits = 1): string => (Number.isFinite(x) ? x.toFixed(digits) : '-');
-    console.log(`\nlstm-runner distributed benchmark: char-LM on Moby Dick (E=50, H=128, B=128, T=100, shards of 32, wasm), ${STEPS} steps per run, medians of ${ROUNDS} interleaved rounds`);
+    console.log(
+      `\nlstm-runner distributed benchmark: char-LM on Moby Dick (E=50, H=128, B=128, T=100, shards of 32, wasm), ${STEPS} steps per run, medians of ${ROUNDS} interleaved rounds`,
+    );
     console.log('| what | 1 worker | 2 workers | ratio / target |');
     console.log('| --- | --- | --- | --- |');
-    console.log(`| windows/s end to end | ${fmt(one.windowsPerSecond)} | ${fmt(two.windowsPerSecond)} | ${fmt(results.charLm.speedupTwoVsOne, 2)}x (>= 1.7x) |`);
+    console.log(
+      `| windows/s end to end | ${fmt(one.windowsPerSecond)} | ${fmt(two.windowsPerSecond)} | ${fmt(results.charLm.speedupTwoVsOne, 2)}x (>= 1.7x) |`,
+    );
     console.log(
       `| compute alone (no queue, store or coordinator), windows/s | ${fmt(medianOf((r) => r.ceiling.one))} | ${fmt(medianOf((r) => r.ceiling.two))} | ${fmt(results.charLm.computeOnlySpeedupTwoVsOne, 2)}x: the machine's ceiling; 2 workers reach ${fmt(100 * results.charLm.shareOfCeiling)}% of it |`,
     );
     console.log(`| ms per step (steady) | ${fmt(one.msPerStep)} | ${fmt(two.msPerStep)} | |`);
     console.log(`| coordination per step | ${fmt(one.coordinationMsPerStep)} ms (${fmt(one.coordinationShare * 100)}%) | | <= 10% |`);
     console.log(`| aggregate 8 x 1M grads + clip + Adam | ${fmt(aggregation.msMedian)} ms | | <= 50 ms |`);
-    console.log(`| peak RSS, 10.7 MB corpus, 10.7 M windows | worker ${fmt(memory.workerPeakMiB)} MiB, coordinator ${fmt(memory.coordinatorPeakMiB)} MiB | | worker <= 500 MB |`);
+    console.log(
+      `| peak RSS, 10.7 MB corpus, 10.7 M windows | worker ${fmt(memory.workerPeakMiB)} MiB, coordinator ${fmt(memory.coordinatorPeakMiB)} MiB | | worker <= 500 MB |`,
+    );
     const out = join(ROOT, 'bench/results/distributed.json');
     writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
     console.log(`\nwrote ${out}`);

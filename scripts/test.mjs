@@ -27,7 +27,14 @@ for (const [what, args] of [
 
 const dir = mkdtempSync(join(tmpdir(), 'lstm-test-report-'));
 const report = join(dir, 'vitest.json');
-const status = run(npx, ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...process.argv.slice(2)]);
+const status = run(npx, [
+  'vitest',
+  'run',
+  '--reporter=default',
+  '--reporter=json',
+  `--outputFile.json=${report}`,
+  ...process.argv.slice(2),
+]);
 let counts = { passed: 0, failed: status === 0 ? 0 : 1, skipped: 0 };
 try {
   const results = JSON.parse(readFileSync(report, 'utf8'));

@@ -111,7 +111,9 @@ export class TestCluster {
   }
 
   worker(extraEnv: NodeJS.ProcessEnv = {}, args: readonly string[] = []): RunningProcess {
-    const running = track(spawn(process.execPath, [WORKER_BIN, '--backend', 'wasm', ...args], { env: { ...this.env, ...extraEnv }, cwd: this.dir }));
+    const running = track(
+      spawn(process.execPath, [WORKER_BIN, '--backend', 'wasm', ...args], { env: { ...this.env, ...extraEnv }, cwd: this.dir }),
+    );
     this.processes.push(running);
     return running;
   }
@@ -137,7 +139,10 @@ export class TestCluster {
       const pointer = await readJobPointer(this.store, jobId).catch(() => null);
       const metric = await readLastMetric(this.store, jobId).catch(() => null);
       if (pointer !== null && done({ state: pointer.state, step: metric?.step ?? 0 })) return;
-      if (Date.now() > deadline) throw new Error(`job ${jobId} did not reach the expected state in ${timeoutMs} ms (state ${pointer?.state ?? '?'}, step ${metric?.step ?? 0})`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `job ${jobId} did not reach the expected state in ${timeoutMs} ms (state ${pointer?.state ?? '?'}, step ${metric?.step ?? 0})`,
+        );
       await new Promise((r) => setTimeout(r, 200));
     }
   }
@@ -161,7 +166,9 @@ export class TestCluster {
   async expectSameWeights(jobId: string, referenceJob: string, reference: Buffer): Promise<void> {
     const weights = await this.finalWeights(jobId);
     if (!weights.equals(reference)) {
-      throw new Error(`final weights of ${jobId} differ from ${referenceJob}; ${(await this.firstDivergence(jobId, referenceJob)) ?? 'the loss records agree'}`);
+      throw new Error(
+        `final weights of ${jobId} differ from ${referenceJob}; ${(await this.firstDivergence(jobId, referenceJob)) ?? 'the loss records agree'}`,
+      );
     }
   }
 

@@ -53,17 +53,54 @@ export async function startRedisServer(port?: number, options: RedisServerOption
   const caFile = join(dir, 'cert.pem');
   if (tls) {
     const made = spawnSync('openssl', [
-      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
-      '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', caFile,
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      join(dir, 'key.pem'),
+      '-out',
+      caFile,
     ]);
     if (made.status !== 0) throw new Error(`openssl could not make a test certificate: ${made.stderr.toString().trim()}`);
   }
   const listen = tls
-    ? ['--port', '0', '--tls-port', String(chosenPort), '--tls-cert-file', caFile, '--tls-key-file', join(dir, 'key.pem'), '--tls-auth-clients', 'no']
+    ? [
+        '--port',
+        '0',
+        '--tls-port',
+        String(chosenPort),
+        '--tls-cert-file',
+        caFile,
+        '--tls-key-file',
+        join(dir, 'key.pem'),
+        '--tls-auth-clients',
+        'no',
+      ]
     : ['--port', String(chosenPort)];
   const result = spawnSync('redis-server', [
-    ...listen, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
-    '--daemonize', 'yes', '--pidfile', pidFile, '--logfile', join(dir, 'redis.log'), '--dir', dir,
+    ...listen,
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--daemonize',
+    'yes',
+    '--pidfile',
+    pidFile,
+    '--logfile',
+    join(dir, 'redis.log'),
+    '--dir',
+    dir,
     ...(password === undefined ? [] : ['--requirepass', password]),
   ]);
   if (result.error !== undefined || result.status !== 0) {

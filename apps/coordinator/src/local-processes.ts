@@ -36,11 +36,16 @@ export class LocalWorkers {
     const s = this.settings;
     const args = [
       workerBinPath(),
-      '--redis', s.redisUrl,
-      '--store', s.storeUrl,
-      '--queue-prefix', s.queuePrefix,
-      '--backend', s.backend,
-      '--cache-dir', s.cacheDir,
+      '--redis',
+      s.redisUrl,
+      '--store',
+      s.storeUrl,
+      '--queue-prefix',
+      s.queuePrefix,
+      '--backend',
+      s.backend,
+      '--cache-dir',
+      s.cacheDir,
       ...(s.s3Endpoint === undefined ? [] : ['--s3-endpoint', s.s3Endpoint]),
       ...(s.extraArgs ?? []),
     ];
@@ -103,8 +108,22 @@ export async function reachRedis(url: string, isDefault: boolean, dir: string): 
   const port = await freePort();
   const pidFile = join(dir, 'redis.pid');
   const started = spawnSync('redis-server', [
-    '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'yes',
-    '--pidfile', pidFile, '--logfile', join(dir, 'redis.log'), '--dir', dir,
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--daemonize',
+    'yes',
+    '--pidfile',
+    pidFile,
+    '--logfile',
+    join(dir, 'redis.log'),
+    '--dir',
+    dir,
   ]);
   if (started.status !== 0) throw new Error(`could not start redis-server: ${started.stderr.toString().trim()}`);
   const localUrl = `redis://127.0.0.1:${port}`;

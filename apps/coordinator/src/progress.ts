@@ -100,7 +100,8 @@ export class ProgressReporter {
       this.bar?.stop();
       this.epoch = p.epoch;
       this.bar = new SingleBar({
-        format: '{epochLabel} [{bar}] {value}/{total} | {rate} win/s | loss {train} | val {validation} | eta {etaEpoch} (run {runStep}, {etaRun})',
+        format:
+          '{epochLabel} [{bar}] {value}/{total} | {rate} win/s | loss {train} | val {validation} | eta {etaEpoch} (run {runStep}, {etaRun})',
         stream: process.stderr,
         hideCursor: true,
         clearOnComplete: false,

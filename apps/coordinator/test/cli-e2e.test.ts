@@ -41,7 +41,9 @@ function lstm(args: readonly string[]): Promise<Run> {
 
 /** Runs the commands at once; their results by name. */
 async function runAll<K extends string>(commands: Record<K, readonly string[]>): Promise<Record<K, Run>> {
-  const entries = await Promise.all(Object.entries<readonly string[]>(commands).map(async ([name, args]) => [name, await lstm(args)] as const));
+  const entries = await Promise.all(
+    Object.entries<readonly string[]>(commands).map(async ([name, args]) => [name, await lstm(args)] as const),
+  );
   return Object.fromEntries(entries) as Record<K, Run>;
 }
 
@@ -64,7 +66,9 @@ const predictionsOf = (run: Run): number[][] => (JSON.parse(expectSuccess(run).s
 
 function expectRelativelyClose(actual: readonly number[], expected: readonly number[]): void {
   expect(actual).toHaveLength(expected.length);
-  actual.forEach((value, i) => expect(Math.abs(value - expected[i]!), `value ${i}: ${value} vs ${expected[i]}`).toBeLessThanOrEqual(1e-4 * Math.abs(expected[i]!)));
+  actual.forEach((value, i) =>
+    expect(Math.abs(value - expected[i]!), `value ${i}: ${value} vs ${expected[i]}`).toBeLessThanOrEqual(1e-4 * Math.abs(expected[i]!)),
+  );
 }
 
 /** The given numeric columns of a simple CSV file (no quoting), row by row. */
@@ -85,7 +89,19 @@ function writeInputs(): void {
   writeFileSync(join(dir, 'short.csv'), csv(recent.slice(0, 5)));
   writeFileSync(join(dir, 'no-humidity.csv'), 'reading,temperature\n1,20\n');
   // Line 4 (the third data row) says 'damp' for the humidity.
-  writeFileSync(join(dir, 'not-a-number.csv'), csv(recent.map((row, index) => (index === 2 ? row.split(',').map((cell, column) => (column === 3 ? 'damp' : cell)).join(',') : row))));
+  writeFileSync(
+    join(dir, 'not-a-number.csv'),
+    csv(
+      recent.map((row, index) =>
+        index === 2
+          ? row
+              .split(',')
+              .map((cell, column) => (column === 3 ? 'damp' : cell))
+              .join(',')
+          : row,
+      ),
+    ),
+  );
   const sensorsSpec = `name: sensors-e2e
 data:
   source: sensors.csv
@@ -109,8 +125,26 @@ training: { epochs: 1, batchSize: 32, shardSize: 16, seed: 5, maxSteps: 3, check
   );
 }
 
-const generateArgs = (model: string, ...extra: string[]): string[] => ['generate', '--model', model, '--seed', SEED_TEXT, '--length', '40', ...extra];
-const backtestArgs = (model: string, ...extra: string[]): string[] => ['predict', '--model', model, '--input', 'recent.csv', '--all', '--json', ...extra];
+const generateArgs = (model: string, ...extra: string[]): string[] => [
+  'generate',
+  '--model',
+  model,
+  '--seed',
+  SEED_TEXT,
+  '--length',
+  '40',
+  ...extra,
+];
+const backtestArgs = (model: string, ...extra: string[]): string[] => [
+  'predict',
+  '--model',
+  model,
+  '--input',
+  'recent.csv',
+  '--all',
+  '--json',
+  ...extra,
+];
 
 let first: Awaited<ReturnType<typeof runFirstWave>>;
 let second: Awaited<ReturnType<typeof runSecondWave>>;
@@ -171,7 +205,8 @@ afterAll(() => {
 describe('lstm status', () => {
   it('prints the documented keys with --json', () => {
     const status = JSON.parse(expectSuccess(first.status).stdout) as Record<string, unknown>;
-    for (const key of ['id', 'name', 'state', 'step', 'totalSteps', 'epoch', 'trainLoss', 'validationLoss', 'generation']) expect(status).toHaveProperty(key);
+    for (const key of ['id', 'name', 'state', 'step', 'totalSteps', 'epoch', 'trainLoss', 'validationLoss', 'generation'])
+      expect(status).toHaveProperty(key);
     expect(status).toMatchObject({ id: 'sensors-run', name: 'sensors-e2e', state: 'completed', step: 4, totalSteps: 4 });
     expect(typeof status['trainLoss']).toBe('number');
   });
@@ -197,7 +232,11 @@ describe('lstm predict', () => {
 
   it('says what is wrong with the input in one line', () => {
     expectFailure(first.tooFewRows, /^lstm: short\.csv: 5 data rows, the model needs at least 10 \(lookBack\)$/, 1);
-    expectFailure(first.missingColumn, /^lstm: no-humidity\.csv:1: no column "humidity" in the header; the columns are: reading, temperature$/, 1);
+    expectFailure(
+      first.missingColumn,
+      /^lstm: no-humidity\.csv:1: no column "humidity" in the header; the columns are: reading, temperature$/,
+      1,
+    );
     expectFailure(first.notANumber, /^lstm: not-a-number\.csv:4: column "humidity": "damp" is not a number$/, 1);
   });
 });
@@ -210,7 +249,10 @@ describe('lstm export', () => {
       lookBack: number;
       features: string[];
       targets: string[];
-      normalization: { features: { method: string; min: number[]; max: number[] }; targets: { method: string; min: number[]; max: number[] } };
+      normalization: {
+        features: { method: string; min: number[]; max: number[] };
+        targets: { method: string; min: number[]; max: number[] };
+      };
     };
     expect(runnerFile).toMatchObject({ lookBack: LOOK_BACK, features: ['humidity', 'temperature'], targets: ['temperature'] });
     expect(runnerFile.normalization.features.method).toBe('minmax');
@@ -218,7 +260,9 @@ describe('lstm export', () => {
 
     // What a user of the export does: normalize with lstm-runner.json, run tfjs, denormalize.
     const { features: f, targets: t } = runnerFile.normalization;
-    const rows = readColumns(join(dir, 'recent.csv'), runnerFile.features).map((row) => row.map((x, i) => (x - f.min[i]!) / (f.max[i]! - f.min[i]!)));
+    const rows = readColumns(join(dir, 'recent.csv'), runnerFile.features).map((row) =>
+      row.map((x, i) => (x - f.min[i]!) / (f.max[i]! - f.min[i]!)),
+    );
     const windows = rows.slice(0, rows.length - LOOK_BACK).map((_, start) => rows.slice(start, start + LOOK_BACK));
     const layers = await tf.loadLayersModel({ load: () => readLayersArtifacts(out) });
     const output = (layers.predict(tf.tensor3d(windows)) as tf.Tensor).arraySync() as number[][];
@@ -236,7 +280,11 @@ describe('lstm export', () => {
   it('writes a char-LM whose tfjs softmax puts the most weight on what generate picks at temperature 0', async () => {
     expectSuccess(first.exportText);
     const out = join(dir, 'chars-export');
-    const runnerFile = JSON.parse(readFileSync(join(out, 'lstm-runner.json'), 'utf8')) as { vocabulary: string[]; unknownId: number; lowercase: boolean };
+    const runnerFile = JSON.parse(readFileSync(join(out, 'lstm-runner.json'), 'utf8')) as {
+      vocabulary: string[];
+      unknownId: number;
+      lowercase: boolean;
+    };
     expect(runnerFile).toMatchObject({ lowercase: true, unknownId: runnerFile.vocabulary.length });
     const layers = await tf.loadLayersModel({ load: () => readLayersArtifacts(out) });
     const ids = [...SEED_TEXT].map((c) => runnerFile.vocabulary.indexOf(c));
@@ -269,7 +317,11 @@ describe('wrong use', () => {
   it('gives one clear error line (and a usage hint) with a non-zero exit for wrong flags', () => {
     expectFailure(first.unknownFlag, /^error: unknown option '--bogus'$/, 2);
     expectFailure(first.missingFlag, /^error: required option '--input <csv>' not specified$/, 2);
-    expectFailure(first.badLength, /^error: option '--length <n>' argument 'many' is invalid\. the value must be a positive integer, got 'many'$/, 2);
+    expectFailure(
+      first.badLength,
+      /^error: option '--length <n>' argument 'many' is invalid\. the value must be a positive integer, got 'many'$/,
+      2,
+    );
   });
 
   it('gives one line naming the problem for a bad spec, a model of the wrong kind and an unknown model', () => {

@@ -24,7 +24,10 @@ export async function clusterWithReference(name: string, maxSteps?: number): Pro
   return { cluster, spec, reference: await cluster.finalWeights('reference') };
 }
 
-export function tinySpec(csvPath: string, overrides: { name?: string; learningRate?: number; optimizer?: string; maxSteps?: number } = {}): string {
+export function tinySpec(
+  csvPath: string,
+  overrides: { name?: string; learningRate?: number; optimizer?: string; maxSteps?: number } = {},
+): string {
   const optimizer = overrides.optimizer ?? `{ type: adam, learningRate: ${overrides.learningRate ?? 0.01} }`;
   return `name: ${overrides.name ?? 'tiny'}
 data:

@@ -2,7 +2,13 @@
 // service is GradientWorker in libs/runner.
 import { Command } from 'commander';
 import { loadComputeBackend } from '@lstm-runner/backends';
-import { assertRedisReachable, GradientWorker, positiveIntegerOption as positiveInteger, redactCredentials, runtimeDefaults } from '@lstm-runner/runner';
+import {
+  assertRedisReachable,
+  GradientWorker,
+  positiveIntegerOption as positiveInteger,
+  redactCredentials,
+  runtimeDefaults,
+} from '@lstm-runner/runner';
 
 let connectionDefaults: ReturnType<typeof runtimeDefaults>;
 try {
@@ -13,7 +19,7 @@ try {
 }
 
 const program = new Command('lstm-worker')
-  .description('Take gradient shards from the queue of this machine\'s numerics profile and compute them.')
+  .description("Take gradient shards from the queue of this machine's numerics profile and compute them.")
   .option('--redis <url>', 'Redis URL (env REDIS_URL)', connectionDefaults.redisUrl)
   .option('--store <url>', 's3://bucket/prefix, file://dir or a directory (env LSTM_STORE)', connectionDefaults.storeUrl)
   .option('--s3-endpoint <url>', 'S3-compatible endpoint (env S3_ENDPOINT)', connectionDefaults.s3Endpoint)
@@ -22,7 +28,12 @@ const program = new Command('lstm-worker')
   .option('--cache-dir <dir>', 'local cache of dataset segments', connectionDefaults.cacheDir)
   .option('--queue-prefix <prefix>', 'BullMQ prefix (env LSTM_QUEUE_PREFIX)', connectionDefaults.queuePrefix)
   .option('--lock-duration-ms <ms>', 'shard lock duration (env LSTM_LOCK_DURATION_MS)', positiveInteger, connectionDefaults.lockDurationMs)
-  .option('--stalled-interval-ms <ms>', 'how often dead workers\' shards are looked for (env LSTM_STALLED_INTERVAL_MS)', positiveInteger, connectionDefaults.stalledIntervalMs)
+  .option(
+    '--stalled-interval-ms <ms>',
+    "how often dead workers' shards are looked for (env LSTM_STALLED_INTERVAL_MS)",
+    positiveInteger,
+    connectionDefaults.stalledIntervalMs,
+  )
   .option('--exit-with-parent', 'leave (finishing the shard in hand) when the parent process is gone (embedded mode)')
   .option('--verbose', 'print stack traces')
   .showHelpAfterError();
@@ -81,6 +92,8 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   const err = error instanceof Error ? error : new Error(String(error));
-  process.stderr.write(`lstm-worker: ${redactCredentials(options.verbose === true ? (err.stack ?? err.message) : err.message, options.redis)}\n`);
+  process.stderr.write(
+    `lstm-worker: ${redactCredentials(options.verbose === true ? (err.stack ?? err.message) : err.message, options.redis)}\n`,
+  );
   process.exit(1);
 });

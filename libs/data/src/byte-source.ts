@@ -11,8 +11,7 @@ import { DataError } from './errors/data-error';
 
 export type ByteSource =
   /** `name` is what errors call the source (e.g. the spec's `data.source`). */
-  | { readonly name: string; readonly path: string }
-  | { readonly name: string; readonly stream: AsyncIterable<Uint8Array> };
+  { readonly name: string; readonly path: string } | { readonly name: string; readonly stream: AsyncIterable<Uint8Array> };
 
 /** A local file as a ByteSource, named by its path unless told otherwise. */
 export function localFileSource(path: string, name: string = path): ByteSource {

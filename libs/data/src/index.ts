@@ -2,13 +2,32 @@
 // sliding windows, splits, deterministic shard plans, the packed dataset format in the
 // store and its reader, and the encoding of inference inputs and outputs.
 export { encodingSettingsOf } from './data-spec';
-export type { CsvDataSpec, CsvSettings, DataFormat, DataSpec, EncodingSettings, NormalizationMethod, TextDataSpec, TextSettings, WindowSettings } from './data-spec';
+export type {
+  CsvDataSpec,
+  CsvSettings,
+  DataFormat,
+  DataSpec,
+  EncodingSettings,
+  NormalizationMethod,
+  TextDataSpec,
+  TextSettings,
+  WindowSettings,
+} from './data-spec';
 export { localFileSource, readFileChunks, statSourceFile, toLocalBytes } from './byte-source';
 export type { ByteSource, LocalBytes } from './byte-source';
 export { readCsv } from './csv-source';
 export type { CsvColumnSelection, CsvRowSink } from './csv-source';
 export { codePointsOf, lowercaseCodePoint, readTextCodePoints, Utf8Decoder } from './text-source';
-export { decodeTokens, encodeText, tokenBytes, TokenEncoder, tokenTypeFor, UNKNOWN_CHARACTER, unknownIdOf, vocabularyFromFirstSeen } from './vocabulary';
+export {
+  decodeTokens,
+  encodeText,
+  tokenBytes,
+  TokenEncoder,
+  tokenTypeFor,
+  UNKNOWN_CHARACTER,
+  unknownIdOf,
+  vocabularyFromFirstSeen,
+} from './vocabulary';
 export type { TokenType } from './vocabulary';
 export { affineColumns, denormalizeRows, normalizeRows, selectColumns } from './normalization';
 export type { AffineColumns, ColumnStatistics, Normalization } from './normalization';
@@ -24,7 +43,16 @@ export {
   loadManifest,
   parseManifest,
 } from './manifest';
-export type { CsvEncoding, CsvManifest, DatasetManifest, InheritedEncoding, SegmentEntry, SeriesEntry, TextEncoding, TextManifest } from './manifest';
+export type {
+  CsvEncoding,
+  CsvManifest,
+  DatasetManifest,
+  InheritedEncoding,
+  SegmentEntry,
+  SeriesEntry,
+  TextEncoding,
+  TextManifest,
+} from './manifest';
 export { DEFAULT_SEGMENT_BYTES, prepareDataset, storedColumns } from './prepare';
 export type { PrepareDatasetOptions, PreparedDataset } from './prepare';
 export { summarizeDataset } from './dataset-summary';

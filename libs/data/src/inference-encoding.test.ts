@@ -26,7 +26,11 @@ describe('CSV inference helpers', () => {
     expect(table.rows).toBe(manifest.rows.total);
     const batch = await reader.assembleBatch([5, 100], 'train');
     expect(featureWindows(table, manifest.csv, 14, [5, 100])).toEqual(batch.features);
-    const births = readFileSync(BIRTHS_CSV, 'utf8').trim().split('\n').slice(1).map((line) => Number(line.split(',')[4]));
+    const births = readFileSync(BIRTHS_CSV, 'utf8')
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((line) => Number(line.split(',')[4]));
     const predicted = denormalizeTargets(batch.targets!, manifest.csv);
     expect(predicted[0]).toBeCloseTo(births[5 + 14]!, 2);
     expect(predicted[1]).toBeCloseTo(births[100 + 14]!, 2);

@@ -130,13 +130,16 @@ export function parseManifest(text: string, key: string): DatasetManifest {
   };
   if (!isRecord(value)) return fail('not a JSON object');
   if (value['formatVersion'] !== DATASET_FORMAT_VERSION) {
-    return fail(`dataset format version ${JSON.stringify(value['formatVersion'])} is not supported (this version reads ${DATASET_FORMAT_VERSION})`);
+    return fail(
+      `dataset format version ${JSON.stringify(value['formatVersion'])} is not supported (this version reads ${DATASET_FORMAT_VERSION})`,
+    );
   }
   const kind = value['kind'];
   if (kind !== 'text' && kind !== 'csv') return fail(`unknown kind ${JSON.stringify(kind)}`);
   const m = value as unknown as DatasetManifest;
   if (m.kind === 'text' && !(isRecord(m.text) && Array.isArray(m.text.vocabulary))) return fail('text encoding missing');
-  if (m.kind === 'csv' && !(isRecord(m.csv) && Array.isArray(m.csv.columns) && isRecord(m.csv.normalization))) return fail('csv encoding missing');
+  if (m.kind === 'csv' && !(isRecord(m.csv) && Array.isArray(m.csv.columns) && isRecord(m.csv.normalization)))
+    return fail('csv encoding missing');
   if (!Array.isArray(m.series) || !Array.isArray(m.segments) || !isRecord(m.rows)) return fail('series, segments or rows missing');
   if (!(Number.isInteger(m.rowBytes) && m.rowBytes > 0 && Number.isInteger(m.rowsPerSegment) && m.rowsPerSegment > 0)) {
     return fail('rowBytes and rowsPerSegment must be positive integers');
@@ -167,7 +170,8 @@ export async function loadManifest(store: ObjectStore, datasetId: string): Promi
   try {
     bytes = await store.get(key);
   } catch (error) {
-    if ((error as { code?: unknown }).code === 'NotFound') throw new DatasetFormatError(key, 'no such dataset (manifest not found); run `lstm prepare` first');
+    if ((error as { code?: unknown }).code === 'NotFound')
+      throw new DatasetFormatError(key, 'no such dataset (manifest not found); run `lstm prepare` first');
     throw error;
   }
   const manifest = parseManifest(new TextDecoder().decode(bytes), key);

@@ -54,7 +54,12 @@ describe('prepareDataset: text', () => {
   it('packs Moby Dick with a vocabulary from the training rows and the documented counts', async () => {
     const store = new MemoryStore();
     const data = textSpec(mobyPath, { text: { lowercase: true } });
-    const { manifest, created } = await prepareDataset({ store, data, source: localFileSource(mobyPath, 'moby.txt'), segmentBytes: 300_000 });
+    const { manifest, created } = await prepareDataset({
+      store,
+      data,
+      source: localFileSource(mobyPath, 'moby.txt'),
+      segmentBytes: 300_000,
+    });
     expect(created).toBe(true);
     const m = manifest as TextManifest;
     const lower = Array.from(moby.toLowerCase());
@@ -100,7 +105,11 @@ describe('prepareDataset: text', () => {
     expect(again.created).toBe(false);
     expect(again.manifest.datasetId).toBe(first.manifest.datasetId);
     expect(store.puts).toBe(puts);
-    const lowercased = await prepareDataset({ store, data: textSpec(mobyPath, { text: { lowercase: true } }), source: localFileSource(mobyPath) });
+    const lowercased = await prepareDataset({
+      store,
+      data: textSpec(mobyPath, { text: { lowercase: true } }),
+      source: localFileSource(mobyPath),
+    });
     const otherSplit = await prepareDataset({ store, data: textSpec(mobyPath, { validation: 0.2 }), source: localFileSource(mobyPath) });
     expect(new Set([first.manifest.datasetId, lowercased.manifest.datasetId, otherSplit.manifest.datasetId]).size).toBe(3);
   });
@@ -109,7 +118,11 @@ describe('prepareDataset: text', () => {
     const train = Array.from({ length: 300 }, (_, i) => String.fromCodePoint(0x4e00 + i)).join('');
     const path = tempFile(`${train}${train}xyz\u00e9`); // 604 rows: the last 61 are validation rows
     const store = new MemoryStore();
-    const { manifest } = await prepareDataset({ store, data: textSpec(path, { window: { lookBack: 5, step: 1, horizon: 1 } }), source: localFileSource(path) });
+    const { manifest } = await prepareDataset({
+      store,
+      data: textSpec(path, { window: { lookBack: 5, step: 1, horizon: 1 } }),
+      source: localFileSource(path),
+    });
     const m = manifest as TextManifest;
     expect(m.text.vocabulary.length).toBe(300);
     expect(m.text.tokenType).toBe('uint16');
@@ -122,7 +135,11 @@ describe('prepareDataset: text', () => {
     const store = new MemoryStore();
     const path = tempFile(Uint8Array.from([0x68, 0x69, 0xff, 0xfe, 0x20, 0x61]));
     await expectDataError(
-      prepareDataset({ store, data: textSpec(path, { window: { lookBack: 1, step: 1, horizon: 1 } }), source: localFileSource(path, 'bad.txt') }),
+      prepareDataset({
+        store,
+        data: textSpec(path, { window: { lookBack: 1, step: 1, horizon: 1 } }),
+        source: localFileSource(path, 'bad.txt'),
+      }),
       'bad.txt: not valid UTF-8 text (byte offset 2)',
       store,
     );
@@ -131,15 +148,27 @@ describe('prepareDataset: text', () => {
   it('accepts a BOM, which is not a row', async () => {
     const store = new MemoryStore();
     const path = tempFile('\ufeffabcabc');
-    const { manifest } = await prepareDataset({ store, data: textSpec(path, { window: { lookBack: 2, step: 1, horizon: 1 }, validation: 0 }), source: localFileSource(path) });
+    const { manifest } = await prepareDataset({
+      store,
+      data: textSpec(path, { window: { lookBack: 2, step: 1, horizon: 1 }, validation: 0 }),
+      source: localFileSource(path),
+    });
     expect(manifest.rows.total).toBe(6);
   });
 
   it('rejects a missing file, an empty file and too few rows, writing nothing', async () => {
     const store = new MemoryStore();
-    await expectDataError(prepareDataset({ store, data: textSpec('nope.txt'), source: localFileSource(join(dir, 'nope.txt'), 'nope.txt') }), 'nope.txt: file not found', store);
+    await expectDataError(
+      prepareDataset({ store, data: textSpec('nope.txt'), source: localFileSource(join(dir, 'nope.txt'), 'nope.txt') }),
+      'nope.txt: file not found',
+      store,
+    );
     const empty = tempFile('');
-    await expectDataError(prepareDataset({ store, data: textSpec(empty), source: localFileSource(empty, 'empty.txt') }), 'empty.txt: file is empty', store);
+    await expectDataError(
+      prepareDataset({ store, data: textSpec(empty), source: localFileSource(empty, 'empty.txt') }),
+      'empty.txt: file is empty',
+      store,
+    );
     const short = tempFile('x'.repeat(100));
     await expectDataError(
       prepareDataset({ store, data: textSpec(short), source: localFileSource(short, 'short.txt') }),
@@ -155,7 +184,11 @@ describe('prepareDataset: CSV', () => {
     const data = csvSpec(BIRTHS_CSV);
     const { manifest } = await prepareDataset({ store, data, source: localFileSource(BIRTHS_CSV, 'births.csv') });
     const m = manifest as CsvManifest;
-    const lines = readFileSync(BIRTHS_CSV, 'utf8').trim().split('\n').slice(1).map((line) => line.split(',').map(Number));
+    const lines = readFileSync(BIRTHS_CSV, 'utf8')
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((line) => line.split(',').map(Number));
     const N = lines.length;
     const trainRows = trainingRowCount(N, 0.1);
     expect(m.rows).toEqual({ total: N, train: trainRows, validation: N - trainRows });
@@ -182,10 +215,14 @@ describe('prepareDataset: CSV', () => {
 
   it('splits each sensor mote on its own and never lets a window cross motes', async () => {
     const store = new MemoryStore();
-    const data = csvSpec(SENSOR_CSV, { features: ['humidity', 'temperature'], targets: ['temperature'], seriesBy: 'mote_id', normalization: 'minmax' }, {
-      window: { lookBack: 30, step: 5, horizon: 2 },
-      validation: 0.2,
-    });
+    const data = csvSpec(
+      SENSOR_CSV,
+      { features: ['humidity', 'temperature'], targets: ['temperature'], seriesBy: 'mote_id', normalization: 'minmax' },
+      {
+        window: { lookBack: 30, step: 5, horizon: 2 },
+        validation: 0.2,
+      },
+    );
     const { manifest } = await prepareDataset({ store, data, source: localFileSource(SENSOR_CSV, 'sensor.csv') });
     const m = manifest as CsvManifest;
     expect(m.series.map((s) => [s.name, s.start, s.rows, s.trainRows])).toEqual([
@@ -196,8 +233,13 @@ describe('prepareDataset: CSV', () => {
     ]);
     expect(m.csv.columns).toEqual(['humidity', 'temperature']);
     const summary = summarizeDataset(m, data.window);
-    const perSeries = { train: windowCount(3752, data.window), validation: windowCount(4690, data.window) - windowCount(3752, data.window) };
-    expect(summary.series).toEqual(['1', '2', '3', '4'].map((name) => ({ name, rows: { train: 3752, validation: 938 }, windows: perSeries })));
+    const perSeries = {
+      train: windowCount(3752, data.window),
+      validation: windowCount(4690, data.window) - windowCount(3752, data.window),
+    };
+    expect(summary.series).toEqual(
+      ['1', '2', '3', '4'].map((name) => ({ name, rows: { train: 3752, validation: 938 }, windows: perSeries })),
+    );
     expect(summary.windows.total).toBe(4 * windowCount(4690, data.window));
     // Min-max over the training rows only: every stored training value lies in [0, 1].
     const values = new Float32Array((await store.get(`datasets/${m.datasetId}/segment-00000.bin`)).slice().buffer);
@@ -243,9 +285,9 @@ describe('prepareDataset: CSV', () => {
         return store.put(key, body);
       },
     });
-    await expect(prepareDataset({ store: failing, data: csvSpec(BIRTHS_CSV), source: localFileSource(BIRTHS_CSV), segmentBytes: 8000 })).rejects.toThrow(
-      'store down',
-    );
+    await expect(
+      prepareDataset({ store: failing, data: csvSpec(BIRTHS_CSV), source: localFileSource(BIRTHS_CSV), segmentBytes: 8000 }),
+    ).rejects.toThrow('store down');
     expect([...store.objects.keys()].some((key) => key.endsWith('manifest.json'))).toBe(false);
   });
 
@@ -254,13 +296,19 @@ describe('prepareDataset: CSV', () => {
     const first = (await prepareDataset({ store, data: csvSpec(BIRTHS_CSV), source: localFileSource(BIRTHS_CSV) })).manifest as CsvManifest;
     const lines = readFileSync(BIRTHS_CSV, 'utf8').split('\n');
     const newer = tempFile([lines[0], ...lines.slice(2000, 2500)].join('\n'), 'csv');
-    const second = (await prepareDataset({ store, data: csvSpec(newer), source: localFileSource(newer), encodeLike: first })).manifest as CsvManifest;
+    const second = (await prepareDataset({ store, data: csvSpec(newer), source: localFileSource(newer), encodeLike: first }))
+      .manifest as CsvManifest;
     expect(second.csv.normalization).toEqual(first.csv.normalization);
     const fresh = (await prepareDataset({ store, data: csvSpec(newer), source: localFileSource(newer) })).manifest as CsvManifest;
     expect(fresh.csv.normalization).not.toEqual(first.csv.normalization);
     expect(fresh.datasetId).not.toBe(second.datasetId);
     await expect(
-      prepareDataset({ store, data: csvSpec(newer, { normalization: 'minmax' }), source: localFileSource(newer, 'new.csv'), encodeLike: first }),
+      prepareDataset({
+        store,
+        data: csvSpec(newer, { normalization: 'minmax' }),
+        source: localFileSource(newer, 'new.csv'),
+        encodeLike: first,
+      }),
     ).rejects.toThrow(`new.csv: cannot encode like dataset ${first.datasetId}: its normalization is zscore`);
   });
 });

@@ -55,7 +55,8 @@ export interface PreparedDataset {
 
 export async function prepareDataset(options: PrepareDatasetOptions): Promise<PreparedDataset> {
   const segmentBytes = options.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
-  if (!Number.isInteger(segmentBytes) || segmentBytes < 1) throw new RangeError(`segmentBytes must be a positive integer, got ${segmentBytes}`);
+  if (!Number.isInteger(segmentBytes) || segmentBytes < 1)
+    throw new RangeError(`segmentBytes must be a positive integer, got ${segmentBytes}`);
   const workDir = await mkdtemp(join(options.tempDir ?? tmpdir(), 'lstm-prepare-'));
   try {
     const local = await toLocalBytes(options.source, workDir);
@@ -131,7 +132,9 @@ async function packText(local: LocalBytes, data: TextDataSpec, target: PackTarge
   const series: SeriesEntry[] = [{ name: null, start: 0, rows, trainRows }];
   new WindowLayout(series, data.window, local.name);
   const vocabulary =
-    target.inherited !== undefined && 'vocabulary' in target.inherited ? [...target.inherited.vocabulary] : vocabularyFromFirstSeen(firstSeen, trainRows);
+    target.inherited !== undefined && 'vocabulary' in target.inherited
+      ? [...target.inherited.vocabulary]
+      : vocabularyFromFirstSeen(firstSeen, trainRows);
   const encoder = new TokenEncoder(vocabulary);
   const tokenType = tokenTypeFor(vocabulary.length + 1);
   const rowBytes = tokenBytes(tokenType);
@@ -200,17 +203,22 @@ async function packCsv(local: LocalBytes, data: CsvDataSpec, target: PackTarget)
   };
   let totalRows = 0;
   try {
-    await readCsv(readFileChunks(local.path), local.name, { columns, ...(seriesBy === undefined ? {} : { seriesBy }) }, (values, seriesKey) => {
-      const name = seriesKey ?? null;
-      if (current === undefined || (seriesBy !== undefined && name !== current.name)) {
-        current = { name, start: totalRows, rows: 0 };
-        series.push(current);
-      }
-      current.rows++;
-      totalRows++;
-      chunk.set(values, chunkRows * C);
-      if (++chunkRows === RAW_CHUNK_ROWS) flushRaw();
-    });
+    await readCsv(
+      readFileChunks(local.path),
+      local.name,
+      { columns, ...(seriesBy === undefined ? {} : { seriesBy }) },
+      (values, seriesKey) => {
+        const name = seriesKey ?? null;
+        if (current === undefined || (seriesBy !== undefined && name !== current.name)) {
+          current = { name, start: totalRows, rows: 0 };
+          series.push(current);
+        }
+        current.rows++;
+        totalRows++;
+        chunk.set(values, chunkRows * C);
+        if (++chunkRows === RAW_CHUNK_ROWS) flushRaw();
+      },
+    );
     if (chunkRows > 0) flushRaw();
   } finally {
     closeSync(fd);

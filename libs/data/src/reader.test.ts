@@ -17,14 +17,21 @@ const mobyPath = join(dir, 'moby.txt');
 const moby = mobyDickText();
 writeFileSync(mobyPath, moby);
 
-const textData: TextDataSpec = { source: mobyPath, format: 'text', text: { lowercase: false }, window: { lookBack: 100, step: 3, horizon: 2 }, validation: 0.1 };
+const textData: TextDataSpec = {
+  source: mobyPath,
+  format: 'text',
+  text: { lowercase: false },
+  window: { lookBack: 100, step: 3, horizon: 2 },
+  validation: 0.1,
+};
 
 describe('DatasetReader: text', () => {
   const store = new MemoryStore();
   let manifest: TextManifest;
   beforeAll(async () => {
     // Small segments, so windows cross segment boundaries.
-    manifest = (await prepareDataset({ store, data: textData, source: localFileSource(mobyPath), segmentBytes: 65_536 })).manifest as TextManifest;
+    manifest = (await prepareDataset({ store, data: textData, source: localFileSource(mobyPath), segmentBytes: 65_536 }))
+      .manifest as TextManifest;
   });
 
   it('assembles char-LM batches: lookBack input tokens and the token of the target row', async () => {
@@ -59,7 +66,9 @@ describe('DatasetReader: text', () => {
     const crossing = Math.floor((65_536 - 50) / 3); // inputs span segments 0 and 1
     expect(reader.segmentsFor([crossing], 'train')).toEqual([0, 1]);
     await reader.assembleBatch([crossing], 'train');
-    expect(readdirSync(join(cacheDir, manifest.datasetId)).sort()).toEqual([manifest.segments[0]!.sha256, manifest.segments[1]!.sha256].map((h) => `${h}.bin`).sort());
+    expect(readdirSync(join(cacheDir, manifest.datasetId)).sort()).toEqual(
+      [manifest.segments[0]!.sha256, manifest.segments[1]!.sha256].map((h) => `${h}.bin`).sort(),
+    );
     // From the cache alone: a store without segments still serves them.
     const manifestOnly = new MemoryStore();
     await manifestOnly.put(datasetManifestKey(manifest.datasetId), await store.get(datasetManifestKey(manifest.datasetId)));
@@ -114,9 +123,14 @@ describe('DatasetReader: CSV', () => {
       window: { lookBack: 30, step: 1, horizon: 1 },
       validation: 0.1,
     };
-    const manifest = (await prepareDataset({ store, data, source: localFileSource(SENSOR_CSV), segmentBytes: 4096 })).manifest as CsvManifest;
+    const manifest = (await prepareDataset({ store, data, source: localFileSource(SENSOR_CSV), segmentBytes: 4096 }))
+      .manifest as CsvManifest;
     const reader = await openDataset(store, manifest.datasetId, { cacheDir: join(dir, 'cache-csv'), window: data.window });
-    const rows = readFileSync(SENSOR_CSV, 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+    const rows = readFileSync(SENSOR_CSV, 'utf8')
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => l.split(','));
     if (manifest.csv.normalization.method !== 'zscore') throw new Error('expected zscore');
     const { mean, std } = manifest.csv.normalization;
     const perMote = reader.layout.trainWindows / 4;

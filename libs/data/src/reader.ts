@@ -64,7 +64,8 @@ export class DatasetReader {
     const perSegment = this.manifest.rowsPerSegment;
     for (let w = 0; w < windowIndices.length; w++) {
       const { first, target } = this.layout.rowsOf(split, windowIndices[w]!);
-      for (let s = Math.floor(first / perSegment); s <= Math.floor((first + this.layout.window.lookBack - 1) / perSegment); s++) needed.add(s);
+      for (let s = Math.floor(first / perSegment); s <= Math.floor((first + this.layout.window.lookBack - 1) / perSegment); s++)
+        needed.add(s);
       needed.add(Math.floor(target / perSegment));
     }
     return [...needed].sort((a, b) => a - b);

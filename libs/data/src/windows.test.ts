@@ -44,20 +44,18 @@ describe('WindowLayout', () => {
     { start: 23, rows: 15, trainRows: 13 },
   ];
 
-  it.each([
-    [window(4)],
-    [window(4, 3)],
-    [window(2, 2, 3)],
-    [window(1, 1, 1)],
-  ])('maps window indices to rows like a brute-force enumeration (%j)', (w) => {
-    const layout = new WindowLayout(series, w, 'x.csv');
-    const expected = bruteForce(series, w);
-    expect(layout.trainWindows).toBe(expected.train.length);
-    expect(layout.validationWindows).toBe(expected.validation.length);
-    expect(layout.totalWindows).toBe(series.reduce((sum, s) => sum + windowCount(s.rows, w), 0));
-    expected.train.forEach(([first, target], i) => expect(layout.rowsOf('train', i)).toEqual({ first, target }));
-    expected.validation.forEach(([first, target], i) => expect(layout.rowsOf('validation', i)).toEqual({ first, target }));
-  });
+  it.each([[window(4)], [window(4, 3)], [window(2, 2, 3)], [window(1, 1, 1)]])(
+    'maps window indices to rows like a brute-force enumeration (%j)',
+    (w) => {
+      const layout = new WindowLayout(series, w, 'x.csv');
+      const expected = bruteForce(series, w);
+      expect(layout.trainWindows).toBe(expected.train.length);
+      expect(layout.validationWindows).toBe(expected.validation.length);
+      expect(layout.totalWindows).toBe(series.reduce((sum, s) => sum + windowCount(s.rows, w), 0));
+      expected.train.forEach(([first, target], i) => expect(layout.rowsOf('train', i)).toEqual({ first, target }));
+      expected.validation.forEach(([first, target], i) => expect(layout.rowsOf('validation', i)).toEqual({ first, target }));
+    },
+  );
 
   it('rejects window indices out of range', () => {
     const layout = new WindowLayout(series, window(4), 'x.csv');
@@ -69,7 +67,9 @@ describe('WindowLayout', () => {
     expect(() => new WindowLayout([{ start: 0, rows: 10, trainRows: 9 }], window(8, 1, 3), 'x.csv')).toThrow(
       new DataError('it has 10 rows, fewer than lookBack + horizon = 11', { file: 'x.csv' }),
     );
-    expect(() => new WindowLayout(series, window(30), 'x.csv')).toThrow(/^x\.csv: the longest series has 20 rows, fewer than lookBack \+ horizon = 31$/);
+    expect(() => new WindowLayout(series, window(30), 'x.csv')).toThrow(
+      /^x\.csv: the longest series has 20 rows, fewer than lookBack \+ horizon = 31$/,
+    );
   });
 
   it('is a DataError when the validation fraction leaves no training window', () => {

@@ -12,7 +12,14 @@ import {
   serializeOptimizerState,
   type OptimizerState,
 } from '@lstm-runner/lstm-core';
-import { checkpointKeys, decodeFloat32Vector, encodeFloat32Vector, numericsProfileSchema, weightsKey, type NumericsProfile } from '@lstm-runner/protocol';
+import {
+  checkpointKeys,
+  decodeFloat32Vector,
+  encodeFloat32Vector,
+  numericsProfileSchema,
+  weightsKey,
+  type NumericsProfile,
+} from '@lstm-runner/protocol';
 import { getVerified, sha256Hex, type ObjectStore } from '@lstm-runner/storage';
 import * as z from 'zod';
 import { StoredObjectError } from './errors/stored-object-error';
@@ -60,7 +67,11 @@ export const checkpointManifestSchema = mapping({
   shuffleVersion: nonNegativeInteger(),
   datasetId: nonEmptyString(),
   profile: numericsProfileSchema,
-  validation: mapping({ lastLoss: finiteNumber().nullable(), bestLoss: finiteNumber().nullable(), bestStep: nonNegativeInteger().nullable() }),
+  validation: mapping({
+    lastLoss: finiteNumber().nullable(),
+    bestLoss: finiteNumber().nullable(),
+    bestStep: nonNegativeInteger().nullable(),
+  }),
   metricsCount: nonNegativeInteger(),
   generation: nonNegativeInteger(),
   parameterCount: nonNegativeInteger(),
@@ -103,7 +114,10 @@ export async function readCheckpoint(store: ObjectStore, jobId: string, step: nu
   const weights = decodeFloat32Vector(await getVerified(store, keys.weights, manifest.files.weights));
   const optimizer = deserializeOptimizerState(await getVerified(store, keys.optimizer, manifest.files.optimizer));
   if (weights.length !== manifest.parameterCount) {
-    throw new StoredObjectError(`${store.url}/${keys.weights}`, `${weights.length} parameters, the manifest says ${manifest.parameterCount}`);
+    throw new StoredObjectError(
+      `${store.url}/${keys.weights}`,
+      `${weights.length} parameters, the manifest says ${manifest.parameterCount}`,
+    );
   }
   return { manifest, weights, optimizer };
 }

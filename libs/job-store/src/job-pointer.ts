@@ -48,6 +48,8 @@ export const jobPointerSchema = mapping({
   updatedAt: nonEmptyString(),
 }) satisfies z.ZodType<JobPointer>;
 
-export const readJobPointer = (store: ObjectStore, jobId: string): Promise<JobPointer | null> => readStoredJsonIfExists(store, jobLatestKey(jobId), jobPointerSchema);
+export const readJobPointer = (store: ObjectStore, jobId: string): Promise<JobPointer | null> =>
+  readStoredJsonIfExists(store, jobLatestKey(jobId), jobPointerSchema);
 
-export const writeJobPointer = (store: ObjectStore, pointer: JobPointer): Promise<void> => writeStoredJson(store, jobLatestKey(pointer.id), pointer);
+export const writeJobPointer = (store: ObjectStore, pointer: JobPointer): Promise<void> =>
+  writeStoredJson(store, jobLatestKey(pointer.id), pointer);

@@ -32,6 +32,8 @@ export const jobRecordSchema = mapping({
   warmStartFrom: nonEmptyString().exactOptional(),
 }) satisfies z.ZodType<JobRecord>;
 
-export const readJobRecord = (store: ObjectStore, jobId: string): Promise<JobRecord> => readStoredJson(store, jobSpecKey(jobId), jobRecordSchema);
+export const readJobRecord = (store: ObjectStore, jobId: string): Promise<JobRecord> =>
+  readStoredJson(store, jobSpecKey(jobId), jobRecordSchema);
 
-export const writeJobRecord = (store: ObjectStore, record: JobRecord): Promise<void> => writeStoredJson(store, jobSpecKey(record.id), record);
+export const writeJobRecord = (store: ObjectStore, record: JobRecord): Promise<void> =>
+  writeStoredJson(store, jobSpecKey(record.id), record);

@@ -46,5 +46,7 @@ export async function listJobIds(store: ObjectStore): Promise<string[]> {
   const suffix = jobLatestKey('x').slice(jobLatestKey('x').indexOf('x') + 1);
   const prefix = jobLatestKey('x').slice(0, jobLatestKey('x').indexOf('x'));
   const keys = await store.list(prefix);
-  return keys.filter((key) => key.endsWith(suffix) && !key.slice(prefix.length, -suffix.length).includes('/')).map((key) => key.slice(prefix.length, -suffix.length));
+  return keys
+    .filter((key) => key.endsWith(suffix) && !key.slice(prefix.length, -suffix.length).includes('/'))
+    .map((key) => key.slice(prefix.length, -suffix.length));
 }

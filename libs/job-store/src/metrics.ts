@@ -36,7 +36,12 @@ export const metricRecordSchema = mapping({
   time: nonEmptyString(),
 }) satisfies z.ZodType<MetricRecord>;
 
-export async function writeMetricsChunk(store: ObjectStore, jobId: string, firstStep: number, records: readonly MetricRecord[]): Promise<void> {
+export async function writeMetricsChunk(
+  store: ObjectStore,
+  jobId: string,
+  firstStep: number,
+  records: readonly MetricRecord[],
+): Promise<void> {
   await store.put(metricsChunkKey(jobId, firstStep), records.map((record) => JSON.stringify(record)).join('\n') + '\n');
 }
 

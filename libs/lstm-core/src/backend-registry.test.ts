@@ -53,7 +53,9 @@ describe('BackendRegistry', () => {
   });
 
   it('loads an explicit name or throws its error; unknown names and an empty auto are typed errors', async () => {
-    const registry = new BackendRegistry().register('cpu', fake('cpu')).register('tensorflow', missing('tensorflow', '@tensorflow/tfjs-node'));
+    const registry = new BackendRegistry()
+      .register('cpu', fake('cpu'))
+      .register('tensorflow', missing('tensorflow', '@tensorflow/tfjs-node'));
     expect((await registry.load('cpu')).summary).toBe('cpu: fake');
     await expect(registry.load('tensorflow')).rejects.toBeInstanceOf(BackendUnavailableError);
     await expect(registry.load('webgpu')).rejects.toThrow(new UnknownBackendError('webgpu', ['cpu', 'tensorflow']));
@@ -81,15 +83,18 @@ describe('registerTfjsBackends on this machine', () => {
     expect(registry.names()).toEqual(['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']);
   });
 
-  it.skipIf(isInstalled('@tensorflow/tfjs-node'))('an explicit tensorflow request names the missing package and how to install it', async () => {
-    const error = await registry.load('tensorflow').catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(BackendUnavailableError);
-    const unavailable = error as BackendUnavailableError;
-    expect(unavailable.backend).toBe('tensorflow');
-    expect(unavailable.packageName).toBe('@tensorflow/tfjs-node');
-    expect(unavailable.reason).toBe('npm package @tensorflow/tfjs-node is not installed');
-    expect(unavailable.message).toContain('npm install @tensorflow/tfjs-node');
-  });
+  it.skipIf(isInstalled('@tensorflow/tfjs-node'))(
+    'an explicit tensorflow request names the missing package and how to install it',
+    async () => {
+      const error = await registry.load('tensorflow').catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(BackendUnavailableError);
+      const unavailable = error as BackendUnavailableError;
+      expect(unavailable.backend).toBe('tensorflow');
+      expect(unavailable.packageName).toBe('@tensorflow/tfjs-node');
+      expect(unavailable.reason).toBe('npm package @tensorflow/tfjs-node is not installed');
+      expect(unavailable.message).toContain('npm install @tensorflow/tfjs-node');
+    },
+  );
 
   it.skipIf(isInstalled('@tensorflow/tfjs-node') || isInstalled('@tensorflow/tfjs-node-gpu'))(
     'auto picks wasm here and reports the skipped native tfjs packages',
@@ -101,7 +106,9 @@ describe('registerTfjsBackends on this machine', () => {
         ['native', 'unregistered'],
         ['tensorflow', 'unavailable'],
       ]);
-      expect(loaded.summary).toMatch(/^wasm: tfjs-core .* \(auto; skipped tensorflow-gpu: npm package @tensorflow\/tfjs-node-gpu is not installed; tensorflow: npm package @tensorflow\/tfjs-node is not installed\)$/);
+      expect(loaded.summary).toMatch(
+        /^wasm: tfjs-core .* \(auto; skipped tensorflow-gpu: npm package @tensorflow\/tfjs-node-gpu is not installed; tensorflow: npm package @tensorflow\/tfjs-node is not installed\)$/,
+      );
     },
   );
 });

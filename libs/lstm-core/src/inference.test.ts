@@ -7,7 +7,11 @@ import { createRng } from './rng';
 import type { ModelSpec } from './model-spec';
 
 const backend = createReferenceBackend('float32');
-const charLm: ModelSpec = { input: { kind: 'tokens', vocabulary: 12, embedding: 6 }, layers: [16], head: { kind: 'classification', classes: 12 } };
+const charLm: ModelSpec = {
+  input: { kind: 'tokens', vocabulary: 12, embedding: 6 },
+  layers: [16],
+  head: { kind: 'classification', classes: 12 },
+};
 // Scaled up so that the distributions are far from uniform and argmax is well defined.
 const params = initializeParameters(charLm, 9).map((value) => 3 * value);
 const seedTokens = Int32Array.from([1, 5, 7, 2, 2, 9, 0, 3]);
@@ -67,11 +71,19 @@ describe('generate', () => {
       text.push(token);
     }
     // Only the window matters: a seed cut to its last 5 tokens continues the same way.
-    expect(generate(backend, charLm, params, { ...options, seedTokens: seedTokens.slice(-5), temperature: 0, rng: createRng(1) })).toEqual(greedy);
+    expect(generate(backend, charLm, params, { ...options, seedTokens: seedTokens.slice(-5), temperature: 0, rng: createRng(1) })).toEqual(
+      greedy,
+    );
   });
 
   it('uses what there is when the seed is shorter than the window', () => {
-    const short = generate(backend, charLm, params, { seedTokens: Int32Array.from([4]), length: 3, window: 100, temperature: 0, rng: createRng(1) });
+    const short = generate(backend, charLm, params, {
+      seedTokens: Int32Array.from([4]),
+      length: 3,
+      window: 100,
+      temperature: 0,
+      rng: createRng(1),
+    });
     const first = nextTokenDistribution(backend, charLm, params, { B: 1, T: 1, tokens: Int32Array.from([4]) });
     expect(short[0]).toBe(first.indexOf(Math.max(...first)));
   });
@@ -79,18 +91,36 @@ describe('generate', () => {
   it('never generates an excluded token, and otherwise draws as before', () => {
     const free = generate(backend, charLm, params, { ...options, length: 200, temperature: 5, rng: createRng(3) });
     const common = [...new Set(free)].sort((a, b) => free.filter((t) => t === b).length - free.filter((t) => t === a).length)[0]!;
-    const excluded = generate(backend, charLm, params, { ...options, length: 200, temperature: 5, rng: createRng(3), excludedTokens: [common] });
+    const excluded = generate(backend, charLm, params, {
+      ...options,
+      length: 200,
+      temperature: 5,
+      rng: createRng(3),
+      excludedTokens: [common],
+    });
     expect(free).toContain(common);
     expect(excluded).not.toContain(common);
     const greedy = generate(backend, charLm, params, { ...options, temperature: 0, rng: createRng(1) });
-    const secondChoice = generate(backend, charLm, params, { ...options, length: 1, temperature: 0, rng: createRng(1), excludedTokens: [greedy[0]!] });
+    const secondChoice = generate(backend, charLm, params, {
+      ...options,
+      length: 1,
+      temperature: 0,
+      rng: createRng(1),
+      excludedTokens: [greedy[0]!],
+    });
     expect(secondChoice[0]).not.toBe(greedy[0]);
-    expect(() => generate(backend, charLm, params, { ...options, temperature: 1, rng: createRng(1), excludedTokens: [12] })).toThrow(/not a token of this vocabulary/);
+    expect(() => generate(backend, charLm, params, { ...options, temperature: 1, rng: createRng(1), excludedTokens: [12] })).toThrow(
+      /not a token of this vocabulary/,
+    );
   });
 
   it('rejects what it cannot do', () => {
-    expect(() => generate(backend, charLm, params, { ...options, seedTokens: new Int32Array(0), temperature: 1, rng: createRng(1) })).toThrow(/at least one seed token/);
+    expect(() =>
+      generate(backend, charLm, params, { ...options, seedTokens: new Int32Array(0), temperature: 1, rng: createRng(1) }),
+    ).toThrow(/at least one seed token/);
     const regression: ModelSpec = { input: { kind: 'features', size: 2 }, layers: [4], head: { kind: 'regression', outputs: 1 } };
-    expect(() => generate(backend, regression, initializeParameters(regression, 1), { ...options, temperature: 1, rng: createRng(1) })).toThrow(/token input and a classification head/);
+    expect(() =>
+      generate(backend, regression, initializeParameters(regression, 1), { ...options, temperature: 1, rng: createRng(1) }),
+    ).toThrow(/token input and a classification head/);
   });
 });

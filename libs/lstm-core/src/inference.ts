@@ -25,7 +25,8 @@ export function nextTokenDistribution<F extends FloatArray>(
   temperature = 1,
 ): F {
   if (spec.head.kind !== 'classification') throw new RangeError('nextTokenDistribution needs a classification head');
-  if (!(temperature > 0) || !Number.isFinite(temperature)) throw new RangeError(`temperature must be a positive number, got ${temperature}`);
+  if (!(temperature > 0) || !Number.isFinite(temperature))
+    throw new RangeError(`temperature must be a positive number, got ${temperature}`);
   const logits = forwardLogits(backend, spec, params, batch);
   softmaxRowsInPlace(logits, headWidth(spec), temperature);
   return logits;
@@ -47,7 +48,12 @@ export interface GenerateOptions {
 }
 
 /** Generates `length` token ids after the seed (the seed itself is not returned). */
-export function generate<F extends FloatArray>(backend: ComputeBackend<F>, spec: ModelSpec, params: F, options: GenerateOptions): Int32Array {
+export function generate<F extends FloatArray>(
+  backend: ComputeBackend<F>,
+  spec: ModelSpec,
+  params: F,
+  options: GenerateOptions,
+): Int32Array {
   const { seedTokens, length, temperature, rng, window, excludedTokens = [] } = options;
   if (spec.input.kind !== 'tokens' || spec.head.kind !== 'classification' || spec.head.classes !== spec.input.vocabulary) {
     throw new RangeError('generate needs token input and a classification head over the same vocabulary');
@@ -58,7 +64,8 @@ export function generate<F extends FloatArray>(backend: ComputeBackend<F>, spec:
   if (!(temperature >= 0) || !Number.isFinite(temperature)) throw new RangeError(`temperature must be >= 0, got ${temperature}`);
   const V = spec.input.vocabulary;
   for (const token of excludedTokens) {
-    if (!Number.isInteger(token) || token < 0 || token >= V) throw new RangeError(`excluded token ${token} is not a token of this vocabulary (0..${V - 1})`);
+    if (!Number.isInteger(token) || token < 0 || token >= V)
+      throw new RangeError(`excluded token ${token} is not a token of this vocabulary (0..${V - 1})`);
   }
   if (new Set(excludedTokens).size >= V) throw new RangeError('generate needs at least one token that is not excluded');
 

@@ -3,7 +3,11 @@ import { applyChronoInitialization, initializeParameters } from './init';
 import { blockView, findBlock, parameterLayout } from './layout';
 import type { ModelSpec } from './model-spec';
 
-const spec: ModelSpec = { input: { kind: 'tokens', vocabulary: 30, embedding: 8 }, layers: [16, 12], head: { kind: 'classification', classes: 30 } };
+const spec: ModelSpec = {
+  input: { kind: 'tokens', vocabulary: 30, embedding: 8 },
+  layers: [16, 12],
+  head: { kind: 'classification', classes: 30 },
+};
 
 describe('initializeParameters', () => {
   const layout = parameterLayout(spec);
@@ -23,13 +27,16 @@ describe('initializeParameters', () => {
     expect(within(kernel, limit)).toBe(true);
     // Uniform on [-limit, limit] has variance limit^2 / 3.
     const variance = kernel.reduce((sum, value) => sum + value * value, 0) / kernel.length;
-    expect(variance).toBeGreaterThan(0.8 * (limit * limit) / 3);
-    expect(variance).toBeLessThan(1.2 * (limit * limit) / 3);
+    expect(variance).toBeGreaterThan((0.8 * (limit * limit)) / 3);
+    expect(variance).toBeLessThan((1.2 * (limit * limit)) / 3);
     expect(within(block('dense/kernel'), Math.sqrt(6 / (12 + 30)))).toBe(true);
   });
 
   it('makes recurrent kernels with orthonormal rows', () => {
-    for (const [name, H] of [['lstm_1/recurrent_kernel', 16], ['lstm_2/recurrent_kernel', 12]] as const) {
+    for (const [name, H] of [
+      ['lstm_1/recurrent_kernel', 16],
+      ['lstm_2/recurrent_kernel', 12],
+    ] as const) {
       const U = block(name);
       for (let r = 0; r < H; r++) {
         for (let s = 0; s < H; s++) {
@@ -56,7 +63,10 @@ describe('applyChronoInitialization', () => {
     applyChronoInitialization(spec, again, 100, 7);
     expect(again).toEqual(params);
     const layout = parameterLayout(spec);
-    for (const [name, H] of [['lstm_1/bias', 16], ['lstm_2/bias', 12]] as const) {
+    for (const [name, H] of [
+      ['lstm_1/bias', 16],
+      ['lstm_2/bias', 12],
+    ] as const) {
       const bias = blockView(params, findBlock(layout, name));
       for (let k = 0; k < H; k++) {
         expect(bias[H + k]).toBeGreaterThanOrEqual(0);
@@ -67,6 +77,8 @@ describe('applyChronoInitialization', () => {
       }
     }
     // Kernels are untouched.
-    expect(blockView(params, findBlock(layout, 'lstm_1/kernel'))).toEqual(blockView(initializeParameters(spec, 42), findBlock(layout, 'lstm_1/kernel')));
+    expect(blockView(params, findBlock(layout, 'lstm_1/kernel'))).toEqual(
+      blockView(initializeParameters(spec, 42), findBlock(layout, 'lstm_1/kernel')),
+    );
   });
 });

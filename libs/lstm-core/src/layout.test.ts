@@ -2,19 +2,29 @@ import { describe, expect, it } from 'vitest';
 import { blockView, findBlock, modelGradients, modelParameters, parameterLayout } from './layout';
 import type { ModelSpec } from './model-spec';
 
-const charLm: ModelSpec = { input: { kind: 'tokens', vocabulary: 60, embedding: 50 }, layers: [128], head: { kind: 'classification', classes: 60 } };
+const charLm: ModelSpec = {
+  input: { kind: 'tokens', vocabulary: 60, embedding: 50 },
+  layers: [128],
+  head: { kind: 'classification', classes: 60 },
+};
 const timeSeries: ModelSpec = { input: { kind: 'features', size: 10 }, layers: [64, 64, 64, 64], head: { kind: 'regression', outputs: 1 } };
 
 describe('parameterLayout', () => {
   it('counts as Keras does', () => {
     const lstm64 = parameterLayout({ input: { kind: 'features', size: 10 }, layers: [64], head: { kind: 'regression', outputs: 1 } });
-    expect(findBlock(lstm64, 'lstm_1/kernel').size + findBlock(lstm64, 'lstm_1/recurrent_kernel').size + findBlock(lstm64, 'lstm_1/bias').size).toBe(19_200);
+    expect(
+      findBlock(lstm64, 'lstm_1/kernel').size + findBlock(lstm64, 'lstm_1/recurrent_kernel').size + findBlock(lstm64, 'lstm_1/bias').size,
+    ).toBe(19_200);
     expect(parameterLayout(timeSeries).size).toBe(118_337);
     expect(parameterLayout(charLm).size).toBe(102_388);
   });
 
   it('lays the blocks out contiguously in Keras order with Keras names and shapes', () => {
-    const layout = parameterLayout({ input: { kind: 'tokens', vocabulary: 7, embedding: 3 }, layers: [5, 4], head: { kind: 'classification', classes: 7 } });
+    const layout = parameterLayout({
+      input: { kind: 'tokens', vocabulary: 7, embedding: 3 },
+      layers: [5, 4],
+      head: { kind: 'classification', classes: 7 },
+    });
     expect(layout.blocks.map((block) => [block.name, block.shape])).toEqual([
       ['embedding/embeddings', [7, 3]],
       ['lstm_1/kernel', [3, 20]],

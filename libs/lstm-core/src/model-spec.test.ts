@@ -5,7 +5,11 @@ import { validateModelSpec } from './model-spec';
 describe('validateModelSpec', () => {
   it('accepts both inputs and both heads', () => {
     const features = { input: { kind: 'features', size: 10 }, layers: [64, 64], head: { kind: 'regression', outputs: 1 } };
-    const tokens = { input: { kind: 'tokens', vocabulary: 60, embedding: 50 }, layers: [128], head: { kind: 'classification', classes: 60 } };
+    const tokens = {
+      input: { kind: 'tokens', vocabulary: 60, embedding: 50 },
+      layers: [128],
+      head: { kind: 'classification', classes: 60 },
+    };
     expect(validateModelSpec(features)).toEqual(features);
     expect(validateModelSpec(tokens)).toEqual(tokens);
   });

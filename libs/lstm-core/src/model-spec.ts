@@ -12,8 +12,7 @@ export type ModelInput =
   | { readonly kind: 'tokens'; readonly vocabulary: number; readonly embedding: number };
 
 export type ModelHead =
-  | { readonly kind: 'regression'; readonly outputs: number }
-  | { readonly kind: 'classification'; readonly classes: number };
+  { readonly kind: 'regression'; readonly outputs: number } | { readonly kind: 'classification'; readonly classes: number };
 
 export interface ModelSpec {
   readonly input: ModelInput;
@@ -28,9 +27,15 @@ const MAX_SIZE = 1 << 24;
 const size = (): z.ZodNumber => integerIn(1, MAX_SIZE);
 
 export const modelSpecSchema = mapping({
-  input: tagged('kind', [mapping({ kind: z.literal('features'), size: size() }), mapping({ kind: z.literal('tokens'), vocabulary: size(), embedding: size() })]),
+  input: tagged('kind', [
+    mapping({ kind: z.literal('features'), size: size() }),
+    mapping({ kind: z.literal('tokens'), vocabulary: size(), embedding: size() }),
+  ]),
   layers: nonEmptyList(size(), 'a non-empty list of unit counts'),
-  head: tagged('kind', [mapping({ kind: z.literal('regression'), outputs: size() }), mapping({ kind: z.literal('classification'), classes: integerIn(2, MAX_SIZE) })]),
+  head: tagged('kind', [
+    mapping({ kind: z.literal('regression'), outputs: size() }),
+    mapping({ kind: z.literal('classification'), classes: integerIn(2, MAX_SIZE) }),
+  ]),
 }) satisfies z.ZodType<ModelSpec>;
 
 /** Checks an untrusted value (parsed JSON/YAML) and returns it as a ModelSpec. */

@@ -30,9 +30,18 @@ function testBatch(spec: ModelSpec, B: number, T: number, seed: number): Batch<F
 const cases: [string, ModelSpec][] = [
   ['features, 1 layer, regression', { input: { kind: 'features', size: 3 }, layers: [5], head: { kind: 'regression', outputs: 2 } }],
   ['features, 3 layers, regression', { input: { kind: 'features', size: 3 }, layers: [4, 3, 5], head: { kind: 'regression', outputs: 2 } }],
-  ['tokens, 1 layer, classification', { input: { kind: 'tokens', vocabulary: 6, embedding: 3 }, layers: [4], head: { kind: 'classification', classes: 6 } }],
-  ['tokens, 3 layers, classification', { input: { kind: 'tokens', vocabulary: 6, embedding: 3 }, layers: [3, 4, 2], head: { kind: 'classification', classes: 6 } }],
-  ['features, 2 layers, classification', { input: { kind: 'features', size: 2 }, layers: [3, 4], head: { kind: 'classification', classes: 3 } }],
+  [
+    'tokens, 1 layer, classification',
+    { input: { kind: 'tokens', vocabulary: 6, embedding: 3 }, layers: [4], head: { kind: 'classification', classes: 6 } },
+  ],
+  [
+    'tokens, 3 layers, classification',
+    { input: { kind: 'tokens', vocabulary: 6, embedding: 3 }, layers: [3, 4, 2], head: { kind: 'classification', classes: 6 } },
+  ],
+  [
+    'features, 2 layers, classification',
+    { input: { kind: 'features', size: 2 }, layers: [3, 4], head: { kind: 'classification', classes: 3 } },
+  ],
 ];
 
 describe('lossAndGradient against central finite differences (float64)', () => {
@@ -97,7 +106,9 @@ describe('lossAndGradient', () => {
     // A shape change, a forward-only call and a second batch in between: nothing may leak from one call into the next.
     const batches = [testBatch(modelSpec, 3, 5, 1), testBatch(modelSpec, 2, 4, 2), testBatch(modelSpec, 3, 5, 3)];
     for (const b of batches) {
-      expect(evaluateLoss(float64, modelSpec, modelParams, b, activations).loss).toBe(evaluateLoss(float64, modelSpec, modelParams, b).loss);
+      expect(evaluateLoss(float64, modelSpec, modelParams, b, activations).loss).toBe(
+        evaluateLoss(float64, modelSpec, modelParams, b).loss,
+      );
       expect(reused(b)).toEqual(fresh(b));
     }
   });
@@ -118,7 +129,12 @@ describe('lossAndGradient', () => {
     const grads64 = new Float64Array(params.length);
     const loss64 = lossAndGradient(float64, spec, params, batch, grads64).loss;
     const grads32 = new Float32Array(params.length);
-    const batch32: Batch<Float32Array> = { B: 4, T: 6, features: Float32Array.from(batch.features!), targets: Float32Array.from(batch.targets!) };
+    const batch32: Batch<Float32Array> = {
+      B: 4,
+      T: 6,
+      features: Float32Array.from(batch.features!),
+      targets: Float32Array.from(batch.targets!),
+    };
     const loss32 = lossAndGradient(float32, spec, Float32Array.from(params), batch32, grads32).loss;
     expect(Math.abs(loss32 - loss64) / loss64).toBeLessThan(1e-5);
     const scale = Math.max(...grads64.map(Math.abs));
@@ -127,10 +143,19 @@ describe('lossAndGradient', () => {
 
   it('names what is wrong with a batch', () => {
     const grads = new Float64Array(params.length);
-    expect(() => lossAndGradient(float64, spec, params, { ...batch, features: new Float64Array(5) }, grads)).toThrow(/batch.features must be \[B,T,I\] = \[4,6,3\] = 72 elements, got 5/);
+    expect(() => lossAndGradient(float64, spec, params, { ...batch, features: new Float64Array(5) }, grads)).toThrow(
+      /batch.features must be \[B,T,I\] = \[4,6,3\] = 72 elements, got 5/,
+    );
     expect(() => lossAndGradient(float64, spec, params, { B: 4, T: 6, features: batch.features! }, grads)).toThrow(/needs targets/);
     const tokens = cases[2]![1];
-    expect(() => evaluateLoss(float64, tokens, testParameters(tokens, 1), { B: 1, T: 2, tokens: Int32Array.from([1, 9]), classes: Int32Array.from([0]) })).toThrow(/token 9 at position 1 is outside the vocabulary \[0, 6\)/);
+    expect(() =>
+      evaluateLoss(float64, tokens, testParameters(tokens, 1), {
+        B: 1,
+        T: 2,
+        tokens: Int32Array.from([1, 9]),
+        classes: Int32Array.from([0]),
+      }),
+    ).toThrow(/token 9 at position 1 is outside the vocabulary \[0, 6\)/);
   });
 
   it('returns a non-finite loss for the caller to detect', () => {

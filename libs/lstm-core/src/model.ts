@@ -86,10 +86,22 @@ export function lossAndGradient<F extends FloatArray>(
       const dX = n > 0 || spec.input.kind === 'tokens' ? activations.array(hiddenGradientName(n - 1), B * T * shape.I) : null;
       const cache = forward.caches[n]!;
       forward.caches[n] = null;
-      backend.lstmBackward(shape, cache, activations.array(hiddenGradientName(n), B * T * shape.H), weights.layers[n]!, dWeights.layers[n]!, dX);
+      backend.lstmBackward(
+        shape,
+        cache,
+        activations.array(hiddenGradientName(n), B * T * shape.H),
+        weights.layers[n]!,
+        dWeights.layers[n]!,
+        dX,
+      );
     }
     if (spec.input.kind === 'tokens') {
-      backend.embeddingBackward(batch.tokens!, activations.array(hiddenGradientName(-1), B * T * spec.input.embedding), dWeights.dEmbedding!, spec.input.embedding);
+      backend.embeddingBackward(
+        batch.tokens!,
+        activations.array(hiddenGradientName(-1), B * T * spec.input.embedding),
+        dWeights.dEmbedding!,
+        spec.input.embedding,
+      );
     }
     return { loss, count: B };
   } finally {
@@ -111,7 +123,14 @@ export function evaluateLoss<F extends FloatArray>(
 
 /** batch [B windows of T steps] -> head outputs [B,K] before any softmax (logits for classification), a new array. */
 export function forwardLogits<F extends FloatArray>(backend: ComputeBackend<F>, spec: ModelSpec, params: F, batch: Batch<F>): F {
-  return forwardPass(backend, spec, modelParameters(spec, params), batch, false, new ModelActivations<F>((length) => backend.allocate(length))).logits;
+  return forwardPass(
+    backend,
+    spec,
+    modelParameters(spec, params),
+    batch,
+    false,
+    new ModelActivations<F>((length) => backend.allocate(length)),
+  ).logits;
 }
 
 /** Layer n's output [B,T,H_n]; n = -1 names the model's input (the embedded tokens). */
@@ -230,7 +249,8 @@ function checkBatch<F extends FloatArray>(spec: ModelSpec, batch: Batch<F>): { B
     if (!array) throw new RangeError(`batch.${field} ${shape} is required for this model`);
     if (array.length !== length) throw new RangeError(`batch.${field} must be ${shape} = ${length} elements, got ${array.length}`);
   };
-  if (spec.input.kind === 'features') expect('features', batch.features, B * T * spec.input.size, `[B,T,I] = [${B},${T},${spec.input.size}]`);
+  if (spec.input.kind === 'features')
+    expect('features', batch.features, B * T * spec.input.size, `[B,T,I] = [${B},${T},${spec.input.size}]`);
   else expect('tokens', batch.tokens, B * T, `[B*T] = [${B * T}]`);
   const K = headWidth(spec);
   if (batch.targets) expect('targets', batch.targets, B * K, `[B,K] = [${B},${K}]`);

@@ -129,15 +129,21 @@ describe('optimizer state', () => {
 
     const restored = deserializeOptimizerState(bytes);
     expect(restored).toEqual(state);
-    expect(() => createOptimizer({ type: 'sgd', learningRate: 0.001 }, 4, restored)).toThrow(/holds a 'adam' optimizer, the config asks for 'sgd'/);
+    expect(() => createOptimizer({ type: 'sgd', learningRate: 0.001 }, 4, restored)).toThrow(
+      /holds a 'adam' optimizer, the config asks for 'sgd'/,
+    );
     expect(() => createOptimizer({ type: 'adam', learningRate: 0.01 }, 4, restored)).toThrow(/learningRate is 0.001, the config says 0.01/);
-    expect(() => createOptimizer({ type: 'adam', learningRate: 0.001 }, 5, restored)).toThrow(/buffer 'm' has 4 elements, the model has 5 parameters/);
+    expect(() => createOptimizer({ type: 'adam', learningRate: 0.001 }, 5, restored)).toThrow(
+      /buffer 'm' has 4 elements, the model has 5 parameters/,
+    );
   });
 
   it('validates hyperparameters', () => {
     expect(() => createOptimizer({ type: 'adam', learningRate: -1 }, 1)).toThrow(/optimizer.learningRate must be a positive number/);
     expect(() => createOptimizer({ type: 'sgd', learningRate: 0.1, momentum: 1 }, 1)).toThrow(/optimizer.momentum must be in \[0, 1\)/);
-    expect(() => createOptimizer({ type: 'rmsprop', learningRate: 0.1 } as unknown as OptimizerConfig, 1)).toThrow(/optimizer.type must be 'sgd' or 'adam'/);
+    expect(() => createOptimizer({ type: 'rmsprop', learningRate: 0.1 } as unknown as OptimizerConfig, 1)).toThrow(
+      /optimizer.type must be 'sgd' or 'adam'/,
+    );
   });
 });
 

@@ -62,7 +62,8 @@ export interface Optimizer {
  * changed them would not be the run it claims to continue.
  */
 export function createOptimizer(config: OptimizerConfig, parameterCount: number, state?: OptimizerState): Optimizer {
-  if (!Number.isSafeInteger(parameterCount) || parameterCount < 0) throw new RangeError(`parameterCount must be a non-negative integer, got ${parameterCount}`);
+  if (!Number.isSafeInteger(parameterCount) || parameterCount < 0)
+    throw new RangeError(`parameterCount must be a non-negative integer, got ${parameterCount}`);
   const hyperparameters = resolveHyperparameters(config);
   const restored = state ? checkedState(state, config.type, hyperparameters, parameterCount) : null;
   let step = restored?.step ?? 0;
@@ -138,7 +139,8 @@ function resolveHyperparameters(config: OptimizerConfig): SgdHyperparameters | A
     const momentum = config.momentum ?? 0;
     return { learningRate, momentum: check('momentum', momentum, momentum >= 0 && momentum < 1, 'in [0, 1)') };
   }
-  if (config.type !== 'adam') throw new RangeError(`optimizer.type must be 'sgd' or 'adam', got ${JSON.stringify((config as { type: unknown }).type)}`);
+  if (config.type !== 'adam')
+    throw new RangeError(`optimizer.type must be 'sgd' or 'adam', got ${JSON.stringify((config as { type: unknown }).type)}`);
   const beta1 = config.beta1 ?? 0.9;
   const beta2 = config.beta2 ?? 0.999;
   const epsilon = config.epsilon ?? 1e-7;
@@ -159,7 +161,8 @@ function checkedState(
   parameterCount: number,
 ): { step: number; buffers: Readonly<Record<string, Float32Array>> } {
   if (state.type !== type) throw new OptimizerStateError(`holds a '${state.type}' optimizer, the config asks for '${type}'`);
-  if (!Number.isSafeInteger(state.step) || state.step < 0) throw new OptimizerStateError(`step must be a non-negative integer, got ${state.step}`);
+  if (!Number.isSafeInteger(state.step) || state.step < 0)
+    throw new OptimizerStateError(`step must be a non-negative integer, got ${state.step}`);
   for (const [name, value] of Object.entries(hyperparameters)) {
     const stored = (state.hyperparameters as unknown as Record<string, number>)[name];
     if (stored !== value) throw new OptimizerStateError(`${name} is ${stored}, the config says ${value}`);
@@ -168,7 +171,8 @@ function checkedState(
   for (const name of BUFFER_NAMES[type]) {
     const buffer = buffers[name];
     if (!(buffer instanceof Float32Array)) throw new OptimizerStateError(`buffer '${name}' is missing`);
-    if (buffer.length !== parameterCount) throw new OptimizerStateError(`buffer '${name}' has ${buffer.length} elements, the model has ${parameterCount} parameters`);
+    if (buffer.length !== parameterCount)
+      throw new OptimizerStateError(`buffer '${name}' has ${buffer.length} elements, the model has ${parameterCount} parameters`);
   }
   return { step: state.step, buffers };
 }
@@ -216,13 +220,16 @@ export function serializeOptimizerState(state: OptimizerState): Uint8Array {
 }
 
 export function deserializeOptimizerState(bytes: Uint8Array): OptimizerState {
-  if (bytes.length < PREAMBLE_BYTES) throw new OptimizerStateError(`${bytes.length} bytes is shorter than the ${PREAMBLE_BYTES}-byte preamble`);
+  if (bytes.length < PREAMBLE_BYTES)
+    throw new OptimizerStateError(`${bytes.length} bytes is shorter than the ${PREAMBLE_BYTES}-byte preamble`);
   if (new TextDecoder().decode(bytes.subarray(0, 8)) !== MAGIC) throw new OptimizerStateError('not an optimizer state (bad magic bytes)');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = view.getUint32(8, true);
-  if (version !== FORMAT_VERSION) throw new OptimizerStateError(`format version ${version} is not supported (this build reads ${FORMAT_VERSION})`);
+  if (version !== FORMAT_VERSION)
+    throw new OptimizerStateError(`format version ${version} is not supported (this build reads ${FORMAT_VERSION})`);
   const headerLength = view.getUint32(12, true);
-  if (PREAMBLE_BYTES + headerLength > bytes.length) throw new OptimizerStateError(`header of ${headerLength} bytes runs past the end (${bytes.length} bytes)`);
+  if (PREAMBLE_BYTES + headerLength > bytes.length)
+    throw new OptimizerStateError(`header of ${headerLength} bytes runs past the end (${bytes.length} bytes)`);
   let header: StateHeader;
   try {
     header = JSON.parse(new TextDecoder().decode(bytes.subarray(PREAMBLE_BYTES, PREAMBLE_BYTES + headerLength))) as StateHeader;
@@ -234,7 +241,8 @@ export function deserializeOptimizerState(bytes: Uint8Array): OptimizerState {
   if (!Array.isArray(header.buffers) || header.buffers.map((buffer) => buffer.name).join() !== expectedNames.join()) {
     throw new OptimizerStateError(`a '${header.type}' state holds buffers ${expectedNames.join(', ')}`);
   }
-  if (!Number.isSafeInteger(header.step) || header.step < 0) throw new OptimizerStateError(`step must be a non-negative integer, got ${header.step}`);
+  if (!Number.isSafeInteger(header.step) || header.step < 0)
+    throw new OptimizerStateError(`step must be a non-negative integer, got ${header.step}`);
   const hyperparameters = Object.entries(header.hyperparameters ?? {});
   if (hyperparameters.length === 0 || hyperparameters.some(([, value]) => !Number.isFinite(value))) {
     throw new OptimizerStateError(`hyperparameters must be finite numbers, got ${JSON.stringify(header.hyperparameters)}`);

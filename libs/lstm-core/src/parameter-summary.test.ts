@@ -2,7 +2,11 @@ import { describe, expect, it } from 'vitest';
 import type { ModelSpec } from './model-spec';
 import { formatParameterSummary, summarizeParameters } from './parameter-summary';
 
-const charLm: ModelSpec = { input: { kind: 'tokens', vocabulary: 60, embedding: 50 }, layers: [128], head: { kind: 'classification', classes: 60 } };
+const charLm: ModelSpec = {
+  input: { kind: 'tokens', vocabulary: 60, embedding: 50 },
+  layers: [128],
+  head: { kind: 'classification', classes: 60 },
+};
 
 describe('summarizeParameters', () => {
   it('counts per layer and per gate as Keras does', () => {
@@ -16,7 +20,11 @@ describe('summarizeParameters', () => {
     const lstm = summary.layers[1]!;
     expect(lstm.gates?.map((gate) => gate.gate)).toEqual(['input', 'forget', 'cell', 'output']);
     expect(lstm.gates?.[0]).toEqual({ gate: 'input', weights: (50 + 128) * 128, biases: 128 });
-    const stack = summarizeParameters({ input: { kind: 'features', size: 10 }, layers: [64, 64, 64, 64], head: { kind: 'regression', outputs: 1 } });
+    const stack = summarizeParameters({
+      input: { kind: 'features', size: 10 },
+      layers: [64, 64, 64, 64],
+      head: { kind: 'regression', outputs: 1 },
+    });
     expect(stack.totalParameters).toBe(118_337);
     expect(stack.layers[0]!.parameters).toBe(19_200);
     expect(stack.layers.map((layer) => layer.returnsSequences)).toEqual([true, true, true, false, false]);

@@ -43,7 +43,16 @@ export function summarizeParameters(spec: ModelSpec): ParameterSummary {
   if (spec.input.kind === 'tokens') {
     const { vocabulary, embedding } = spec.input;
     const weights = vocabulary * embedding;
-    layers.push({ name: 'embedding', kind: 'embedding', inputSize: vocabulary, units: embedding, returnsSequences: true, weights, biases: 0, parameters: weights });
+    layers.push({
+      name: 'embedding',
+      kind: 'embedding',
+      inputSize: vocabulary,
+      units: embedding,
+      returnsSequences: true,
+      weights,
+      biases: 0,
+      parameters: weights,
+    });
   }
   let width = inputWidth(spec);
   spec.layers.forEach((H, index) => {
@@ -62,7 +71,16 @@ export function summarizeParameters(spec: ModelSpec): ParameterSummary {
     width = H;
   });
   const K = headWidth(spec);
-  layers.push({ name: 'dense', kind: 'dense', inputSize: width, units: K, returnsSequences: false, weights: width * K, biases: K, parameters: width * K + K });
+  layers.push({
+    name: 'dense',
+    kind: 'dense',
+    inputSize: width,
+    units: K,
+    returnsSequences: false,
+    weights: width * K,
+    biases: K,
+    parameters: width * K + K,
+  });
 
   const totalParameters = layers.reduce((sum, layer) => sum + layer.parameters, 0);
   // The summary and the layout are two views of one model; they must never drift apart.
@@ -83,7 +101,10 @@ export function formatParameterSummary(summary: ParameterSummary): string {
   }
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
   const line = (row: readonly string[]): string =>
-    row.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  ').trimEnd();
+    row
+      .map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!)))
+      .join('  ')
+      .trimEnd();
   const rule = '-'.repeat(widths.reduce((sum, width) => sum + width, 0) + 2 * (widths.length - 1));
   return [line(rows[0]!), rule, ...rows.slice(1).map(line), rule, `total parameters: ${count(summary.totalParameters)}`].join('\n');
 }

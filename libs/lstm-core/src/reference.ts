@@ -4,21 +4,15 @@
 // Every loop streams memory row by row (i-k-j order for products, dot products along rows
 // for products with a transposed operand); nothing here allocates per timestep.
 
-import type {
-  ComputeBackend,
-  DenseShape,
-  FloatArray,
-  LayerCache,
-  LstmGradients,
-  LstmShape,
-  LstmWeights,
-} from './backend';
+import type { ComputeBackend, DenseShape, FloatArray, LayerCache, LstmGradients, LstmShape, LstmWeights } from './backend';
 
 export type ReferencePrecision = 'float32' | 'float64';
 
 export function createReferenceBackend(precision: 'float64'): ComputeBackend<Float64Array>;
 export function createReferenceBackend(precision?: 'float32'): ComputeBackend<Float32Array>;
-export function createReferenceBackend(precision: ReferencePrecision = 'float32'): ComputeBackend<Float32Array> | ComputeBackend<Float64Array> {
+export function createReferenceBackend(
+  precision: ReferencePrecision = 'float32',
+): ComputeBackend<Float32Array> | ComputeBackend<Float64Array> {
   return precision === 'float64'
     ? new ReferenceBackend<Float64Array>('float64', (length) => new Float64Array(length))
     : new ReferenceBackend<Float32Array>('float32', (length) => new Float32Array(length));
@@ -97,7 +91,10 @@ class ReferenceBackend<F extends FloatArray> implements ComputeBackend<F> {
       }
     }
     output.set(hidden);
-    const cache: ReferenceLstmCache<F> = { kind: 'reference-lstm', arrays: training ? { x: x.slice() as F, gates, cells, cellTanh, hidden } : null };
+    const cache: ReferenceLstmCache<F> = {
+      kind: 'reference-lstm',
+      arrays: training ? { x: x.slice() as F, gates, cells, cellTanh, hidden } : null,
+    };
     return cache;
   }
 
@@ -262,7 +259,16 @@ function setVectorTimesTransposed(out: FloatArray, oo: number, g: FloatArray, go
 }
 
 /** dW [K,N] += A^T G over `rows` consecutive rows: A rows [K] from ao, G rows [N] from go. */
-function addTransposedProduct(dW: FloatArray, A: FloatArray, ao: number, G: FloatArray, go: number, rows: number, K: number, N: number): void {
+function addTransposedProduct(
+  dW: FloatArray,
+  A: FloatArray,
+  ao: number,
+  G: FloatArray,
+  go: number,
+  rows: number,
+  K: number,
+  N: number,
+): void {
   let r = 0;
   for (; r + 3 < rows; r += 4) {
     const a = ao + r * K;
@@ -326,7 +332,8 @@ function checkLength(what: string, array: FloatArray, expected: number): void {
 
 /** V of a [V,E] table. */
 function checkTable(table: FloatArray, E: number): number {
-  if (!Number.isInteger(E) || E < 1 || table.length % E !== 0) throw new RangeError(`embedding table of ${table.length} elements is not [V, ${E}]`);
+  if (!Number.isInteger(E) || E < 1 || table.length % E !== 0)
+    throw new RangeError(`embedding table of ${table.length} elements is not [V, ${E}]`);
   return table.length / E;
 }
 

@@ -17,8 +17,14 @@ const float32 = createReferenceBackend('float32');
 const cases: [string, ModelSpec][] = [
   ['features, 1 layer, regression', { input: { kind: 'features', size: 4 }, layers: [8], head: { kind: 'regression', outputs: 2 } }],
   ['features, 3 layers, regression', { input: { kind: 'features', size: 4 }, layers: [6, 8, 5], head: { kind: 'regression', outputs: 3 } }],
-  ['tokens, 1 layer, classification', { input: { kind: 'tokens', vocabulary: 9, embedding: 5 }, layers: [8], head: { kind: 'classification', classes: 9 } }],
-  ['tokens, 3 layers, classification', { input: { kind: 'tokens', vocabulary: 9, embedding: 5 }, layers: [6, 7, 8], head: { kind: 'classification', classes: 9 } }],
+  [
+    'tokens, 1 layer, classification',
+    { input: { kind: 'tokens', vocabulary: 9, embedding: 5 }, layers: [8], head: { kind: 'classification', classes: 9 } },
+  ],
+  [
+    'tokens, 3 layers, classification',
+    { input: { kind: 'tokens', vocabulary: 9, embedding: 5 }, layers: [6, 7, 8], head: { kind: 'classification', classes: 9 } },
+  ],
 ];
 
 function testCase(spec: ModelSpec, seed: number): { params: Float32Array; batch: Batch<Float32Array> } {
@@ -59,7 +65,10 @@ function tfjsLoss(spec: ModelSpec, blocks: tf.Tensor[], batch: Batch<Float32Arra
       const xt = x.slice([0, t, 0], [B, 1, x.shape[2]]).reshape([B, x.shape[2]]) as tf.Tensor2D;
       const z = xt.matMul(kernel!).add(h.matMul(recurrentKernel!)).add(bias!);
       const [zi, zf, zg, zo] = tf.split(z, 4, 1);
-      c = tf.sigmoid(zf!).mul(c).add(tf.sigmoid(zi!).mul(tf.tanh(zg!)));
+      c = tf
+        .sigmoid(zf!)
+        .mul(c)
+        .add(tf.sigmoid(zi!).mul(tf.tanh(zg!)));
       h = tf.sigmoid(zo!).mul(tf.tanh(c));
       outputs.push(h);
     }
@@ -108,7 +117,8 @@ describe('forward parity with a tfjs-layers model holding the same weights', () 
     const { params, batch } = testCase(spec, 5);
     const { B, T } = batch;
     const model = tf.sequential();
-    if (spec.input.kind === 'tokens') model.add(tf.layers.embedding({ inputDim: spec.input.vocabulary, outputDim: spec.input.embedding, inputLength: T }));
+    if (spec.input.kind === 'tokens')
+      model.add(tf.layers.embedding({ inputDim: spec.input.vocabulary, outputDim: spec.input.embedding, inputLength: T }));
     spec.layers.forEach((units, n) => {
       model.add(
         tf.layers.lstm({
@@ -125,7 +135,8 @@ describe('forward parity with a tfjs-layers model holding the same weights', () 
     expect(model.getWeights().map((weight) => weight.shape)).toEqual(layout.blocks.map((block) => block.shape));
     model.setWeights(layout.blocks.map((block) => tf.tensor(blockView(params, block), [...block.shape])));
 
-    const input = spec.input.kind === 'tokens' ? tf.tensor2d(batch.tokens!, [B, T], 'int32') : tf.tensor3d(batch.features!, [B, T, spec.input.size]);
+    const input =
+      spec.input.kind === 'tokens' ? tf.tensor2d(batch.tokens!, [B, T], 'int32') : tf.tensor3d(batch.features!, [B, T, spec.input.size]);
     const expected = (model.predict(input) as tf.Tensor).dataSync();
     const actual = predict(float32, spec, params, batch);
     expect(actual).toHaveLength(B * K);

@@ -76,16 +76,21 @@ const runnerFileSchema = mapping({
       const size = file.vocabulary.length;
       if (file.lowercase === undefined) fail('lowercase', 'must be true or false');
       if (file.unknownId !== size) fail('unknownId', `must be the vocabulary's length, ${size}`);
-      if (model.input.kind !== 'tokens' || model.input.vocabulary !== size + 1) fail('model', `input must be tokens over ${size + 1} ids (the vocabulary and the unknown id)`);
+      if (model.input.kind !== 'tokens' || model.input.vocabulary !== size + 1)
+        fail('model', `input must be tokens over ${size + 1} ids (the vocabulary and the unknown id)`);
       return;
     }
     const { features, targets, normalization } = file;
     if (features === undefined) return fail('features', 'is required (or a vocabulary, for a text model)');
     if (targets === undefined) return fail('targets', 'is required');
     if (normalization === undefined) return fail('normalization', 'is required');
-    if (model.input.kind !== 'features' || model.input.size !== features.length) fail('model', `input must be ${features.length} features, one per column of features`);
+    if (model.input.kind !== 'features' || model.input.size !== features.length)
+      fail('model', `input must be ${features.length} features, one per column of features`);
     if (headWidth(model) !== targets.length) fail('model', `head must have ${targets.length} outputs, one per column of targets`);
-    for (const [part, columns] of [['features', features.length], ['targets', targets.length]] as const) {
+    for (const [part, columns] of [
+      ['features', features.length],
+      ['targets', targets.length],
+    ] as const) {
       const statistics = Object.entries(normalization[part]).filter(([key]) => key !== 'method');
       for (const [key, values] of statistics) {
         if ((values as number[]).length !== columns) fail('normalization', `${part}.${key} must be ${columns} finite numbers`);
@@ -97,7 +102,13 @@ const runnerFileSchema = mapping({
       file.vocabulary !== undefined
         ? { kind: 'text', vocabulary: file.vocabulary, lowercase: file.lowercase ?? false, unknownId: file.vocabulary.length }
         : { kind: 'csv', features: file.features ?? [], targets: file.targets ?? [], normalization: file.normalization! };
-    return { name: file.name, origin: file.origin ?? file.name, model: file.model, encoding, window: { lookBack: file.lookBack, horizon: file.horizon } };
+    return {
+      name: file.name,
+      origin: file.origin ?? file.name,
+      model: file.model,
+      encoding,
+      window: { lookBack: file.lookBack, horizon: file.horizon },
+    };
   });
 
 function parseFile<S extends z.ZodType>(value: unknown, schema: S, file: string): z.output<S> {
@@ -122,7 +133,14 @@ export async function readLayersArtifacts(dir: string): Promise<LayersArtifacts>
     weightData.set(part, offset);
     offset += part.byteLength;
   }
-  return { format: 'layers-model', generatedBy: json.generatedBy ?? '', convertedBy: null, modelTopology: json.modelTopology, weightSpecs, weightData: weightData.buffer };
+  return {
+    format: 'layers-model',
+    generatedBy: json.generatedBy ?? '',
+    convertedBy: null,
+    modelTopology: json.modelTopology,
+    weightSpecs,
+    weightData: weightData.buffer,
+  };
 }
 
 /** An export directory as a TrainedModel: lstm-runner.json, and weights checked against the model's layout. */
@@ -136,14 +154,24 @@ export async function loadExportedModel(dir: string): Promise<TrainedModel> {
 // The weights as one flat buffer, when the manifest lists exactly the layout's blocks in order.
 function flatWeights(model: ModelSpec, artifacts: LayersArtifacts, file: string): Float32Array {
   const layout = parameterLayout(model);
-  const describe = (specs: readonly { name: string; shape: readonly number[] }[]): string => specs.map((s) => `${s.name} [${String(s.shape)}]`).join(', ');
+  const describe = (specs: readonly { name: string; shape: readonly number[] }[]): string =>
+    specs.map((s) => `${s.name} [${String(s.shape)}]`).join(', ');
   const matches =
     artifacts.weightSpecs.length === layout.blocks.length &&
     layout.blocks.every((block, index) => {
       const spec = artifacts.weightSpecs[index]!;
-      return spec.name === block.name && spec.dtype === 'float32' && spec.shape.length === block.shape.length && spec.shape.every((d, i) => d === block.shape[i]);
+      return (
+        spec.name === block.name &&
+        spec.dtype === 'float32' &&
+        spec.shape.length === block.shape.length &&
+        spec.shape.every((d, i) => d === block.shape[i])
+      );
     });
-  if (!matches) throw new ExportFormatError(file, `the weights manifest lists ${describe(artifacts.weightSpecs)}; the model needs ${describe(layout.blocks)} (float32)`);
+  if (!matches)
+    throw new ExportFormatError(
+      file,
+      `the weights manifest lists ${describe(artifacts.weightSpecs)}; the model needs ${describe(layout.blocks)} (float32)`,
+    );
   if (artifacts.weightData.byteLength !== layout.size * 4) {
     throw new ExportFormatError(file, `the weight files hold ${artifacts.weightData.byteLength} bytes, the model needs ${layout.size * 4}`);
   }
@@ -155,7 +183,10 @@ async function readExportFile(path: string): Promise<Uint8Array> {
     return await readFile(path);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new ExportFormatError(path, code === 'ENOENT' ? 'not found (not a directory written by lstm export?)' : `cannot be read (${code ?? String(error)})`);
+    throw new ExportFormatError(
+      path,
+      code === 'ENOENT' ? 'not found (not a directory written by lstm export?)' : `cannot be read (${code ?? String(error)})`,
+    );
   }
 }
 

@@ -72,16 +72,26 @@ describe('predictCsv', () => {
   it('needs enough rows, and a time-series model', async () => {
     await writeFile(join(dir, 'short.csv'), csv.split('\n').slice(0, 5).join('\n'));
     const short = localFileSource(join(dir, 'short.csv'), 'short.csv');
-    await expect(predictCsv(trained, short, { all: true })).rejects.toThrow('short.csv: 4 data rows, the model needs at least 6 (lookBack 4 + horizon 2)');
+    await expect(predictCsv(trained, short, { all: true })).rejects.toThrow(
+      'short.csv: 4 data rows, the model needs at least 6 (lookBack 4 + horizon 2)',
+    );
     const text: TrainedModel = { ...trained, encoding: { kind: 'text', vocabulary: ['a'], lowercase: false, unknownId: 1 } };
-    await expect(predictCsv(text, source, { all: false })).rejects.toThrow('sensors (job sensors-1 step 9) is a text model; predict needs a time-series model');
-    await expect(generateText(trained, { seed: 'a', length: 1, temperature: 0, rngSeed: 1 })).rejects.toThrow('is a time-series model; generate needs a text model');
+    await expect(predictCsv(text, source, { all: false })).rejects.toThrow(
+      'sensors (job sensors-1 step 9) is a text model; predict needs a time-series model',
+    );
+    await expect(generateText(trained, { seed: 'a', length: 1, temperature: 0, rngSeed: 1 })).rejects.toThrow(
+      'is a time-series model; generate needs a text model',
+    );
   });
 });
 
 describe('generateText', () => {
   // Three characters and the unknown token (id 3), whose bias makes it by far the likeliest.
-  const charModel: ModelSpec = { input: { kind: 'tokens', vocabulary: 4, embedding: 3 }, layers: [5], head: { kind: 'classification', classes: 4 } };
+  const charModel: ModelSpec = {
+    input: { kind: 'tokens', vocabulary: 4, embedding: 3 },
+    layers: [5],
+    head: { kind: 'classification', classes: 4 },
+  };
   const weights = initializeParameters(charModel, 2);
   const denseBias = findBlock(parameterLayout(charModel), 'dense/bias');
   weights[denseBias.offset + 3] = 50;

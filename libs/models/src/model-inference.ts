@@ -90,7 +90,10 @@ export async function predictCsv(trained: TrainedModel, source: ByteSource, opti
       const batch = firstRows.slice(start, start + PREDICT_BATCH_WINDOWS);
       const features = new Float32Array(batch.length * lookBack * I);
       batch.forEach((first, b) => features.set(normalized.subarray(first * I, (first + lookBack) * I), b * lookBack * I));
-      const outputs = denormalizeRows(predict(backend, trained.model, trained.weights, { B: batch.length, T: lookBack, features }), encoding.normalization.targets);
+      const outputs = denormalizeRows(
+        predict(backend, trained.model, trained.weights, { B: batch.length, T: lookBack, features }),
+        encoding.normalization.targets,
+      );
       for (let b = 0; b < batch.length; b++) values.push(Array.from(outputs.subarray(b * K, (b + 1) * K)));
     }
   } finally {

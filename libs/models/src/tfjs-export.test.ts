@@ -31,7 +31,11 @@ const regression: TrainedModel = {
 };
 
 const vocabulary = ['\n', ' ', 'a', 'e', 'h', 't'];
-const textModel: ModelSpec = { input: { kind: 'tokens', vocabulary: 7, embedding: 4 }, layers: [8], head: { kind: 'classification', classes: 7 } };
+const textModel: ModelSpec = {
+  input: { kind: 'tokens', vocabulary: 7, embedding: 4 },
+  layers: [8],
+  head: { kind: 'classification', classes: 7 },
+};
 const text: TrainedModel = {
   name: 'chars',
   origin: 'job chars-1 step 3',
@@ -49,7 +53,9 @@ function loadLayers(dir: string): Promise<tf.LayersModel> {
 function expectRelativelyClose(actual: ArrayLike<number>, expected: ArrayLike<number>): void {
   expect(actual.length).toBe(expected.length);
   for (let i = 0; i < expected.length; i++) {
-    expect(Math.abs(actual[i]! - expected[i]!), `element ${i}: ${actual[i]} vs ${expected[i]}`).toBeLessThanOrEqual(1e-4 * Math.abs(expected[i]!) + 1e-6);
+    expect(Math.abs(actual[i]! - expected[i]!), `element ${i}: ${actual[i]} vs ${expected[i]}`).toBeLessThanOrEqual(
+      1e-4 * Math.abs(expected[i]!) + 1e-6,
+    );
   }
 }
 
@@ -67,7 +73,9 @@ afterAll(async () => {
 describe('export to the TensorFlow.js layers format', () => {
   it('writes a regression model that tf.loadLayersModel runs to the same outputs as lstm-core', async () => {
     const out = join(dir, 'regression');
-    expect(await exportModel(regression, out)).toEqual([EXPORT_FILES.weights, EXPORT_FILES.model, EXPORT_FILES.runner].map((file) => join(out, file)));
+    expect(await exportModel(regression, out)).toEqual(
+      [EXPORT_FILES.weights, EXPORT_FILES.model, EXPORT_FILES.runner].map((file) => join(out, file)),
+    );
     const layers = await loadLayers(out);
     expect(layers.layers.map((layer) => layer.getClassName())).toEqual(['LSTM', 'LSTM', 'Dense']);
     expect(layers.inputs[0]!.shape).toEqual([null, 6, 3]);
@@ -97,7 +105,9 @@ describe('export to the TensorFlow.js layers format', () => {
 
   it('says sigmoid for the recurrent activation, returns sequences from all but the last LSTM, softmax or linear heads', async () => {
     const topologyLayers = async (name: string) => {
-      const json = JSON.parse(await readFile(join(dir, name, EXPORT_FILES.model), 'utf8')) as { modelTopology: { config: { layers: { class_name: string; config: Record<string, unknown> }[] } } };
+      const json = JSON.parse(await readFile(join(dir, name, EXPORT_FILES.model), 'utf8')) as {
+        modelTopology: { config: { layers: { class_name: string; config: Record<string, unknown> }[] } };
+      };
       return json.modelTopology.config.layers;
     };
     const lstms = (await topologyLayers('regression')).filter((layer) => layer.class_name === 'LSTM');
@@ -136,7 +146,9 @@ describe('export to the TensorFlow.js layers format', () => {
     const runner = JSON.parse(await readFile(runnerFile, 'utf8')) as { model: { layers: number[] } };
     await writeFile(runnerFile, JSON.stringify({ ...runner, model: { ...runner.model, layers: [5, 5] } }));
     await expect(loadExportedModel(out)).rejects.toThrow(ExportFormatError);
-    await expect(loadExportedModel(out)).rejects.toThrow(/model\.json: the weights manifest lists .*lstm_2\/kernel \[5,16\].*the model needs .*lstm_2\/kernel \[5,20\]/);
+    await expect(loadExportedModel(out)).rejects.toThrow(
+      /model\.json: the weights manifest lists .*lstm_2\/kernel \[5,16\].*the model needs .*lstm_2\/kernel \[5,20\]/,
+    );
 
     await writeFile(runnerFile, JSON.stringify({ ...runner, lookBack: 0 }));
     await expect(loadExportedModel(out)).rejects.toThrow(/lstm-runner\.json: lookBack must be a positive integer, got 0/);

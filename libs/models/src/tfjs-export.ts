@@ -31,7 +31,6 @@ interface LayersModelJson {
   weightsManifest: { paths: string[]; weights: WeightSpec[] }[];
 }
 
-
 /**
  * The Keras Sequential topology of a model: [Embedding] -> LSTM x n (all but the last return
  * sequences) -> Dense (softmax for a classification head, linear for regression). Layer names
@@ -43,7 +42,17 @@ function layersTopology(spec: ModelSpec, lookBack: number): Record<string, unkno
   if (spec.input.kind === 'tokens') {
     // Any number of timesteps: generation feeds contexts shorter than lookBack at first.
     const { vocabulary, embedding } = spec.input;
-    layers.push({ class_name: 'Embedding', config: { name: 'embedding', ...common, batch_input_shape: [null, null], input_dim: vocabulary, output_dim: embedding, mask_zero: false } });
+    layers.push({
+      class_name: 'Embedding',
+      config: {
+        name: 'embedding',
+        ...common,
+        batch_input_shape: [null, null],
+        input_dim: vocabulary,
+        output_dim: embedding,
+        mask_zero: false,
+      },
+    });
   }
   spec.layers.forEach((units, index) => {
     const inputShape = index === 0 && spec.input.kind === 'features' ? { batch_input_shape: [null, lookBack, spec.input.size] } : {};
@@ -114,7 +123,8 @@ function runnerFileOf(trained: TrainedModel): Record<string, unknown> {
 /** Writes DIR/model.json, DIR/weights.bin and DIR/lstm-runner.json (last); returns their paths. */
 export async function exportModel(trained: TrainedModel, dir: string): Promise<string[]> {
   const expected = parameterLayout(trained.model).size;
-  if (trained.weights.length !== expected) throw new RangeError(`${trained.origin}: ${trained.weights.length} weights, the model has ${expected}`);
+  if (trained.weights.length !== expected)
+    throw new RangeError(`${trained.origin}: ${trained.weights.length} weights, the model has ${expected}`);
   await mkdir(dir, { recursive: true });
   const paths = [join(dir, EXPORT_FILES.weights), join(dir, EXPORT_FILES.model), join(dir, EXPORT_FILES.runner)];
   // Little-endian float32, as tfjs reads weights on every platform it runs on.

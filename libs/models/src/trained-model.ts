@@ -64,7 +64,8 @@ export async function loadTrainedModel(store: ObjectStore, ref: string): Promise
     step = pointer.checkpoint.step;
   } else {
     const named = isValid(validateModelName, ref) ? await readModelPointer(store, ref, 'latest') : null;
-    if (named === null) throw new Error(`no job or model named '${ref}' in ${store.url} (a job id, a model name, or a directory written by lstm export)`);
+    if (named === null)
+      throw new Error(`no job or model named '${ref}' in ${store.url} (a job id, a model name, or a directory written by lstm export)`);
     jobId = named.jobId;
     step = named.step;
   }
@@ -90,7 +91,11 @@ export async function loadModelByRef(ref: string, openStore: () => ObjectStore):
   if (entry?.isDirectory() === true) return loadExportedModel(ref);
   // Job ids and model names hold no path separator or leading dot: such a ref meant a path.
   if (/[/\\]|^\./.test(ref)) {
-    throw new Error(entry === null ? `no directory ${ref} (a job id, a model name, or a directory written by lstm export)` : `${ref} is a file; pass the directory lstm export wrote`);
+    throw new Error(
+      entry === null
+        ? `no directory ${ref} (a job id, a model name, or a directory written by lstm export)`
+        : `${ref} is a file; pass the directory lstm export wrote`,
+    );
   }
   const store = openStore();
   try {

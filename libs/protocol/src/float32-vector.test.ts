@@ -50,7 +50,9 @@ describe('float32 vectors', () => {
 
   it('refuses truncated, padded, foreign and mismatched bytes with clear messages', () => {
     const bytes = encodeFloat32Vector(Float32Array.from([1, 2, 3]));
-    expect(() => decodeFloat32Vector(bytes.subarray(0, bytes.length - 1))).toThrow(/truncated float32 vector: 27 bytes, its header says 3 floats \(28 bytes\)/);
+    expect(() => decodeFloat32Vector(bytes.subarray(0, bytes.length - 1))).toThrow(
+      /truncated float32 vector: 27 bytes, its header says 3 floats \(28 bytes\)/,
+    );
     expect(() => decodeFloat32Vector(bytes.subarray(0, 10))).toThrow(/truncated float32 vector: 10 bytes/);
     const padded = new Uint8Array(bytes.length + 4);
     padded.set(bytes);

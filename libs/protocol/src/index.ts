@@ -33,11 +33,25 @@ export {
   weightsPrefix,
 } from './storage-layout';
 export type { CheckpointKeys, StoreKeyInfo } from './storage-layout';
-export { formatNumericsProfile, MAX_PROFILE_THREADS, numericsProfileSchema, parseNumericsProfile, validateNumericsProfile } from './numerics-profile';
+export {
+  formatNumericsProfile,
+  MAX_PROFILE_THREADS,
+  numericsProfileSchema,
+  parseNumericsProfile,
+  validateNumericsProfile,
+} from './numerics-profile';
 export type { NumericsProfile } from './numerics-profile';
 export { CONTROL_QUEUE_NAME, DEFAULT_QUEUE_PREFIX, gradientQueueName, validateQueuePrefix } from './queues';
 export { parseShardTaskId, shardTaskId, shardTaskPrefix } from './gradient-job';
-export type { DroppedShardResult, GradientJobData, GradientJobResult, ShardKind, ShardTaskRef, TrainShardResult, ValidationShardResult } from './gradient-job';
+export type {
+  DroppedShardResult,
+  GradientJobData,
+  GradientJobResult,
+  ShardKind,
+  ShardTaskRef,
+  TrainShardResult,
+  ValidationShardResult,
+} from './gradient-job';
 export { decodeFloat32Vector, encodeFloat32Vector, FLOAT32_VECTOR_VERSION } from './float32-vector';
 export type { Float32VectorExpectations, Float32VectorOptions } from './float32-vector';
 export { InvalidIdentifierError } from './errors/invalid-identifier-error';

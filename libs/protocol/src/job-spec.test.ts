@@ -29,7 +29,12 @@ training:
 
 const minimalCsv = {
   name: 'births',
-  data: { source: 'births.csv', format: 'csv', csv: { features: ['births', 'day_of_week'], targets: ['births'] }, window: { lookBack: 14 } },
+  data: {
+    source: 'births.csv',
+    format: 'csv',
+    csv: { features: ['births', 'day_of_week'], targets: ['births'] },
+    window: { lookBack: 14 },
+  },
 };
 
 function specError(text: string, file = 'spec.yaml'): SpecError {
@@ -59,7 +64,13 @@ describe('parseJobSpec', () => {
     const spec = parseJobSpec(designExample, 'moby.yaml');
     expect(spec).toEqual({
       name: 'moby-char',
-      data: { source: 'data/moby.txt', format: 'text', text: { lowercase: true }, window: { lookBack: 100, step: 1, horizon: 1 }, validation: 0.1 },
+      data: {
+        source: 'data/moby.txt',
+        format: 'text',
+        text: { lowercase: true },
+        window: { lookBack: 100, step: 1, horizon: 1 },
+        validation: 0.1,
+      },
       model: { embedding: 50, layers: [128] },
       training: {
         epochs: 20,
@@ -95,7 +106,10 @@ describe('parseJobSpec', () => {
       checkpointEvery: 100,
       profile: { backend: 'auto', threads: 1 },
     });
-    const text = parseJobSpec('name: t\ndata: {source: a.txt, format: text, window: {lookBack: 10}}\ntraining: {optimizer: {type: sgd}}', 't.yaml');
+    const text = parseJobSpec(
+      'name: t\ndata: {source: a.txt, format: text, window: {lookBack: 10}}\ntraining: {optimizer: {type: sgd}}',
+      't.yaml',
+    );
     expect(text.data).toMatchObject({ text: { lowercase: false } });
     expect(text.model).toEqual({ embedding: 50, layers: [128] });
     expect(text.training.optimizer).toEqual({ type: 'sgd', learningRate: 0.01, momentum: 0 });
@@ -125,7 +139,11 @@ describe('parseJobSpec', () => {
     ['training.seed', -1, 'spec.yaml: training.seed must be a non-negative integer, got -1'],
     ['name', 'a/b', `spec.yaml: name must be 1-100 letters, digits, '.', '_' or '-' (starting with a letter or digit), got "a/b"`],
     ['name', undefined, 'spec.yaml: name is required'],
-    ['training.profile.backend', 'GPU!', 'spec.yaml: training.profile.backend must be a backend name such as auto, wasm, cpu or native, got "GPU!"'],
+    [
+      'training.profile.backend',
+      'GPU!',
+      'spec.yaml: training.profile.backend must be a backend name such as auto, wasm, cpu or native, got "GPU!"',
+    ],
   ])('%s = %j: %s', (path, value, message) => {
     const error = specError(withField(path, value));
     expect(error.message).toBe(message);
@@ -136,7 +154,9 @@ describe('parseJobSpec', () => {
     expect(specError(withField('data.window.lookback', 10)).message).toBe(
       'spec.yaml: data.window.lookback is not a field of data.window; its fields are: lookBack, step, horizon',
     );
-    expect(specError(withField('trainng', {})).message).toBe('spec.yaml: trainng is not a field of the spec; its fields are: name, data, model, training');
+    expect(specError(withField('trainng', {})).message).toBe(
+      'spec.yaml: trainng is not a field of the spec; its fields are: name, data, model, training',
+    );
     expect(specError(withField('training.profile.gpu', true)).message).toBe(
       'spec.yaml: training.profile.gpu is not a field of training.profile; its fields are: backend, threads',
     );

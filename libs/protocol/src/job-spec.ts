@@ -117,7 +117,8 @@ const dataSchema = mapping({
 })
   .superRefine((data, context) => {
     const other = data.format === 'text' ? 'csv' : 'text';
-    if (data[other] !== undefined) context.addIssue({ code: 'custom', path: [other], message: `applies to format ${other} only; data.format is ${data.format}` });
+    if (data[other] !== undefined)
+      context.addIssue({ code: 'custom', path: [other], message: `applies to format ${other} only; data.format is ${data.format}` });
     if (data.format === 'csv' && data.csv === undefined) context.addIssue({ code: 'custom', path: ['csv'], message: 'is required' });
   })
   .transform(({ source, format, text, csv, window, validation }): DataSpec => {
@@ -145,13 +146,25 @@ const optimizerSchema = mapping({
   .superRefine((optimizer, context) => {
     const foreign = optimizer.type === 'adam' ? (['momentum'] as const) : ADAM_ONLY;
     for (const key of foreign) {
-      if (optimizer[key] !== undefined) context.addIssue({ code: 'custom', path: [key], message: `does not apply to the ${optimizer.type} optimizer` });
+      if (optimizer[key] !== undefined)
+        context.addIssue({ code: 'custom', path: [key], message: `does not apply to the ${optimizer.type} optimizer` });
     }
   })
   .transform((o): OptimizerSpec => {
-    if (o.type === 'sgd') return { type: 'sgd', learningRate: o.learningRate ?? SPEC_DEFAULTS.sgd.learningRate, momentum: o.momentum ?? SPEC_DEFAULTS.sgd.momentum };
+    if (o.type === 'sgd')
+      return {
+        type: 'sgd',
+        learningRate: o.learningRate ?? SPEC_DEFAULTS.sgd.learningRate,
+        momentum: o.momentum ?? SPEC_DEFAULTS.sgd.momentum,
+      };
     const adam = SPEC_DEFAULTS.adam;
-    return { type: 'adam', learningRate: o.learningRate ?? adam.learningRate, beta1: o.beta1 ?? adam.beta1, beta2: o.beta2 ?? adam.beta2, epsilon: o.epsilon ?? adam.epsilon };
+    return {
+      type: 'adam',
+      learningRate: o.learningRate ?? adam.learningRate,
+      beta1: o.beta1 ?? adam.beta1,
+      beta2: o.beta2 ?? adam.beta2,
+      epsilon: o.epsilon ?? adam.epsilon,
+    };
   })
   .prefault({});
 
@@ -188,7 +201,8 @@ export const jobSpecSchema = mapping({ name: nameSchema, data: dataSchema, model
   .transform(({ name, data, model, training }): JobSpec => ({
     name,
     data,
-    model: data.format === 'csv' ? { layers: model.layers } : { embedding: model.embedding ?? SPEC_DEFAULTS.embedding, layers: model.layers },
+    model:
+      data.format === 'csv' ? { layers: model.layers } : { embedding: model.embedding ?? SPEC_DEFAULTS.embedding, layers: model.layers },
     training,
   }));
 
@@ -228,7 +242,12 @@ export async function loadJobSpec(path: string): Promise<JobSpec> {
     text = await readFile(path, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new SpecError(path, code === 'ENOENT' ? 'spec file not found' : `cannot read the spec file (${code ?? String(error)})`, {}, { cause: error });
+    throw new SpecError(
+      path,
+      code === 'ENOENT' ? 'spec file not found' : `cannot read the spec file (${code ?? String(error)})`,
+      {},
+      { cause: error },
+    );
   }
   const spec = parseJobSpec(text, path);
   const source = spec.data.source;

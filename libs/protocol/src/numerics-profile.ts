@@ -38,9 +38,12 @@ export function validateNumericsProfile(profile: NumericsProfile): NumericsProfi
 
 /** A numerics profile in a stored record: the same rules as validateNumericsProfile. */
 export const numericsProfileSchema = mapping({
-  backend: matching(BACKEND, "lowercase words joined by '-'").refine((backend) => !backend.split('-').some((word) => THREADS_FIELD.test(word)), {
-    error: "must not have a word of the form 't<digits>'",
-  }),
+  backend: matching(BACKEND, "lowercase words joined by '-'").refine(
+    (backend) => !backend.split('-').some((word) => THREADS_FIELD.test(word)),
+    {
+      error: "must not have a word of the form 't<digits>'",
+    },
+  ),
   threads: integerIn(1, MAX_PROFILE_THREADS),
   isa: matching(ISA, "lowercase letters and digits joined by '.' or '_'").exactOptional(),
 });

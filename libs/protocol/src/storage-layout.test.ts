@@ -92,7 +92,13 @@ describe('storage layout', () => {
   });
 
   it('parses keys outside the layout as null', () => {
-    for (const key of ['jobs/j/other.json', 'jobs/j/weights/42.bin', 'jobs/j/checkpoints/0000000001/weights.json', 'models/m/x.json', 'README']) {
+    for (const key of [
+      'jobs/j/other.json',
+      'jobs/j/weights/42.bin',
+      'jobs/j/checkpoints/0000000001/weights.json',
+      'models/m/x.json',
+      'README',
+    ]) {
       expect(parseStoreKey(key), key).toBeNull();
     }
   });

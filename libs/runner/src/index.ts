@@ -30,9 +30,22 @@ export type { FiringOutcome, ScheduleConnection, ScheduleRequest, ScheduleSummar
 export { scheduleTimingOf } from './operations/schedule-timing';
 export type { ScheduleTiming } from './operations/schedule-timing';
 export { openDataSource } from './operations/data-source';
-export { DEFAULT_LOCAL_STORE_DIR, parseNonNegativeInteger, parsePositiveInteger, positiveIntegerOption, runtimeDefaults } from './operations/runtime-defaults';
+export {
+  DEFAULT_LOCAL_STORE_DIR,
+  parseNonNegativeInteger,
+  parsePositiveInteger,
+  positiveIntegerOption,
+  runtimeDefaults,
+} from './operations/runtime-defaults';
 export type { RuntimeDefaults } from './operations/runtime-defaults';
-export { assertRedisReachable, DEFAULT_REDIS_URL, redactCredentials, redactUrl, redisOptionsFromUrl, whyRedisUnreachable } from './redis/redis-connection';
+export {
+  assertRedisReachable,
+  DEFAULT_REDIS_URL,
+  redactCredentials,
+  redactUrl,
+  redisOptionsFromUrl,
+  whyRedisUnreachable,
+} from './redis/redis-connection';
 export { ComputeThreadError } from './errors/compute-thread-error';
 export { LeaseLostError } from './errors/lease-lost-error';
 export { RedisResetError } from './errors/redis-reset-error';

@@ -37,10 +37,18 @@ describe('ShardDispatcher', () => {
   it('takes results from completed events, in shard order, each once', async () => {
     // The last shard finishes first, so shard order is not completion order; even the first
     // result comes late enough that the dispatcher's event stream is open by then.
-    const tasks: ShardTask<ShardData>[] = [0, 1, 2].map((shard) => ({ shard, taskId: `t-s0-${shard}`, data: { shard, delayMs: 500 * (3 - shard) } }));
+    const tasks: ShardTask<ShardData>[] = [0, 1, 2].map((shard) => ({
+      shard,
+      taskId: `t-s0-${shard}`,
+      data: { shard, delayMs: 500 * (3 - shard) },
+    }));
     const seen: number[] = [];
     const started = Date.now();
-    const results = await dispatcher.run<ShardData, { value: number }>(tasks, async () => undefined, (index) => seen.push(index));
+    const results = await dispatcher.run<ShardData, { value: number }>(
+      tasks,
+      async () => undefined,
+      (index) => seen.push(index),
+    );
     expect(Date.now() - started).toBeLessThan(30_000);
     expect(results).toEqual([{ value: 0 }, { value: 10 }, { value: 20 }]);
     expect([...seen].sort()).toEqual([0, 1, 2]);

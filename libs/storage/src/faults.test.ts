@@ -88,7 +88,10 @@ describe('fault plans', () => {
   it(`reads ${INJECT_STORE_FAULTS_ENV} as JSON`, () => {
     expect(faultPlanFromEnv({})).toBeUndefined();
     expect(faultPlanFromEnv({ [INJECT_STORE_FAULTS_ENV]: ' ' })).toBeUndefined();
-    expect(faultPlanFromEnv({ [INJECT_STORE_FAULTS_ENV]: '{"failFirst":5,"match":"weights/"}' })).toEqual({ failFirst: 5, match: 'weights/' });
+    expect(faultPlanFromEnv({ [INJECT_STORE_FAULTS_ENV]: '{"failFirst":5,"match":"weights/"}' })).toEqual({
+      failFirst: 5,
+      match: 'weights/',
+    });
     expect(() => faultPlanFromEnv({ [INJECT_STORE_FAULTS_ENV]: '{failFirst:5}' })).toThrow(/LSTM_INJECT_STORE_FAULTS is not valid JSON/);
   });
 

@@ -49,7 +49,10 @@ describe('local store', () => {
   });
 
   it('reads byte ranges, end exclusive, and refuses ranges past the end', async () => {
-    await store.put('r', Uint8Array.from({ length: 100 }, (_, i) => i));
+    await store.put(
+      'r',
+      Uint8Array.from({ length: 100 }, (_, i) => i),
+    );
     expect(await store.getRange('r', 10, 15)).toEqual(new Uint8Array([10, 11, 12, 13, 14]));
     expect(await store.getRange('r', 100, 100)).toEqual(new Uint8Array(0));
     expect(await store.getRange('r', 0, 100)).toHaveLength(100);

@@ -56,7 +56,11 @@ describe('resolveStoreOptions', () => {
       listPageSize: 1000,
       faults: undefined,
     });
-    expect(resolveStoreOptions({ env: { AWS_REGION: 'eu-west-1' } })).toMatchObject({ region: 'eu-west-1', endpoint: undefined, forcePathStyle: false });
+    expect(resolveStoreOptions({ env: { AWS_REGION: 'eu-west-1' } })).toMatchObject({
+      region: 'eu-west-1',
+      endpoint: undefined,
+      forcePathStyle: false,
+    });
   });
 
   it.each([

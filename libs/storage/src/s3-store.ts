@@ -111,9 +111,7 @@ export class S3Store implements ObjectStore {
   async put(key: string, body: Uint8Array | string): Promise<void> {
     const Key = this.objectKey('put', key);
     const bytes = bodyBytes(body);
-    await this.client.send(
-      new PutObjectCommand({ Bucket: this.location.bucket, Key, Body: bytes, ContentLength: bytes.length }),
-    );
+    await this.client.send(new PutObjectCommand({ Bucket: this.location.bucket, Key, Body: bytes, ContentLength: bytes.length }));
   }
 
   head(key: string): Promise<{ size: number } | null> {

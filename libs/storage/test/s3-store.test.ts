@@ -4,15 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import { inspect } from 'node:util';
 import { afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest';
-import {
-  getVerified,
-  ObjectNotFoundError,
-  openStore,
-  putChecked,
-  StoreError,
-  type ObjectStore,
-  type OpenStoreOptions,
-} from '../src/index';
+import { getVerified, ObjectNotFoundError, openStore, putChecked, StoreError, type ObjectStore, type OpenStoreOptions } from '../src/index';
 
 const endpoint = inject('s3Endpoint');
 const bucket = inject('s3Bucket');

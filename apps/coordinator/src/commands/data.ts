@@ -31,7 +31,7 @@ export function dataCommands(program: Command): void {
     });
 
   withStore(program.command('prepare'))
-    .description('pack the spec\'s dataset into the store (a no-op when it is there) and summarize it')
+    .description("pack the spec's dataset into the store (a no-op when it is there) and summarize it")
     .argument('<spec>', 'job spec (YAML or JSON)')
     .option('--json', 'machine-readable output')
     .action(async (specPath: string, flags: ConnectionFlags & { json?: boolean }) => {

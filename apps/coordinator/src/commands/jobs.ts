@@ -42,8 +42,16 @@ function trainCommand(program: Command): void {
       const store = openCommandStore(flags);
       try {
         const profile = await profileOf(spec);
-        const created = await createJob({ store, spec, source: await openDataSource(spec.data.source, flags.s3Endpoint), profile, ...(flags.jobId === undefined ? {} : { jobId: flags.jobId }) });
-        info(`job ${created.record.id}: ${created.record.totalSteps} steps, dataset ${created.record.datasetId}${created.datasetCreated ? ' (prepared)' : ''}`);
+        const created = await createJob({
+          store,
+          spec,
+          source: await openDataSource(spec.data.source, flags.s3Endpoint),
+          profile,
+          ...(flags.jobId === undefined ? {} : { jobId: flags.jobId }),
+        });
+        info(
+          `job ${created.record.id}: ${created.record.totalSteps} steps, dataset ${created.record.datasetId}${created.datasetCreated ? ' (prepared)' : ''}`,
+        );
         process.exitCode = await runJobFromCli(store, created.record.id, profile, flags);
       } finally {
         await store.close();
@@ -106,7 +114,10 @@ function statusCommand(program: Command): void {
           process.exitCode = await followJob(store, jobId);
           return;
         }
-        const statuses = jobId === undefined ? await Promise.all((await listJobIds(store)).map((id) => jobStatus(store, id))) : [await jobStatus(store, jobId)];
+        const statuses =
+          jobId === undefined
+            ? await Promise.all((await listJobIds(store)).map((id) => jobStatus(store, id)))
+            : [await jobStatus(store, jobId)];
         if (flags.json === true) {
           process.stdout.write(`${JSON.stringify(jobId === undefined ? statuses : statuses[0], null, 2)}\n`);
           return;
@@ -114,7 +125,9 @@ function statusCommand(program: Command): void {
         if (statuses.length === 0) info(`no jobs in ${store.url}`);
         for (const s of statuses) {
           const losses = `loss ${formatLoss(s.trainLoss)} val ${formatLoss(s.validationLoss)}`;
-          process.stdout.write(`${s.id}  ${s.name}  ${s.state}  step ${s.step}/${s.totalSteps}  epoch ${s.epoch + 1}  ${losses}${s.message === null ? '' : `  (${s.message})`}\n`);
+          process.stdout.write(
+            `${s.id}  ${s.name}  ${s.state}  step ${s.step}/${s.totalSteps}  epoch ${s.epoch + 1}  ${losses}${s.message === null ? '' : `  (${s.message})`}\n`,
+          );
         }
       } finally {
         await store.close();

@@ -40,7 +40,7 @@ export function modelCommands(program: Command): void {
   withStore(program.command('predict'))
     .description('predictions of a time-series model in original units, from the rows of a CSV file')
     .requiredOption('--model <ref>', MODEL_REF)
-    .requiredOption('--input <csv>', 'CSV file with the model\'s feature columns, one series in time order')
+    .requiredOption('--input <csv>', "CSV file with the model's feature columns, one series in time order")
     .option('--all', 'one prediction per window whose target row lies inside the file (backtesting), not just the forecast past its end')
     .option('--json', 'print {"predictions": [[...], ...]}: one row per window, one value per target')
     .action(async (flags: ConnectionFlags & { model: string; input: string; all?: boolean; json?: boolean }) => {
@@ -55,7 +55,11 @@ export function modelCommands(program: Command): void {
     .requiredOption('--seed <text>', 'the text to continue')
     .requiredOption('--length <n>', 'characters to generate', positiveIntegerOption)
     .option('--temperature <t>', '0 takes the most likely character; higher is more random', nonNegativeNumberOption, 1)
-    .option('--rng-seed <s>', 'seed of the sampling: the same seed gives the same text (default: a random one, printed on stderr)', nonNegativeIntegerOption)
+    .option(
+      '--rng-seed <s>',
+      'seed of the sampling: the same seed gives the same text (default: a random one, printed on stderr)',
+      nonNegativeIntegerOption,
+    )
     .action(async (flags: ConnectionFlags & { model: string; seed: string; length: number; temperature: number; rngSeed?: number }) => {
       const trained = await loadModel(flags);
       const rngSeed = flags.rngSeed ?? randomInt(2 ** 31);

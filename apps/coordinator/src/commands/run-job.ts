@@ -34,7 +34,11 @@ export async function runJobFromCli(store: ObjectStore, jobId: string, profile: 
 }
 
 async function runEmbedded(store: ObjectStore, jobId: string, profile: NumericsProfile, workers: number, flags: RunFlags): Promise<number> {
-  const redis = await reachRedis(flags.redis, flags.redis === defaults().redisUrl && process.env['REDIS_URL'] === undefined, join(process.cwd(), '.lstm', 'redis'));
+  const redis = await reachRedis(
+    flags.redis,
+    flags.redis === defaults().redisUrl && process.env['REDIS_URL'] === undefined,
+    join(process.cwd(), '.lstm', 'redis'),
+  );
   rememberSecrets(redis.url);
   const progress = new ProgressReporter(jobId);
   const coordinator = new Coordinator({

@@ -2,7 +2,16 @@
 import { spawn } from 'node:child_process';
 import { Command } from 'commander';
 import { assertRedisReachable, CoordinatorService } from '@lstm-runner/runner';
-import { info, leaseTimings, openCommandStore, positiveIntegerOption, rememberSecrets, withRedis, withStore, type ConnectionFlags } from '../cli-context';
+import {
+  info,
+  leaseTimings,
+  openCommandStore,
+  positiveIntegerOption,
+  rememberSecrets,
+  withRedis,
+  withStore,
+  type ConnectionFlags,
+} from '../cli-context';
 import { workerBinPath } from '../local-processes';
 
 export function serviceCommands(program: Command): void {
@@ -27,7 +36,10 @@ export function serviceCommands(program: Command): void {
       await new Promise<void>((resolve) => {
         const stop = (): void => {
           info('[coordinator] stopping: checkpointing running jobs');
-          void service.close().then(() => store.close()).then(resolve);
+          void service
+            .close()
+            .then(() => store.close())
+            .then(resolve);
         };
         process.once('SIGTERM', stop);
         process.once('SIGINT', stop);

@@ -10,11 +10,7 @@ export class DataError extends Error {
   readonly column: string | undefined;
   readonly value: string | undefined;
 
-  constructor(
-    message: string,
-    location: { file: string; line?: number; column?: string; value?: string },
-    options?: { cause?: unknown },
-  ) {
+  constructor(message: string, location: { file: string; line?: number; column?: string; value?: string }, options?: { cause?: unknown }) {
     const where = location.line === undefined ? location.file : `${location.file}:${location.line}`;
     super(`${where}: ${message}`, options);
     this.file = location.file;

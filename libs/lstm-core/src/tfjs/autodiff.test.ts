@@ -70,7 +70,10 @@ function autodiffGradients(): Record<ParameterName, Float32Array> {
 }
 
 function backendGradients(backend: ComputeBackend<Float32Array>): Record<ParameterName, Float32Array> {
-  const grads = Object.fromEntries(names.map((name) => [name, new Float32Array(params[name].length)])) as Record<ParameterName, Float32Array>;
+  const grads = Object.fromEntries(names.map((name) => [name, new Float32Array(params[name].length)])) as Record<
+    ParameterName,
+    Float32Array
+  >;
   const shape1: LstmShape = { B, T, I: E, H: H1 };
   const shape2: LstmShape = { B, T, I: H1, H: H2 };
   const weights1 = { kernel: params.kernel1, recurrentKernel: params.recurrent1, bias: params.bias1 };

@@ -73,13 +73,13 @@ class Emitter {
     const y = this.get('expY');
     const k = this.get('expK');
     const r = this.get('expR');
-    const polynomial = [1.987569150e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1]
+    const polynomial = [1.98756915e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1]
       .map((c) => this.constant(c))
       .reduce((acc, c) => this.add(this.mul(acc, r), c));
     return `
         ${this.set('expY', this.op('max', this.op('min', this.op('neg', x), this.constant(88)), this.constant(-87)))}
         ${this.set('expK', this.op('nearest', this.mul(y, this.constant(Math.LOG2E))))}
-        ${this.set('expR', this.sub(this.sub(y, this.mul(k, this.constant(0.693359375))), this.mul(k, this.constant(-2.12194440e-4))))}
+        ${this.set('expR', this.sub(this.sub(y, this.mul(k, this.constant(0.693359375))), this.mul(k, this.constant(-2.1219444e-4))))}
         ${this.set(into, this.op('div', this.constant(1), this.add(this.constant(1), this.mul(this.add(this.add(this.mul(polynomial, r, r), r), this.constant(1)), this.powerOfTwo(k)))))}`;
   }
 
@@ -131,7 +131,9 @@ interface RowKernel {
 function rowKernelText(kernel: RowKernel): string {
   const params = kernel.arrays.map((a) => `(param $${a} i32) (param $${a}Stride i32)`).join(' ');
   const rowLocals = kernel.arrays.map((a) => `(local $${a}Row i32)`).join(' ');
-  const valueLocals = [VECTOR, SCALAR].flatMap((lanes) => kernel.values.map((v) => `(local $${v}_${lanes.suffix} ${lanes.valueType})`)).join(' ');
+  const valueLocals = [VECTOR, SCALAR]
+    .flatMap((lanes) => kernel.values.map((v) => `(local $${v}_${lanes.suffix} ${lanes.valueType})`))
+    .join(' ');
   const rowPointers = kernel.arrays
     .map((a) => `(local.set $${a}Row (i32.add (local.get $${a}) (i32.shl (i32.mul (local.get $b) (local.get $${a}Stride)) (i32.const 2))))`)
     .join('\n      ');
@@ -284,7 +286,8 @@ export class GateWorkspace {
   /** A view of `length` floats, holding whatever an earlier user left there. */
   floats(length: number): Float32Array {
     const bytes = viewBytes(length);
-    if (this.nextByte + bytes > this.capacity) throw new RangeError(`gate workspace: ${length} more floats do not fit in ${this.capacity} bytes`);
+    if (this.nextByte + bytes > this.capacity)
+      throw new RangeError(`gate workspace: ${length} more floats do not fit in ${this.capacity} bytes`);
     const view = new Float32Array(this.memory.buffer, this.nextByte, length);
     this.nextByte += bytes;
     return view;
@@ -308,7 +311,8 @@ export class GateWorkspace {
 
   /** a [rows, cols] -> a^T into columns first..first+rows-1 of into [cols, stride]. */
   transposeInto(a: Float32Array, rows: number, cols: number, into: Float32Array, stride: number, first: number): void {
-    if (a.length < rows * cols || into.length < (cols - 1) * stride + first + rows) throw new RangeError('gate workspace: transposeInto out of bounds');
+    if (a.length < rows * cols || into.length < (cols - 1) * stride + first + rows)
+      throw new RangeError('gate workspace: transposeInto out of bounds');
     this.kernels.transposeInto(this.pointer('transposeInto', a), rows, cols, this.pointer('transposeInto', into), stride, first);
   }
   /** gates [B,4H], previousCells (2 c_{t-1}) [B,H] -> cells (2 c_t), cellTanh (tanh c_t), hidden (h_t), each [B,H]. */
@@ -321,7 +325,17 @@ export class GateWorkspace {
    * gradient at t), dHiddenNext [B,H] (from step t+1) -> dPre [B,4H]; dCell [B,H] in: dc
    * from step t+1 times f_{t+1}, out: dc_t f_t.
    */
-  gateGradients(gates: Rows, cellTanh: Rows, previousCells: Rows, dHidden: Rows, dHiddenNext: Rows, dCell: Rows, dPre: Rows, B: number, H: number): void {
+  gateGradients(
+    gates: Rows,
+    cellTanh: Rows,
+    previousCells: Rows,
+    dHidden: Rows,
+    dHiddenNext: Rows,
+    dCell: Rows,
+    dPre: Rows,
+    B: number,
+    H: number,
+  ): void {
     this.run('gateGradients', [gates, cellTanh, previousCells, dHidden, dHiddenNext, dCell, dPre], B, H);
   }
 }

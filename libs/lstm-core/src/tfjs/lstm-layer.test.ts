@@ -25,8 +25,14 @@ const lstmShapes: LstmShape[] = [
 const modelCases: [string, ModelSpec][] = [
   ['features, 1 layer, regression', { input: { kind: 'features', size: 4 }, layers: [8], head: { kind: 'regression', outputs: 2 } }],
   ['features, 3 layers, regression', { input: { kind: 'features', size: 4 }, layers: [6, 8, 5], head: { kind: 'regression', outputs: 1 } }],
-  ['tokens, 1 layer, classification', { input: { kind: 'tokens', vocabulary: 9, embedding: 5 }, layers: [8], head: { kind: 'classification', classes: 9 } }],
-  ['tokens, 2 layers, classification', { input: { kind: 'tokens', vocabulary: 7, embedding: 3 }, layers: [6, 4], head: { kind: 'classification', classes: 7 } }],
+  [
+    'tokens, 1 layer, classification',
+    { input: { kind: 'tokens', vocabulary: 9, embedding: 5 }, layers: [8], head: { kind: 'classification', classes: 9 } },
+  ],
+  [
+    'tokens, 2 layers, classification',
+    { input: { kind: 'tokens', vocabulary: 7, embedding: 3 }, layers: [6, 4], head: { kind: 'classification', classes: 7 } },
+  ],
 ];
 
 function modelBatch(spec: ModelSpec, B: number, T: number, seed: number): Batch<Float32Array> {
@@ -76,7 +82,11 @@ describe.each(['wasm', 'cpu'] as TfjsBackendName[])('tfjs %s backend against the
     const x = randomArray(4, 24);
     const dHidden = randomArray(5, 36);
     const hidden = new Float32Array(36);
-    const grads = [0, 1].map(() => ({ dKernel: new Float32Array(24), dRecurrentKernel: new Float32Array(36), dBias: new Float32Array(12) }));
+    const grads = [0, 1].map(() => ({
+      dKernel: new Float32Array(24),
+      dRecurrentKernel: new Float32Array(36),
+      dBias: new Float32Array(12),
+    }));
     const dX = new Float32Array(24);
     backend.lstmBackward(shape, backend.lstmForward(shape, x, weights, true, hidden), dHidden, weights, grads[0]!, dX);
     backend.lstmBackward(shape, backend.lstmForward(shape, x, weights, true, hidden), dHidden, weights, grads[1]!, null);

@@ -162,7 +162,13 @@ export function lstmForward(
   const lengths = activationLengths(shape);
   const workspace = pool.acquire(pool.bytesFor(training ? [...lengths, ...backwardLengths(shape)] : lengths));
   const [stepInputs, gates, doubledCells, cellTanh, stacked] = lengths.map((length) => workspace.floats(length));
-  const activations: LstmActivations = { workspace, stepInputs: stepInputs!, gates: gates!, doubledCells: doubledCells!, cellTanh: cellTanh! };
+  const activations: LstmActivations = {
+    workspace,
+    stepInputs: stepInputs!,
+    gates: gates!,
+    doubledCells: doubledCells!,
+    cellTanh: cellTanh!,
+  };
   fillStepInputs(x, B, T, I, H, activations.stepInputs);
   activations.doubledCells.fill(0, 0, B * H);
   // The hot loop lives in a function of its own: V8 optimises those reliably, not the big

@@ -8,7 +8,11 @@ import type { ModelSpec } from '../model-spec';
 import { createTfjsBackend } from './tfjs-backend';
 import { randomArray } from './testing';
 
-const charLm: ModelSpec = { input: { kind: 'tokens', vocabulary: 11, embedding: 4 }, layers: [8], head: { kind: 'classification', classes: 11 } };
+const charLm: ModelSpec = {
+  input: { kind: 'tokens', vocabulary: 11, embedding: 4 },
+  layers: [8],
+  head: { kind: 'classification', classes: 11 },
+};
 const series: ModelSpec = { input: { kind: 'features', size: 3 }, layers: [5, 6, 4], head: { kind: 'regression', outputs: 1 } };
 const B = 4;
 const T = 6;
@@ -36,7 +40,9 @@ describe('tfjs backend', () => {
 
   it('describes itself with the tfjs package, version and threads', () => {
     expect(wasm.name).toBe('wasm');
-    expect(wasm.description).toMatch(/^wasm: tfjs-core 4\.\d+\.\d+ on @tensorflow\/tfjs-backend-wasm 4\.\d+\.\d+ \((no )?SIMD, \d+ threads?\)$/);
+    expect(wasm.description).toMatch(
+      /^wasm: tfjs-core 4\.\d+\.\d+ on @tensorflow\/tfjs-backend-wasm 4\.\d+\.\d+ \((no )?SIMD, \d+ threads?\)$/,
+    );
     expect(cpu.description).toMatch(/^cpu: tfjs-core .* on @tensorflow\/tfjs-backend-cpu /);
   });
 
@@ -70,7 +76,11 @@ describe('tfjs backend', () => {
     const x = randomArray(4, 12);
     const dHidden = randomArray(5, 12);
     const grads = { dKernel: new Float32Array(16), dRecurrentKernel: new Float32Array(16), dBias: new Float32Array(8) };
-    const [hidden, trainingHidden, dX] = [12, 12, 12].map((length) => new Float32Array(length)) as [Float32Array, Float32Array, Float32Array];
+    const [hidden, trainingHidden, dX] = [12, 12, 12].map((length) => new Float32Array(length)) as [
+      Float32Array,
+      Float32Array,
+      Float32Array,
+    ];
     const inference = wasm.lstmForward(shape, x, weights, false, hidden);
     wasm.lstmBackward(shape, wasm.lstmForward(shape, x, weights, true, trainingHidden), dHidden, weights, grads, null);
     expect(hidden).toEqual(trainingHidden);
@@ -91,15 +101,23 @@ describe('tfjs backend', () => {
   it('names the wrong length and the bad token', () => {
     const shape = { B: 2, T: 3, I: 2, H: 2 };
     const weights = { kernel: randomArray(1, 16), recurrentKernel: randomArray(2, 16), bias: randomArray(3, 8) };
-    expect(() => wasm.lstmForward(shape, new Float32Array(11), weights, true, new Float32Array(12))).toThrow(/lstm input \[B,T,I\]: expected 12 values, got 11/);
-    expect(() => wasm.lstmForward(shape, new Float32Array(12), weights, true, new Float32Array(13))).toThrow(/lstm hidden \[B,T,H\]: expected 12 values, got 13/);
-    expect(() => wasm.embeddingForward(Int32Array.from([0, 5]), new Float32Array(10), 2, new Float32Array(4))).toThrow(/token 5 at position 1 is outside \[0, 5\)/);
+    expect(() => wasm.lstmForward(shape, new Float32Array(11), weights, true, new Float32Array(12))).toThrow(
+      /lstm input \[B,T,I\]: expected 12 values, got 11/,
+    );
+    expect(() => wasm.lstmForward(shape, new Float32Array(12), weights, true, new Float32Array(13))).toThrow(
+      /lstm hidden \[B,T,H\]: expected 12 values, got 13/,
+    );
+    expect(() => wasm.embeddingForward(Int32Array.from([0, 5]), new Float32Array(10), 2, new Float32Array(4))).toThrow(
+      /token 5 at position 1 is outside \[0, 5\)/,
+    );
   });
 
   it('refuses calls after dispose', async () => {
     const disposable = await createTfjsBackend('wasm');
     disposable.dispose();
     disposable.dispose();
-    expect(() => disposable.denseForward({ B: 1, H: 1, K: 1 }, new Float32Array(1), new Float32Array(1), new Float32Array(1), new Float32Array(1))).toThrow(/disposed/);
+    expect(() =>
+      disposable.denseForward({ B: 1, H: 1, K: 1 }, new Float32Array(1), new Float32Array(1), new Float32Array(1), new Float32Array(1)),
+    ).toThrow(/disposed/);
   });
 });

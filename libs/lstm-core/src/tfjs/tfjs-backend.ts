@@ -40,7 +40,9 @@ function missingReason(error: unknown, packageName: string): string | null {
   const code = (error as { code?: unknown }).code;
   const firstLine = error.message.split('\n')[0] ?? '';
   if (code === 'MODULE_NOT_FOUND' || code === 'ERR_MODULE_NOT_FOUND') {
-    return firstLine.includes(`'${packageName}'`) ? `npm package ${packageName} is not installed` : `a module it needs is missing (${firstLine})`;
+    return firstLine.includes(`'${packageName}'`)
+      ? `npm package ${packageName} is not installed`
+      : `a module it needs is missing (${firstLine})`;
   }
   if (/native addon module .* can ?not be found/i.test(error.message)) return `its native addon is missing (${firstLine})`;
   if (code === 'ERR_DLOPEN_FAILED') return `its native library does not load (${firstLine})`;

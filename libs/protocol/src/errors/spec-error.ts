@@ -12,7 +12,8 @@ export class SpecError extends Error {
   readonly line: number | undefined;
 
   constructor(file: string, message: string, where: { path?: string; line?: number; column?: number } = {}, options?: { cause?: unknown }) {
-    const location = where.line === undefined ? file : where.column === undefined ? `${file}:${where.line}` : `${file}:${where.line}:${where.column}`;
+    const location =
+      where.line === undefined ? file : where.column === undefined ? `${file}:${where.line}` : `${file}:${where.line}:${where.column}`;
     super(`${location}: ${where.path === undefined ? '' : `${where.path} `}${message}`, options);
     this.file = file;
     this.path = where.path;

@@ -35,7 +35,11 @@ export async function enqueueJobRun(redisUrl: string, prefix: string, jobId: str
   const queue = new Queue<RunJobRequest>(CONTROL_QUEUE_NAME, { connection: redisOptionsFromUrl(redisUrl), prefix });
   try {
     // The id makes a second request for a job already waiting a no-op.
-    await queue.add('run', { jobId }, { jobId: `run-${jobId}`, removeOnComplete: true, removeOnFail: { age: FAILED_RUN_RETENTION_SECONDS } });
+    await queue.add(
+      'run',
+      { jobId },
+      { jobId: `run-${jobId}`, removeOnComplete: true, removeOnFail: { age: FAILED_RUN_RETENTION_SECONDS } },
+    );
   } finally {
     await queue.close();
   }
@@ -55,22 +59,41 @@ export class CoordinatorService {
     }
     this.options = options;
     this.leaseTtlMs = options.coordinator.lease?.ttlMs ?? DEFAULT_LEASE_OPTIONS.ttlMs;
-    this.coordinator = new Coordinator({ ...options.coordinator, store: options.store, redisUrl: options.redisUrl, prefix: options.prefix, log: options.log });
+    this.coordinator = new Coordinator({
+      ...options.coordinator,
+      store: options.store,
+      redisUrl: options.redisUrl,
+      prefix: options.prefix,
+      log: options.log,
+    });
     const { store, redisUrl, prefix, s3Endpoint, log } = options;
-    this.schedules = new ScheduleRunner({ store, redisUrl, prefix, s3Endpoint, log, submitJob: (jobId) => enqueueJobRun(redisUrl, prefix, jobId) });
+    this.schedules = new ScheduleRunner({
+      store,
+      redisUrl,
+      prefix,
+      s3Endpoint,
+      log,
+      submitJob: (jobId) => enqueueJobRun(redisUrl, prefix, jobId),
+    });
   }
 
   async start(): Promise<void> {
     const { options } = this;
-    this.worker = new Worker<RunJobRequest, JobOutcome>(CONTROL_QUEUE_NAME, (job: Job<RunJobRequest>) =>
+    this.worker = new Worker<RunJobRequest, JobOutcome>(
+      CONTROL_QUEUE_NAME,
+      (job: Job<RunJobRequest>) =>
         // A job whose lease is still held after two lease lifetimes has a live coordinator.
-        this.coordinator.runJob(job.data.jobId, { leaseWaitMs: 2 * this.leaseTtlMs }), {
-      connection: redisOptionsFromUrl(options.redisUrl),
-      prefix: options.prefix,
-      concurrency: options.concurrency,
-    });
+        this.coordinator.runJob(job.data.jobId, { leaseWaitMs: 2 * this.leaseTtlMs }),
+      {
+        connection: redisOptionsFromUrl(options.redisUrl),
+        prefix: options.prefix,
+        concurrency: options.concurrency,
+      },
+    );
     this.worker.on('error', (error) => options.log(`control queue: ${error.message}`));
-    this.worker.on('completed', (job, outcome) => options.log(`job ${job.data.jobId}: ${outcome.state}${outcome.message === undefined ? '' : ` (${outcome.message})`}`));
+    this.worker.on('completed', (job, outcome) =>
+      options.log(`job ${job.data.jobId}: ${outcome.state}${outcome.message === undefined ? '' : ` (${outcome.message})`}`),
+    );
     this.worker.on('failed', (job, error) => options.log(`job ${job?.data.jobId ?? '?'}: coordinator error: ${error.message}`));
     await this.pickUpOrphans();
     await this.schedules.start();

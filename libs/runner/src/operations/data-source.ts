@@ -12,7 +12,12 @@ export async function openDataSource(source: string, s3Endpoint?: string): Promi
   const store = openStore(source.slice(0, bucketEnd), s3Endpoint === undefined ? {} : { endpoint: s3Endpoint });
   try {
     const bytes = await store.get(source.slice(bucketEnd + 1));
-    return { name: source, stream: (async function* () { yield bytes; })() };
+    return {
+      name: source,
+      stream: (async function* () {
+        yield bytes;
+      })(),
+    };
   } finally {
     await store.close();
   }

@@ -48,6 +48,11 @@ export async function cancelJob(connection: JobControlConnection, jobId: string)
   } finally {
     redis.disconnect();
   }
-  await writeJobPointer(store, { ...pointer, state: 'cancelled', message: 'cancelled while no coordinator ran it', updatedAt: new Date().toISOString() });
+  await writeJobPointer(store, {
+    ...pointer,
+    state: 'cancelled',
+    message: 'cancelled while no coordinator ran it',
+    updatedAt: new Date().toISOString(),
+  });
   return { kind: 'cancelled' };
 }

@@ -29,7 +29,10 @@ export function modelSpecOf(spec: JobSpec, manifest: DatasetManifest): ModelSpec
 /** `<name>-<yyyymmddhhmmss>-<hex>`: sortable by creation, unique without coordination. */
 export function newJobId(name: string, now = new Date()): string {
   const stamp = now.toISOString().replace(/[-:T]/g, '').slice(0, 14);
-  return `${name.toLowerCase().replace(/[^a-z0-9_.-]/g, '-').slice(0, 40)}-${stamp}-${randomBytes(3).toString('hex')}`;
+  return `${name
+    .toLowerCase()
+    .replace(/[^a-z0-9_.-]/g, '-')
+    .slice(0, 40)}-${stamp}-${randomBytes(3).toString('hex')}`;
 }
 
 export interface CreateJobOptions {

@@ -35,7 +35,10 @@ export function runtimeDefaults(env: Readonly<Record<string, string | undefined>
     lockDurationMs: number('LSTM_LOCK_DURATION_MS', DEFAULT_GRADIENT_WORKER_OPTIONS.lockDurationMs),
     stalledIntervalMs: number('LSTM_STALLED_INTERVAL_MS', DEFAULT_GRADIENT_WORKER_OPTIONS.stalledIntervalMs),
     leaseTtlMs: number('LSTM_LEASE_TTL_MS', DEFAULT_LEASE_OPTIONS.ttlMs),
-    injectedShardDelayMs: env['LSTM_INJECT_SHARD_DELAY_MS'] === undefined ? 0 : parseNonNegativeInteger(env['LSTM_INJECT_SHARD_DELAY_MS'], 'LSTM_INJECT_SHARD_DELAY_MS'),
+    injectedShardDelayMs:
+      env['LSTM_INJECT_SHARD_DELAY_MS'] === undefined
+        ? 0
+        : parseNonNegativeInteger(env['LSTM_INJECT_SHARD_DELAY_MS'], 'LSTM_INJECT_SHARD_DELAY_MS'),
   };
 }
 

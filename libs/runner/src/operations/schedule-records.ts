@@ -1,7 +1,15 @@
 // schedules/<id>.json: a schedule as the store keeps it (the truth; Redis holds a mirror).
 import { mapping, nonEmptyString } from '@lstm-runner/lstm-core';
 import { readStoredJsonIfExists, writeStoredJson } from '@lstm-runner/job-store';
-import { jobSpecSchema, numericsProfileSchema, parseStoreKey, scheduleKey, SCHEDULES_PREFIX, type JobSpec, type NumericsProfile } from '@lstm-runner/protocol';
+import {
+  jobSpecSchema,
+  numericsProfileSchema,
+  parseStoreKey,
+  scheduleKey,
+  SCHEDULES_PREFIX,
+  type JobSpec,
+  type NumericsProfile,
+} from '@lstm-runner/protocol';
 import type { ObjectStore } from '@lstm-runner/storage';
 import * as z from 'zod';
 import { ScheduleError } from '../errors/schedule-error';

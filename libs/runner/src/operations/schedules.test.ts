@@ -77,7 +77,13 @@ describe('schedule files and firings', () => {
     spec = validateJobSpec(
       {
         name: 'sensors',
-        data: { source, format: 'csv', csv: { features: ['humidity', 'temperature'], targets: ['temperature'] }, window: { lookBack: 4 }, validation: 0.2 },
+        data: {
+          source,
+          format: 'csv',
+          csv: { features: ['humidity', 'temperature'], targets: ['temperature'] },
+          window: { lookBack: 4 },
+          validation: 0.2,
+        },
         model: { layers: [3] },
         training: { batchSize: 16, shardSize: 8, maxSteps: 2 },
       },
@@ -99,7 +105,9 @@ describe('schedule files and firings', () => {
 
   it('rejects a schedule file with a bad timing, naming the file', async () => {
     await writeSchedule(store, { ...schedule(), cron: '0 3 * * *' });
-    await expect(readSchedule(store, schedule().id)).rejects.toThrow(`schedules/${schedule().id}.json: give either --cron or --every, not both`);
+    await expect(readSchedule(store, schedule().id)).rejects.toThrow(
+      `schedules/${schedule().id}.json: give either --cron or --every, not both`,
+    );
   });
 
   it('fires a fresh job first, skips while it runs, then warm-starts from the model encoded like its dataset', async () => {

@@ -50,7 +50,10 @@ export interface ScheduleConnection {
 }
 
 async function withSchedulesQueue<T>(connection: ScheduleConnection, use: (queue: Queue<ScheduleFiring>) => Promise<T>): Promise<T> {
-  const queue = new Queue<ScheduleFiring>(SCHEDULES_QUEUE_NAME, { connection: redisOptionsFromUrl(connection.redisUrl), prefix: connection.prefix });
+  const queue = new Queue<ScheduleFiring>(SCHEDULES_QUEUE_NAME, {
+    connection: redisOptionsFromUrl(connection.redisUrl),
+    prefix: connection.prefix,
+  });
   try {
     return await use(queue);
   } finally {
@@ -91,7 +94,13 @@ export async function registerSchedule(connection: ScheduleConnection, request: 
   const { spec } = request;
   const timing = scheduleTimingOf(request.timing);
   const source = spec.data.source;
-  if (!source.startsWith('s3://') && !(await stat(source).then((s) => s.isFile(), () => false))) {
+  if (
+    !source.startsWith('s3://') &&
+    !(await stat(source).then(
+      (s) => s.isFile(),
+      () => false,
+    ))
+  ) {
     throw new ScheduleError(`data.source ${source} is not a file; the coordinator service reads it at every firing`);
   }
   const schedule: ScheduleRecord = {
@@ -182,7 +191,10 @@ export class ScheduleRunner {
 
   constructor(options: ScheduleRunnerOptions) {
     this.options = options;
-    this.queue = new Queue<ScheduleFiring>(SCHEDULES_QUEUE_NAME, { connection: redisOptionsFromUrl(options.redisUrl), prefix: options.prefix });
+    this.queue = new Queue<ScheduleFiring>(SCHEDULES_QUEUE_NAME, {
+      connection: redisOptionsFromUrl(options.redisUrl),
+      prefix: options.prefix,
+    });
     this.redis = connectRedis(options.redisUrl);
   }
 
@@ -233,7 +245,9 @@ export class ScheduleRunner {
         log(`schedule ${scheduleId}: firing skipped: ${outcome.reason}`);
       } else {
         await this.options.submitJob(outcome.jobId);
-        log(`schedule ${scheduleId}: started job ${outcome.jobId}${outcome.warmStartFrom === null ? ' (no model yet: fresh weights)' : ` from ${outcome.warmStartFrom}`}`);
+        log(
+          `schedule ${scheduleId}: started job ${outcome.jobId}${outcome.warmStartFrom === null ? ' (no model yet: fresh weights)' : ` from ${outcome.warmStartFrom}`}`,
+        );
       }
       return outcome;
     } finally {

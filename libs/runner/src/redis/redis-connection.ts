@@ -74,7 +74,13 @@ export function connectRedis(url: string): Redis {
  * long-lived connections, which would otherwise retry a wrong password or host forever.
  */
 export async function whyRedisUnreachable(url: string, timeoutMs = 3000): Promise<string | null> {
-  const redis = new Redis({ ...redisOptionsFromUrl(url), lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: timeoutMs });
+  const redis = new Redis({
+    ...redisOptionsFromUrl(url),
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    connectTimeout: timeoutMs,
+  });
   let lastError: Error | undefined;
   redis.on('error', (error: Error) => (lastError = error));
   try {

@@ -77,7 +77,11 @@ export class Coordinator {
     const queueName = gradientQueueName(record.profile);
     let dispatcher = this.dispatchers.get(queueName);
     if (dispatcher === undefined) {
-      dispatcher = new ShardDispatcher(queueName, { redisUrl: this.options.redisUrl, prefix: this.options.prefix }, this.options.dispatcher);
+      dispatcher = new ShardDispatcher(
+        queueName,
+        { redisUrl: this.options.redisUrl, prefix: this.options.prefix },
+        this.options.dispatcher,
+      );
       this.dispatchers.set(queueName, dispatcher);
     }
     return dispatcher;
@@ -93,13 +97,29 @@ export class Coordinator {
     for (;;) {
       const pointer = await readJobPointer(store, jobId);
       if (pointer !== null && isFinalState(pointer.state)) {
-        return { jobId, state: pointer.state, step: pointer.checkpoint?.step ?? 0, message: pointer.message ?? `job is already ${pointer.state}` };
+        return {
+          jobId,
+          state: pointer.state,
+          step: pointer.checkpoint?.step ?? 0,
+          message: pointer.message ?? `job is already ${pointer.state}`,
+        };
       }
       const giveUpAt = Date.now() + (runOptions.leaseWaitMs ?? Infinity);
       const leaseOptions = { prefix: this.options.prefix, ...this.options.lease };
-      const lease = await JobLease.acquire(this.redis, jobId, leaseOptions, pointer?.fencingToken ?? 0, () => this.stopRequested || Date.now() > giveUpAt);
+      const lease = await JobLease.acquire(
+        this.redis,
+        jobId,
+        leaseOptions,
+        pointer?.fencingToken ?? 0,
+        () => this.stopRequested || Date.now() > giveUpAt,
+      );
       if (lease === null) {
-        return { jobId, state: pointer?.state ?? 'queued', step: pointer?.checkpoint?.step ?? 0, message: 'another coordinator holds the job' };
+        return {
+          jobId,
+          state: pointer?.state ?? 'queued',
+          step: pointer?.checkpoint?.step ?? 0,
+          message: 'another coordinator holds the job',
+        };
       }
       try {
         return await this.runGeneration(record, lease, runOptions);
@@ -134,7 +154,9 @@ export class Coordinator {
     await this.redis.del(cancelKey(prefix, jobId));
     const dispatcher = this.dispatcherFor(record);
     const stale = await this.removeOtherGenerations(dispatcher, jobId, generation);
-    log(`job ${jobId}: generation ${generation}, from step ${restored.training.step} of ${plan.totalSteps}${stale > 0 ? `, dropped ${stale} stale shard jobs` : ''}`);
+    log(
+      `job ${jobId}: generation ${generation}, from step ${restored.training.step} of ${plan.totalSteps}${stale > 0 ? `, dropped ${stale} stale shard jobs` : ''}`,
+    );
     const weightsSha256 = await recorder.open(restored.training);
     const loop = new TrainingLoop(
       {

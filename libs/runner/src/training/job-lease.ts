@@ -60,12 +60,7 @@ export class JobLease {
    * Takes the lease when it is free; null when another coordinator holds it. tokenFloor is
    * the highest fencing token recorded in the store for this job.
    */
-  static async tryAcquire(
-    redis: Redis,
-    jobId: string,
-    options: Partial<JobLeaseOptions> = {},
-    tokenFloor = 0,
-  ): Promise<JobLease | null> {
+  static async tryAcquire(redis: Redis, jobId: string, options: Partial<JobLeaseOptions> = {}, tokenFloor = 0): Promise<JobLease | null> {
     const merged = { ...DEFAULT_LEASE_OPTIONS, ...options };
     if (!(merged.renewEveryMs > 0 && merged.renewEveryMs * 2 <= merged.ttlMs)) {
       throw new RangeError(`lease renewEveryMs (${merged.renewEveryMs}) must be positive and at most half of ttlMs (${merged.ttlMs})`);
@@ -102,7 +97,13 @@ export class JobLease {
   private async renew(): Promise<void> {
     if (this.released || this.lost) return;
     try {
-      const renewed = await this.redis.eval(RENEW_SCRIPT, 1, leaseKey(this.options.prefix, this.jobId), String(this.token), this.options.ttlMs);
+      const renewed = await this.redis.eval(
+        RENEW_SCRIPT,
+        1,
+        leaseKey(this.options.prefix, this.jobId),
+        String(this.token),
+        this.options.ttlMs,
+      );
       if (renewed !== 1) this.markLost();
     } catch {
       // Redis unreachable for a moment: the next renewal or assertHeld decides.

@@ -74,6 +74,9 @@ describe('optimizerStep', () => {
       reason: 'the gradient is not finite (parameter 4); no weights were written for it',
     });
     const huge = createOptimizer({ type: 'sgd', learningRate: 1e300, momentum: 0 }, P);
-    expect(optimizerStep(params, huge, shards, undefined)).toMatchObject({ kind: 'rejected', reason: expect.stringMatching(/^the optimizer produced a non-finite weight \(parameter \d+\)/) });
+    expect(optimizerStep(params, huge, shards, undefined)).toMatchObject({
+      kind: 'rejected',
+      reason: expect.stringMatching(/^the optimizer produced a non-finite weight \(parameter \d+\)/),
+    });
   });
 });

@@ -20,15 +20,23 @@ export type StepResult =
  * P = parameter count. params [P] and the step's shard gradients (summed over their windows,
  * any order) -> the weights after one optimizer step. Applies the optimizer to its state.
  */
-export function optimizerStep(params: Float32Array, optimizer: Optimizer, shards: readonly ShardGradient[], clipNorm: number | undefined): StepResult {
+export function optimizerStep(
+  params: Float32Array,
+  optimizer: Optimizer,
+  shards: readonly ShardGradient[],
+  clipNorm: number | undefined,
+): StepResult {
   const aggregated = aggregateShardGradients(shards, params.length);
-  if (!Number.isFinite(aggregated.loss)) return { kind: 'rejected', reason: `the training loss became ${aggregated.loss}; no weights were written for it` };
+  if (!Number.isFinite(aggregated.loss))
+    return { kind: 'rejected', reason: `the training loss became ${aggregated.loss}; no weights were written for it` };
   const badGradient = firstNonFinite(aggregated.gradient);
-  if (badGradient >= 0) return { kind: 'rejected', reason: `the gradient is not finite (parameter ${badGradient}); no weights were written for it` };
+  if (badGradient >= 0)
+    return { kind: 'rejected', reason: `the gradient is not finite (parameter ${badGradient}); no weights were written for it` };
   if (clipNorm !== undefined) clipByGlobalNorm(aggregated.gradient, clipNorm);
   const next = params.slice();
   optimizer.apply(next, aggregated.gradient);
   const badWeight = firstNonFinite(next);
-  if (badWeight >= 0) return { kind: 'rejected', reason: `the optimizer produced a non-finite weight (parameter ${badWeight}); it was not written` };
+  if (badWeight >= 0)
+    return { kind: 'rejected', reason: `the optimizer produced a non-finite weight (parameter ${badWeight}); it was not written` };
   return { kind: 'applied', params: next, loss: aggregated.loss, count: aggregated.count };
 }

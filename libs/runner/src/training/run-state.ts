@@ -2,7 +2,14 @@
 // fresh weights, or the weights of the checkpoint a scheduled firing warm-starts from.
 import { createOptimizer, initializeParameters, parameterLayout, type Optimizer } from '@lstm-runner/lstm-core';
 import { SHUFFLE_VERSION } from '@lstm-runner/data';
-import { readCheckpoint, readCheckpointAt, type CheckpointRef, type JobPointer, type JobRecord, type ValidationState } from '@lstm-runner/job-store';
+import {
+  readCheckpoint,
+  readCheckpointAt,
+  type CheckpointRef,
+  type JobPointer,
+  type JobRecord,
+  type ValidationState,
+} from '@lstm-runner/job-store';
 import type { ObjectStore } from '@lstm-runner/storage';
 import { TrainingFailedError } from '../errors/training-failed-error';
 
@@ -34,20 +41,38 @@ export async function restoreRun(store: ObjectStore, record: JobRecord, pointer:
     if (record.warmStartFrom !== undefined) {
       params = (await readCheckpointAt(store, record.warmStartFrom)).weights;
       if (params.length !== parameterCount) {
-        throw new TrainingFailedError(record.id, `warm start from ${record.warmStartFrom}: ${params.length} parameters, this model has ${parameterCount}`);
+        throw new TrainingFailedError(
+          record.id,
+          `warm start from ${record.warmStartFrom}: ${params.length} parameters, this model has ${parameterCount}`,
+        );
       }
     }
-    return { training: { step: 0, params, optimizer: createOptimizer(optimizerSpec, parameterCount), validation: NOT_VALIDATED }, checkpoint: null, metricsCount: 0 };
+    return {
+      training: { step: 0, params, optimizer: createOptimizer(optimizerSpec, parameterCount), validation: NOT_VALIDATED },
+      checkpoint: null,
+      metricsCount: 0,
+    };
   }
   const { manifest, weights, optimizer } = await readCheckpoint(store, record.id, pointer.checkpoint.step);
   if (manifest.shuffleVersion !== SHUFFLE_VERSION) {
-    throw new TrainingFailedError(record.id, `checkpoint ${pointer.checkpoint.prefix} was made with shuffle version ${manifest.shuffleVersion}; this build has ${SHUFFLE_VERSION}`);
+    throw new TrainingFailedError(
+      record.id,
+      `checkpoint ${pointer.checkpoint.prefix} was made with shuffle version ${manifest.shuffleVersion}; this build has ${SHUFFLE_VERSION}`,
+    );
   }
   if (manifest.datasetId !== record.datasetId) {
-    throw new TrainingFailedError(record.id, `checkpoint ${pointer.checkpoint.prefix} is for dataset ${manifest.datasetId}, the job pins ${record.datasetId}`);
+    throw new TrainingFailedError(
+      record.id,
+      `checkpoint ${pointer.checkpoint.prefix} is for dataset ${manifest.datasetId}, the job pins ${record.datasetId}`,
+    );
   }
   return {
-    training: { step: manifest.step, params: weights, optimizer: createOptimizer(optimizerSpec, parameterCount, optimizer), validation: manifest.validation },
+    training: {
+      step: manifest.step,
+      params: weights,
+      optimizer: createOptimizer(optimizerSpec, parameterCount, optimizer),
+      validation: manifest.validation,
+    },
     checkpoint: pointer.checkpoint,
     metricsCount: manifest.metricsCount,
   };

@@ -47,7 +47,8 @@ export function validateDispatcherOptions(options: ShardDispatcherOptions): Shar
   if (!Number.isInteger(options.attempts) || options.attempts < 1) {
     throw new RangeError(`dispatcher option attempts must be a positive integer, got ${options.attempts}`);
   }
-  if (options.stragglerFactor < 1) throw new RangeError(`dispatcher option stragglerFactor must be at least 1, got ${options.stragglerFactor}`);
+  if (options.stragglerFactor < 1)
+    throw new RangeError(`dispatcher option stragglerFactor must be at least 1, got ${options.stragglerFactor}`);
   return options;
 }
 
@@ -80,11 +81,7 @@ export class ShardDispatcher implements ShardRunner {
   private removal: Promise<void> = Promise.resolve();
   private closed = false;
 
-  constructor(
-    queueName: string,
-    connection: { redisUrl: string; prefix: string },
-    options: Partial<ShardDispatcherOptions> = {},
-  ) {
+  constructor(queueName: string, connection: { redisUrl: string; prefix: string }, options: Partial<ShardDispatcherOptions> = {}) {
     this.options = validateDispatcherOptions({ ...DEFAULT_DISPATCHER_OPTIONS, ...options });
     const redis = redisOptionsFromUrl(connection.redisUrl);
     this.queue = new Queue(queueName, { connection: redis, prefix: connection.prefix });
@@ -170,11 +167,15 @@ export class ShardDispatcher implements ShardRunner {
         if (readQueue) {
           // All at once: the commands share round trips, which matters when the workers keep
           // every core busy and each round trip waits to be scheduled.
-          await Promise.all(pending.filter((shard) => shard.result === undefined).map((shard) => this.lookAt(shard, durations, jobOptions)));
+          await Promise.all(
+            pending.filter((shard) => shard.result === undefined).map((shard) => this.lookAt(shard, durations, jobOptions)),
+          );
           const failed = pending.find((shard) => shard.failure !== undefined);
           if (failed !== undefined) throw failed.failure;
         } else {
-          await Promise.all(pending.map((shard) => this.duplicateIfStraggling(shard, this.eventRunningSince(shard), durations, jobOptions)));
+          await Promise.all(
+            pending.map((shard) => this.duplicateIfStraggling(shard, this.eventRunningSince(shard), durations, jobOptions)),
+          );
         }
         for (const shard of pending) if (shard.result !== undefined) onResult(progress.indexOf(shard), shard.result);
         if (progress.every((shard) => shard.result !== undefined)) break;
@@ -235,8 +236,19 @@ export class ShardDispatcher implements ShardRunner {
     await this.duplicateIfStraggling(shard, runningSince, durations, jobOptions);
   }
 
-  private async duplicateIfStraggling(shard: ShardProgress<unknown>, runningSince: number | undefined, durations: readonly number[], jobOptions: object): Promise<void> {
-    if (shard.result !== undefined || shard.duplicated || runningSince === undefined || !this.isStraggling(Date.now() - runningSince, durations)) return;
+  private async duplicateIfStraggling(
+    shard: ShardProgress<unknown>,
+    runningSince: number | undefined,
+    durations: readonly number[],
+    jobOptions: object,
+  ): Promise<void> {
+    if (
+      shard.result !== undefined ||
+      shard.duplicated ||
+      runningSince === undefined ||
+      !this.isStraggling(Date.now() - runningSince, durations)
+    )
+      return;
     shard.duplicated = true;
     await this.queue.add('gradient', shard.task.data, { ...jobOptions, jobId: shard.task.taskId + DUPLICATE_SUFFIX });
   }

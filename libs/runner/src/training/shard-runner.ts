@@ -16,5 +16,9 @@ export interface ShardRunner {
    * a task's result (by its index) as soon as it is in, and may see it more than once (a
    * straggler's duplicate); a shard that failed for good rejects with ShardFailedError.
    */
-  run<D extends object, R>(tasks: readonly ShardTask<D>[], check: () => Promise<void>, onResult?: (index: number, result: R) => void): Promise<R[]>;
+  run<D extends object, R>(
+    tasks: readonly ShardTask<D>[],
+    check: () => Promise<void>,
+    onResult?: (index: number, result: R) => void,
+  ): Promise<R[]>;
 }

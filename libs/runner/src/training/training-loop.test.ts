@@ -34,7 +34,15 @@ const spec = validateJobSpec(
     name: 'loop',
     data: { source: 'waves.csv', format: 'csv', csv: { features: ['x', 'y'], targets: ['y'] }, window: { lookBack: 5 }, validation: 0.3 },
     model: { layers: [6] },
-    training: { epochs: 2, batchSize: 8, shardSize: 4, checkpointEvery: 3, validateEvery: 4, clipNorm: 1, optimizer: { learningRate: 0.01 } },
+    training: {
+      epochs: 2,
+      batchSize: 8,
+      shardSize: 4,
+      checkpointEvery: 3,
+      validateEvery: 4,
+      clipNorm: 1,
+      optimizer: { learningRate: 0.01 },
+    },
   },
   'loop.yaml',
 );
@@ -49,7 +57,11 @@ class CountingStore extends MemoryStore {
   }
 }
 
-type Delivery = (tasks: readonly ShardTask<GradientJobData>[], results: GradientJobResult[], onResult: (index: number, result: GradientJobResult) => void) => void;
+type Delivery = (
+  tasks: readonly ShardTask<GradientJobData>[],
+  results: GradientJobResult[],
+  onResult: (index: number, result: GradientJobResult) => void,
+) => void;
 
 /** Computes every task in process, then delivers results as `deliver` says; `fail` picks a task to fail for good. */
 class InProcessShards implements ShardRunner {
@@ -64,7 +76,11 @@ class InProcessShards implements ShardRunner {
     this.computer = new ShardComputer(store, createReferenceBackend('float32'), cacheDir);
   }
 
-  async run<D extends object, R>(tasks: readonly ShardTask<D>[], check: () => Promise<void>, onResult?: (index: number, result: R) => void): Promise<R[]> {
+  async run<D extends object, R>(
+    tasks: readonly ShardTask<D>[],
+    check: () => Promise<void>,
+    onResult?: (index: number, result: R) => void,
+  ): Promise<R[]> {
     this.calls += 1;
     await check();
     const gradientTasks = tasks as unknown as readonly ShardTask<GradientJobData>[];
@@ -91,14 +107,32 @@ interface LoopRun {
   readonly shards: InProcessShards;
 }
 
-async function runLoop(options: { deliver: Delivery; fail?: (task: ShardTask<GradientJobData>) => boolean; stopAtStep?: number; check?: () => Promise<void> }): Promise<LoopRun> {
+async function runLoop(options: {
+  deliver: Delivery;
+  fail?: (task: ShardTask<GradientJobData>) => boolean;
+  stopAtStep?: number;
+  check?: () => Promise<void>;
+}): Promise<LoopRun> {
   const store = new CountingStore();
-  const created = await createJob({ store, spec, source: { name: 'waves.csv', stream: (async function* () { yield csvBytes(); })() }, profile: { backend: 'reference', threads: 1 } });
+  const created = await createJob({
+    store,
+    spec,
+    source: {
+      name: 'waves.csv',
+      stream: (async function* () {
+        yield csvBytes();
+      })(),
+    },
+    profile: { backend: 'reference', threads: 1 },
+  });
   const record = await readJobRecord(store, created.record.id);
   const manifest = await loadManifest(store, record.datasetId);
   const plan = shardPlanOf(record, new WindowLayout(manifest.series, record.spec.data.window, manifest.source.name));
   const restored = await restoreRun(store, record, await readJobPointer(store, record.id));
-  const recorder = new RunRecorder({ store, record, plan, generation: 1, fence: { token: 1, assertHeld: async () => undefined }, keepWeights: 2 }, restored);
+  const recorder = new RunRecorder(
+    { store, record, plan, generation: 1, fence: { token: 1, assertHeld: async () => undefined }, keepWeights: 2 },
+    restored,
+  );
   await recorder.markRunning();
   const weightsSha256 = await recorder.open(restored.training);
   const shards = new InProcessShards(store, options.deliver, options.fail);
@@ -141,7 +175,10 @@ describe('TrainingLoop over an in-process shard runner', () => {
     // Gradients are pruned as the run goes, and weight versions but the last two.
     const keys = [...run.store.objects.keys()];
     expect(keys.filter((key) => key.includes('/grads/'))).toEqual([]);
-    expect(keys.filter((key) => key.includes('/weights/')).sort()).toEqual([expect.stringMatching(/weights\/0000000009\.bin$/), expect.stringMatching(/weights\/0000000010\.bin$/)]);
+    expect(keys.filter((key) => key.includes('/weights/')).sort()).toEqual([
+      expect.stringMatching(/weights\/0000000009\.bin$/),
+      expect.stringMatching(/weights\/0000000010\.bin$/),
+    ]);
   });
 
   it('gives the same bits when results come out of order and twice, fetching each gradient once', async () => {
@@ -149,7 +186,9 @@ describe('TrainingLoop over an in-process shard runner', () => {
     const messy = await runLoop({ deliver: reversedAndTwice });
     expect(messy.outcome.state).toBe('completed');
     expect(await finalWeights(messy)).toEqual(await finalWeights(clean));
-    expect((await readMetrics(messy.store, messy.jobId)).map((m) => m.step)).toEqual((await readMetrics(clean.store, clean.jobId)).map((m) => m.step));
+    expect((await readMetrics(messy.store, messy.jobId)).map((m) => m.step)).toEqual(
+      (await readMetrics(clean.store, clean.jobId)).map((m) => m.step),
+    );
     // 10 steps of 2 training shards: one read each, duplicates or not.
     expect(messy.store.gradientReads).toBe(20);
     expect(clean.store.gradientReads).toBe(20);
@@ -157,10 +196,19 @@ describe('TrainingLoop over an in-process shard runner', () => {
 
   it('fails the job when a shard fails for good, naming the step and the shard, and keeps the last checkpoint', async () => {
     const run = await runLoop({ deliver: inOrder, fail: (task) => task.data.kind === 'train' && task.data.step === 4 && task.shard === 1 });
-    expect(run.outcome).toEqual({ jobId: run.jobId, state: 'failed', step: 4, message: `job ${run.jobId} step 4 shard 1 failed after 3 attempts: boom` });
+    expect(run.outcome).toEqual({
+      jobId: run.jobId,
+      state: 'failed',
+      step: 4,
+      message: `job ${run.jobId} step 4 shard 1 failed after 3 attempts: boom`,
+    });
     const pointer = await readJobPointer(run.store, run.jobId);
     // Step 4 was validated and the best so far: its checkpoint is the last.
-    expect(pointer).toMatchObject({ state: 'failed', checkpoint: { step: 4 }, message: `job ${run.jobId} step 4 shard 1 failed after 3 attempts: boom` });
+    expect(pointer).toMatchObject({
+      state: 'failed',
+      checkpoint: { step: 4 },
+      message: `job ${run.jobId} step 4 shard 1 failed after 3 attempts: boom`,
+    });
     expect(run.store.objects.has('models/loop/latest.json')).toBe(false);
   });
 
@@ -176,6 +224,9 @@ describe('TrainingLoop over an in-process shard runner', () => {
     };
     const cancelled = await runLoop({ deliver: inOrder, check: cancelAtThirdStep });
     expect(cancelled.outcome.state).toBe('cancelled');
-    expect(await readJobPointer(cancelled.store, cancelled.jobId)).toMatchObject({ state: 'cancelled', message: `cancelled at step ${cancelled.outcome.step}` });
+    expect(await readJobPointer(cancelled.store, cancelled.jobId)).toMatchObject({
+      state: 'cancelled',
+      message: `cancelled at step ${cancelled.outcome.step}`,
+    });
   });
 });

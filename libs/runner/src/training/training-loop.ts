@@ -82,7 +82,10 @@ export class TrainingLoop {
     } catch (error) {
       if (error instanceof StopRequested) return this.stopped(error);
       if (error instanceof ShardFailedError) {
-        return this.finish('failed', `job ${jobId} step ${this.state.step} shard ${error.shard} failed after ${error.attempts} attempts: ${error.reason}`);
+        return this.finish(
+          'failed',
+          `job ${jobId} step ${this.state.step} shard ${error.shard} failed after ${error.attempts} attempts: ${error.reason}`,
+        );
       }
       if (error instanceof TrainingFailedError) {
         log(error.message);
@@ -221,7 +224,10 @@ export class TrainingLoop {
     };
   }
 
-  private async runShards(tasks: readonly TrainTask[], onResult?: (index: number, result: GradientJobResult) => void): Promise<GradientJobResult[]> {
+  private async runShards(
+    tasks: readonly TrainTask[],
+    onResult?: (index: number, result: GradientJobResult) => void,
+  ): Promise<GradientJobResult[]> {
     try {
       return await this.options.shards.run<GradientJobData, GradientJobResult>(tasks, this.options.check, onResult);
     } catch (error) {
@@ -244,7 +250,8 @@ export class TrainingLoop {
       await check();
       throw new RedisResetError(this.options.record.id);
     }
-    if (result.kind !== kind) throw new TrainingFailedError(this.options.record.id, `step ${this.state.step}: a ${kind} shard returned a ${result.kind} result`);
+    if (result.kind !== kind)
+      throw new TrainingFailedError(this.options.record.id, `step ${this.state.step}: a ${kind} shard returned a ${result.kind} result`);
     return result as K extends 'train' ? TrainShardResult : ValidationShardResult;
   }
 }

@@ -42,7 +42,8 @@ export class ComputePool {
   private closed = false;
 
   constructor(private readonly options: ComputePoolOptions) {
-    if (!Number.isInteger(options.size) || options.size < 1) throw new RangeError(`compute pool size must be a positive integer, got ${options.size}`);
+    if (!Number.isInteger(options.size) || options.size < 1)
+      throw new RangeError(`compute pool size must be a positive integer, got ${options.size}`);
     for (let i = 0; i < options.size; i++) this.threads.push(this.startThread());
   }
 

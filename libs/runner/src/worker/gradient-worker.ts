@@ -3,7 +3,13 @@
 // runs. close() stops taking shards, finishes the ones in hand, then ends the threads.
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { DEFAULT_QUEUE_PREFIX, gradientQueueName, type GradientJobData, type GradientJobResult, type NumericsProfile } from '@lstm-runner/protocol';
+import {
+  DEFAULT_QUEUE_PREFIX,
+  gradientQueueName,
+  type GradientJobData,
+  type GradientJobResult,
+  type NumericsProfile,
+} from '@lstm-runner/protocol';
 import { connectRedis, redisOptionsFromUrl } from '../redis/redis-connection';
 import { generationKey, QUEUE_RETENTION_SECONDS } from '../redis/redis-layout';
 import { ComputePool } from './compute-pool';
@@ -39,7 +45,8 @@ export const DEFAULT_GRADIENT_WORKER_OPTIONS = {
   log: (): void => undefined,
 } satisfies Partial<GradientWorkerOptions>;
 
-export type GradientWorkerInput = Partial<GradientWorkerOptions> & Pick<GradientWorkerOptions, 'redisUrl' | 'storeUrl' | 'cacheDir' | 'profile'>;
+export type GradientWorkerInput = Partial<GradientWorkerOptions> &
+  Pick<GradientWorkerOptions, 'redisUrl' | 'storeUrl' | 'cacheDir' | 'profile'>;
 
 export function validateGradientWorkerOptions(options: GradientWorkerOptions): GradientWorkerOptions {
   const positive = ['concurrency', 'lockDurationMs', 'stalledIntervalMs', 'maxStalledCount'] as const;

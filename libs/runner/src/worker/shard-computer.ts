@@ -63,7 +63,9 @@ export class ShardComputer {
     const started = performance.now();
     const { record, reader, plan } = await this.job(task.jobId);
     const windows =
-      task.kind === 'train' ? plan.shardWindows({ epoch: task.epoch, stepInEpoch: task.stepInEpoch, shard: task.shard }) : plan.validationShardWindows(task.shard);
+      task.kind === 'train'
+        ? plan.shardWindows({ epoch: task.epoch, stepInEpoch: task.stepInEpoch, shard: task.shard })
+        : plan.validationShardWindows(task.shard);
     const batch = await reader.assembleBatch(windows, task.kind === 'train' ? 'train' : 'validation');
     const params = await this.loadWeights(task.weightsKey, task.weightsSha256);
     if (task.kind === 'validate') {
