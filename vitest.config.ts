@@ -9,7 +9,13 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['apps/*/src/**/*.test.ts', 'libs/*/src/**/*.test.ts', 'bench/**/*.test.ts', 'scripts/**/*.test.ts'],
+          include: [
+            'apps/*/src/**/*.test.ts',
+            'libs/*/src/**/*.test.ts',
+            'bench/**/*.test.ts',
+            'scripts/**/*.test.ts',
+            'infra/test/*.test.ts',
+          ],
           testTimeout: 120_000,
           sequence: { groupOrder: 0 },
         },
