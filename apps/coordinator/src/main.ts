@@ -1,11 +1,11 @@
 // The `lstm` command: argument parsing and wiring; the logic lives in libs.
 import { Command, CommanderError } from 'commander';
 import { printError } from './cli-context';
-import { dataCommands } from './commands/data';
-import { jobCommands } from './commands/jobs';
-import { modelCommands } from './commands/model';
-import { scheduleCommands } from './commands/schedule';
-import { serviceCommands } from './commands/services';
+import { dataCommands } from './commands/data-commands';
+import { jobCommands } from './commands/job-commands';
+import { modelCommands } from './commands/model-commands';
+import { scheduleCommands } from './commands/schedule-commands';
+import { serviceCommands } from './commands/service-commands';
 
 function buildProgram(): Command {
   const program = new Command('lstm')

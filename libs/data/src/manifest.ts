@@ -9,6 +9,21 @@ import type { Normalization } from './normalization';
 import type { SeriesRows } from './windows';
 import type { TokenType } from './vocabulary';
 import type { ObjectStore } from '@lstm-runner/storage';
+import {
+  booleanField,
+  finiteNumber,
+  firstIssue,
+  fraction,
+  issueLine,
+  mapping,
+  matching,
+  nonEmptyString,
+  nonNegativeInteger,
+  oneOf,
+  positiveInteger,
+  tagged,
+} from '@lstm-runner/lstm-core';
+import * as z from 'zod';
 import { DatasetFormatError } from './errors/dataset-format-error';
 
 export const DATASET_FORMAT_VERSION = 1;
@@ -113,9 +128,51 @@ export function datasetIdFor(sourceSha256: string, encoding: EncodingSettings, i
   return `${encoding.format}-${digest.slice(0, 32)}`;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
+const count = (): z.ZodNumber => nonNegativeInteger();
+const sha256 = (): z.ZodString => matching(/^[0-9a-f]{64}$/, 'a sha256 in hex');
+const numbers = (): z.ZodArray<z.ZodNumber> => z.array(finiteNumber());
+
+const normalizationSchema = tagged('method', [
+  mapping({ method: z.literal('zscore'), mean: numbers(), std: numbers() }),
+  mapping({ method: z.literal('minmax'), min: numbers(), max: numbers() }),
+]);
+
+const manifestBase = {
+  formatVersion: z.literal(DATASET_FORMAT_VERSION),
+  datasetId: nonEmptyString(),
+  source: mapping({ name: nonEmptyString(), bytes: count(), sha256: sha256() }),
+  validation: fraction(0, 1),
+  rows: mapping({ total: count(), train: count(), validation: count() }),
+  series: z.array(mapping({ name: z.string().nullable(), start: count(), rows: count(), trainRows: count() })),
+  rowBytes: positiveInteger(),
+  rowsPerSegment: positiveInteger(),
+  segments: z.array(mapping({ name: nonEmptyString(), bytes: count(), startRow: count(), rows: count(), sha256: sha256() })),
+};
+
+const manifestSchema = tagged('kind', [
+  mapping({
+    ...manifestBase,
+    kind: z.literal('text'),
+    text: mapping({
+      lowercase: booleanField(),
+      vocabulary: z.array(z.string()),
+      unknownId: count(),
+      vocabularySize: positiveInteger(),
+      tokenType: oneOf(['uint8', 'uint16', 'int32']),
+    }),
+  }),
+  mapping({
+    ...manifestBase,
+    kind: z.literal('csv'),
+    csv: mapping({
+      columns: z.array(z.string()),
+      features: z.array(z.string()),
+      targets: z.array(z.string()),
+      seriesBy: z.string().nullable(),
+      normalization: normalizationSchema,
+    }),
+  }),
+]) satisfies z.ZodType<DatasetManifest>;
 
 /** Parses and checks a manifest's text; a DatasetFormatError naming `key` when it is not one this code reads. */
 export function parseManifest(text: string, key: string): DatasetManifest {
@@ -125,25 +182,17 @@ export function parseManifest(text: string, key: string): DatasetManifest {
   } catch (error) {
     throw new DatasetFormatError(key, `not valid JSON (${(error as Error).message})`);
   }
-  const fail = (detail: string): never => {
-    throw new DatasetFormatError(key, detail);
-  };
-  if (!isRecord(value)) return fail('not a JSON object');
-  if (value['formatVersion'] !== DATASET_FORMAT_VERSION) {
-    return fail(
-      `dataset format version ${JSON.stringify(value['formatVersion'])} is not supported (this version reads ${DATASET_FORMAT_VERSION})`,
+  // The version says which schema applies: a manifest of another format is not read as this one.
+  const version = (value as { formatVersion?: unknown } | null)?.formatVersion;
+  if (version !== DATASET_FORMAT_VERSION) {
+    throw new DatasetFormatError(
+      key,
+      `dataset format version ${JSON.stringify(version)} is not supported (this version reads ${DATASET_FORMAT_VERSION})`,
     );
   }
-  const kind = value['kind'];
-  if (kind !== 'text' && kind !== 'csv') return fail(`unknown kind ${JSON.stringify(kind)}`);
-  const m = value as unknown as DatasetManifest;
-  if (m.kind === 'text' && !(isRecord(m.text) && Array.isArray(m.text.vocabulary))) return fail('text encoding missing');
-  if (m.kind === 'csv' && !(isRecord(m.csv) && Array.isArray(m.csv.columns) && isRecord(m.csv.normalization)))
-    return fail('csv encoding missing');
-  if (!Array.isArray(m.series) || !Array.isArray(m.segments) || !isRecord(m.rows)) return fail('series, segments or rows missing');
-  if (!(Number.isInteger(m.rowBytes) && m.rowBytes > 0 && Number.isInteger(m.rowsPerSegment) && m.rowsPerSegment > 0)) {
-    return fail('rowBytes and rowsPerSegment must be positive integers');
-  }
+  const parsed = manifestSchema.safeParse(value);
+  if (!parsed.success) throw new DatasetFormatError(key, issueLine(firstIssue(parsed.error), 'the manifest').text);
+  const m = parsed.data;
   let nextRow = 0;
   m.segments.forEach((segment, index) => {
     const rowsHere = index < m.segments.length - 1 ? m.rowsPerSegment : segment.rows;
@@ -152,14 +201,13 @@ export function parseManifest(text: string, key: string): DatasetManifest {
       segment.rows !== rowsHere ||
       segment.rows > m.rowsPerSegment ||
       segment.bytes !== segment.rows * m.rowBytes ||
-      typeof segment.sha256 !== 'string' ||
       segment.name !== datasetSegmentName(index)
     ) {
-      fail(`segment ${index} does not continue the row ranges and sizes of the segments before it`);
+      throw new DatasetFormatError(key, `segment ${index} does not continue the row ranges and sizes of the segments before it`);
     }
     nextRow += segment.rows;
   });
-  if (nextRow !== m.rows.total) fail(`segments hold ${nextRow} rows, rows.total says ${m.rows.total}`);
+  if (nextRow !== m.rows.total) throw new DatasetFormatError(key, `segments hold ${nextRow} rows, rows.total says ${m.rows.total}`);
   return m;
 }
 

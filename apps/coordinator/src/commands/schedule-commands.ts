@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { loadJobSpec } from '@lstm-runner/protocol';
 import { listSchedules, registerSchedule, removeSchedule, scheduleTimingOf, type ScheduleSummary } from '@lstm-runner/runner';
 import { info, openCommandStore, rememberSecrets, withRedis, withStore, type ConnectionFlags } from '../cli-context';
-import { profileOf } from './jobs';
+import { profileOf } from './job-commands';
 
 type ScheduleFlags = ConnectionFlags & { readonly json?: boolean };
 
