@@ -9,7 +9,11 @@ const serviceClients = ['bullmq', 'ioredis', '@aws-sdk/*'];
 const depConstraints = [
   { sourceTag: 'scope:core', onlyDependOnLibsWithTags: [], bannedExternalImports: serviceClients },
   { sourceTag: 'scope:native', onlyDependOnLibsWithTags: ['scope:core'], bannedExternalImports: serviceClients },
-  { sourceTag: 'scope:backends', onlyDependOnLibsWithTags: ['scope:core', 'scope:native'], bannedExternalImports: serviceClients },
+  {
+    sourceTag: 'scope:backends',
+    onlyDependOnLibsWithTags: ['scope:core', 'scope:native', 'scope:protocol'],
+    bannedExternalImports: serviceClients,
+  },
   { sourceTag: 'scope:storage', onlyDependOnLibsWithTags: [] },
   {
     sourceTag: 'scope:data',

@@ -1,7 +1,6 @@
 // What the deployment files ask of the `lstm` command: every subcommand and flag that
 // compose.yaml, the Kubernetes manifests and the Dockerfiles pass exists in `lstm --help`
-// output (or is pending below), and every env variable they set is one the code reads, a
-// standard one, or pending.
+// output, and every env variable they set is one the code reads or a standard one.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,28 +15,6 @@ import {
   shown,
   type LstmContainer,
 } from './infra-files';
-
-// Flags the deployment files use before the apps have them: another engineer is adding them
-// (issues 14 and 15). The semantics the files rely on are written next to each. When a flag
-// lands, this test fails until it is removed from here; a pending flag no file uses fails too.
-const pendingFlags: Readonly<Record<string, Readonly<Record<string, string>>>> = {
-  coordinator: {
-    '--http-port':
-      'one HTTP port with GET /healthz (200 while the event loop answers), /readyz (200 once Redis and the store answer), ' +
-      '/metrics (Prometheus text) and /scaling ({"profiles": {"<profile>": {"desiredWorkers": N, "runningJobs": M}}, "desiredWorkers": total}, ' +
-      'desiredWorkers = shards per step of the running jobs of that profile, capped; a profile with no running job may be absent)',
-  },
-  worker: {
-    '--http-port': 'GET /healthz, /readyz (200 once Redis and the store answer and the backend has loaded) and /metrics on this port',
-    '--threads': 'threads one shard is computed with: the t<threads> of the numerics profile the worker serves (wasm: 1)',
-  },
-};
-
-// Env variables the deployment files set before the code reads them.
-const pendingEnv: Readonly<Record<string, string>> = {
-  LSTM_HTTP_PORT:
-    'the HTTP port of `lstm coordinator` and `lstm worker` when --http-port is not given (the images set 8080; their HEALTHCHECK reads it)',
-};
 
 // Standard variables read by the libraries and runtimes in the images, not by our code.
 const standardEnv: readonly RegExp[] = [
@@ -114,28 +91,15 @@ describe('the lstm command the deployment files run', () => {
       const [command = '', ...args] = container.args;
       expect(commands, `lstm ${command}`).toContain(command);
       const present = flagsOf(help(command));
-      const pending = Object.keys(pendingFlags[command] ?? {});
       const used = args.filter((arg) => arg.startsWith('--')).map((arg) => arg.split('=')[0]!);
       expect(
-        used.filter((flag) => !present.has(flag) && !pending.includes(flag)),
-        `lstm ${command}: flags neither in --help nor pending`,
+        used.filter((flag) => !present.has(flag)),
+        `lstm ${command}: flags not in --help`,
       ).toEqual([]);
     },
   );
 
-  it.each(Object.entries(pendingFlags))(
-    'pending flags of lstm %s are still missing from --help and used by a deployment file',
-    (command, flags) => {
-      const present = flagsOf(help(command));
-      for (const flag of Object.keys(flags)) {
-        expect(present.has(flag), `lstm ${command} ${flag} exists now: remove it from pendingFlags`).toBe(false);
-        const users = containers.filter((container) => container.args[0] === command && container.args.includes(flag));
-        expect(users.length, `lstm ${command} ${flag} is pending but no deployment file uses it`).toBeGreaterThan(0);
-      }
-    },
-  );
-
-  it('every env variable set on an lstm container is read by the code, standard, or pending', () => {
+  it('every env variable set on an lstm container is read by the code or standard', () => {
     const read = envReadByCode();
     // The variables the issue names as read today.
     for (const name of [
@@ -152,16 +116,9 @@ describe('the lstm command the deployment files run', () => {
     }
     const unknown = containers.flatMap((container) =>
       container.env
-        .filter((name) => !read.has(name) && !standardEnv.some((pattern) => pattern.test(name)) && !(name in pendingEnv))
+        .filter((name) => !read.has(name) && !standardEnv.some((pattern) => pattern.test(name)))
         .map((name) => `${container.where}: ${name}`),
     );
     expect(unknown).toEqual([]);
-    for (const name of Object.keys(pendingEnv)) {
-      expect(read.has(name), `${name} is read by the code now: remove it from pendingEnv`).toBe(false);
-      expect(
-        containers.some((container) => container.env.includes(name)),
-        `${name} is pending but no deployment file sets it`,
-      ).toBe(true);
-    }
   });
 });

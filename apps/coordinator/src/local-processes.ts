@@ -1,8 +1,9 @@
 // The embedded mode's processes: N `lstm-worker` processes, and a private redis-server when
 // no Redis answers at the default address. Apps never import each other: the worker is
 // started as a process from its bin.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, existsSync, rmSync } from 'node:fs';
+import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,12 +20,17 @@ export interface LocalWorkerSettings {
   readonly s3Endpoint?: string;
   readonly queuePrefix: string;
   readonly backend: string;
+  readonly threads: number;
   readonly cacheDir: string;
   readonly extraArgs?: readonly string[];
+  /** Called once when every worker has exited without being asked to, with the last one's last error line. */
+  readonly onAllExited?: (reason: string) => void;
 }
 
 export class LocalWorkers {
   private readonly children: ChildProcess[] = [];
+  private stopping = false;
+  private exited = 0;
 
   constructor(private readonly settings: LocalWorkerSettings) {}
 
@@ -36,14 +42,14 @@ export class LocalWorkers {
     const s = this.settings;
     const args = [
       workerBinPath(),
-      '--redis',
-      s.redisUrl,
       '--store',
       s.storeUrl,
       '--queue-prefix',
       s.queuePrefix,
       '--backend',
       s.backend,
+      '--threads',
+      String(s.threads),
       '--cache-dir',
       s.cacheDir,
       ...(s.s3Endpoint === undefined ? [] : ['--s3-endpoint', s.s3Endpoint]),
@@ -51,15 +57,32 @@ export class LocalWorkers {
     ];
     // The IPC channel closes when this process dies, however it dies: the worker then leaves
     // (--exit-with-parent) instead of running on as an orphan.
-    const child = spawn(process.execPath, [...args, '--exit-with-parent'], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
-    // Workers log to stderr; keep it quiet unless asked (LSTM_WORKER_LOGS=1).
-    if (process.env['LSTM_WORKER_LOGS'] === '1') child.stderr?.pipe(process.stderr);
-    else child.stderr?.resume();
+    // The Redis URL (a private server's password in it) goes through the environment, never
+    // the command line, which every local user can read with ps.
+    const child = spawn(process.execPath, [...args, '--exit-with-parent'], {
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      env: { ...process.env, REDIS_URL: s.redisUrl },
+    });
+    // Workers log to stderr; keep it quiet unless asked (LSTM_WORKER_LOGS=1), but keep the
+    // last line: it says why a worker that could not start left.
+    let lastLine = '';
+    child.stderr?.on('data', (chunk: Buffer) => {
+      const lines = chunk.toString().trim().split('\n');
+      lastLine = lines[lines.length - 1] ?? lastLine;
+      if (process.env['LSTM_WORKER_LOGS'] === '1') process.stderr.write(chunk);
+    });
+    child.once('exit', (code, signal) => {
+      this.exited += 1;
+      if (!this.stopping && this.exited === this.children.length) {
+        this.settings.onAllExited?.(lastLine || `exit code ${code ?? signal ?? '?'}`);
+      }
+    });
     this.children.push(child);
   }
 
   /** SIGTERM (each finishes its shard), then wait for all to exit. Idempotent. */
   async stop(): Promise<void> {
+    this.stopping = true;
     await Promise.all(
       this.children.map(
         (child) =>
@@ -92,7 +115,7 @@ export interface ReachableRedis {
 
 /**
  * The Redis at `url`, or (only when `url` is the default and nothing answers there) a
- * private redis-server started under `dir`.
+ * private redis-server with a random password, tied to this process's life by a watchdog.
  */
 export async function reachRedis(url: string, isDefault: boolean, dir: string): Promise<ReachableRedis> {
   const reason = await whyRedisUnreachable(url);
@@ -106,38 +129,35 @@ export async function reachRedis(url: string, isDefault: boolean, dir: string): 
   }
   mkdirSync(dir, { recursive: true });
   const port = await freePort();
-  const pidFile = join(dir, 'redis.pid');
-  const started = spawnSync('redis-server', [
-    '--port',
-    String(port),
-    '--bind',
-    '127.0.0.1',
-    '--save',
-    '',
-    '--appendonly',
-    'no',
-    '--daemonize',
-    'yes',
-    '--pidfile',
-    pidFile,
-    '--logfile',
-    join(dir, 'redis.log'),
-    '--dir',
-    dir,
-  ]);
-  if (started.status !== 0) throw new Error(`could not start redis-server: ${started.stderr.toString().trim()}`);
-  const localUrl = `redis://127.0.0.1:${port}`;
-  for (let i = 0; i < 50 && (await whyRedisUnreachable(localUrl)) !== null; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+  const password = randomBytes(18).toString('base64url');
+  const config = [
+    `port ${port}`,
+    'bind 127.0.0.1',
+    'save ""',
+    'appendonly no',
+    `dir ${dir}`,
+    `logfile ${join(dir, 'redis.log')}`,
+    `requirepass ${password}`,
+  ].join('\n');
+  const watchdog = fork(fileURLToPath(new URL('./private-redis-watchdog.mjs', import.meta.url)), [], {
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+  });
+  let watchdogError = '';
+  watchdog.stderr?.on('data', (chunk: Buffer) => (watchdogError += chunk.toString()));
+  watchdog.send({ config });
+  // The watchdog must not keep this process alive, nor this process wait for it.
+  watchdog.unref();
+  watchdog.channel?.unref();
+  const localUrl = `redis://:${password}@127.0.0.1:${port}`;
+  for (let i = 0; i < 50 && (await whyRedisUnreachable(localUrl)) !== null; i++) {
+    if (watchdog.exitCode !== null)
+      throw new Error(`could not start redis-server: ${watchdogError.trim() || `exit code ${watchdog.exitCode}`}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
   return {
     url: localUrl,
     stop(): void {
-      if (!existsSync(pidFile)) return;
-      try {
-        process.kill(Number(readFileSync(pidFile, 'utf8').trim()), 'SIGTERM');
-      } catch {
-        // already gone
-      }
-      rmSync(pidFile, { force: true });
+      if (watchdog.exitCode === null) watchdog.kill('SIGTERM');
     },
   };
 }

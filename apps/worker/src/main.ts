@@ -1,13 +1,16 @@
 // lstm-worker: computes gradients of shards for one numerics profile. Wiring only: the
 // service is GradientWorker in libs/runner.
 import { Command } from 'commander';
-import { loadComputeBackend } from '@lstm-runner/backends';
+import { localNumericsProfile } from '@lstm-runner/backends';
 import {
   assertRedisReachable,
   GradientWorker,
+  portOption,
   positiveIntegerOption as positiveInteger,
   redactCredentials,
   runtimeDefaults,
+  serveWorkerEndpoints,
+  WorkerMetrics,
 } from '@lstm-runner/runner';
 
 let connectionDefaults: ReturnType<typeof runtimeDefaults>;
@@ -24,7 +27,14 @@ const program = new Command('lstm-worker')
   .option('--store <url>', 's3://bucket/prefix, file://dir or a directory (env LSTM_STORE)', connectionDefaults.storeUrl)
   .option('--s3-endpoint <url>', 'S3-compatible endpoint (env S3_ENDPOINT)', connectionDefaults.s3Endpoint)
   .option('--backend <name>', 'compute backend: auto, tensorflow-gpu, tensorflow, wasm, cpu', 'auto')
-  .option('--concurrency <n>', 'shards computed at once, one thread each', positiveInteger, 1)
+  .option('--threads <n>', 'threads one shard is computed with (part of the numerics profile; wasm computes on one)', positiveInteger, 1)
+  .option('--concurrency <n>', 'shards computed at once, one compute thread each', positiveInteger, 1)
+  .option(
+    '--http-port <port>',
+    'serve /healthz, /readyz and /metrics on this port (env LSTM_HTTP_PORT)',
+    portOption,
+    connectionDefaults.httpPort,
+  )
   .option('--cache-dir <dir>', 'local cache of dataset segments', connectionDefaults.cacheDir)
   .option('--queue-prefix <prefix>', 'BullMQ prefix (env LSTM_QUEUE_PREFIX)', connectionDefaults.queuePrefix)
   .option('--lock-duration-ms <ms>', 'shard lock duration (env LSTM_LOCK_DURATION_MS)', positiveInteger, connectionDefaults.lockDurationMs)
@@ -44,7 +54,9 @@ const options = program.opts<{
   store: string;
   s3Endpoint?: string;
   backend: string;
+  threads: number;
   concurrency: number;
+  httpPort?: number;
   cacheDir: string;
   queuePrefix: string;
   lockDurationMs: number;
@@ -60,22 +72,29 @@ const log = (line: string): void => {
 async function main(): Promise<void> {
   await assertRedisReachable(options.redis);
   // Resolve 'auto' here so the worker serves exactly one profile's queue.
-  const loaded = await loadComputeBackend(options.backend);
-  const backendName = loaded.backend.name;
-  loaded.backend.dispose();
+  const { profile } = await localNumericsProfile({ backend: options.backend, threads: options.threads });
+  const metrics = new WorkerMetrics();
   const worker = new GradientWorker({
     redisUrl: options.redis,
     prefix: options.queuePrefix,
     storeUrl: options.store,
     ...(options.s3Endpoint === undefined ? {} : { s3Endpoint: options.s3Endpoint }),
     cacheDir: options.cacheDir,
-    profile: { backend: backendName, threads: 1 },
+    profile,
     concurrency: options.concurrency,
     lockDurationMs: options.lockDurationMs,
     stalledIntervalMs: options.stalledIntervalMs,
     injectedShardDelayMs: connectionDefaults.injectedShardDelayMs,
+    heartbeat: { everyMs: connectionDefaults.heartbeatMs, ttlMs: 3 * connectionDefaults.heartbeatMs },
+    metrics,
     log,
   });
+  // The port comes up first: /readyz says 'not ready' while the backend loads.
+  const endpoints =
+    options.httpPort === undefined
+      ? undefined
+      : await serveWorkerEndpoints(options.httpPort, worker, options.store, options.s3Endpoint, options.redis, metrics);
+  if (endpoints !== undefined) log(`http: /healthz, /readyz, /metrics on port ${endpoints.port}`);
   const description = await worker.start();
   log(`ready: ${description}; queue ${worker.queueName}`);
   let stopping = false;
@@ -83,7 +102,10 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log(`${signal}: finishing the shard in hand, then leaving`);
-    void worker.close().then(() => process.exit(0));
+    void worker
+      .close()
+      .then(() => endpoints?.close())
+      .then(() => process.exit(0));
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   if (options.exitWithParent === true) process.on('disconnect', () => stop('parent gone'));

@@ -6,14 +6,14 @@ export { parseStoredJson, readStoredJson, readStoredJsonIfExists, writeStoredJso
 export { jobRecordSchema, readJobRecord, writeJobRecord } from './job-record';
 export type { JobRecord } from './job-record';
 export { checkpointRefSchema, isFinalState, JOB_STATES, jobPointerSchema, readJobPointer, writeJobPointer } from './job-pointer';
-export type { CheckpointRef, JobPointer, JobState } from './job-pointer';
+export type { CheckpointRef, JobPointer, JobState, WorkerWait } from './job-pointer';
 export { checkpointManifestSchema, readCheckpoint, readCheckpointAt, writeCheckpoint, writeWeights } from './checkpoints';
 export type { Checkpoint, CheckpointManifest, ValidationState } from './checkpoints';
 export { dropMetricsAfter, metricRecordSchema, readLastMetric, readMetrics, writeMetricsChunk } from './metrics';
 export type { MetricRecord } from './metrics';
 export { modelPointerSchema, readModelPointer, writeModelPointer } from './model-pointer';
 export type { ModelPointer, ModelPointerKind } from './model-pointer';
-export { jobStatus, listJobIds } from './job-status';
+export { jobStatus, listJobIds, waitingNotice } from './job-status';
 export type { JobStatus } from './job-status';
 export { shardPlanOf } from './job-shard-plan';
 export { StoredObjectError } from './errors/stored-object-error';

@@ -20,6 +20,16 @@ export interface CheckpointRef {
   readonly prefix: string;
 }
 
+/** Set while no live worker serves the job's profile (for longer than the coordinator's grace). */
+export interface WorkerWait {
+  /** The job's profile, in string form. */
+  readonly profile: string;
+  /** Since when no live worker served it (ISO time). */
+  readonly since: string;
+  /** The profiles live workers served when it was noticed. */
+  readonly servedProfiles: readonly string[];
+}
+
 export interface JobPointer {
   readonly version: 1;
   readonly id: string;
@@ -30,6 +40,7 @@ export interface JobPointer {
   readonly checkpoint: CheckpointRef | null;
   readonly totalSteps: number;
   readonly message?: string;
+  readonly waiting?: WorkerWait;
   readonly updatedAt: string;
 }
 
@@ -45,6 +56,7 @@ export const jobPointerSchema = mapping({
   checkpoint: checkpointRefSchema.nullable(),
   totalSteps: nonNegativeInteger(),
   message: z.string().exactOptional(),
+  waiting: mapping({ profile: nonEmptyString(), since: nonEmptyString(), servedProfiles: z.array(z.string()) }).exactOptional(),
   updatedAt: nonEmptyString(),
 }) satisfies z.ZodType<JobPointer>;
 

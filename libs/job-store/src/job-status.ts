@@ -2,7 +2,7 @@
 // The shape of JobStatus is the documented `--json` output.
 import { jobLatestKey } from '@lstm-runner/protocol';
 import type { ObjectStore } from '@lstm-runner/storage';
-import { readJobPointer, type JobState } from './job-pointer';
+import { readJobPointer, type JobState, type WorkerWait } from './job-pointer';
 import { readLastMetric } from './metrics';
 
 export interface JobStatus {
@@ -18,7 +18,17 @@ export interface JobStatus {
   readonly generation: number;
   readonly checkpoint: string | null;
   readonly message: string | null;
+  /** Set while no live worker serves the job's profile. */
+  readonly waitingForWorkers: WorkerWait | null;
+  /** A sentence for people when something holds the job up (no worker serves its profile), else null. */
+  readonly notice: string | null;
   readonly updatedAt: string;
+}
+
+/** The sentence `lstm status` and `--follow` print for a job no worker serves. */
+export function waitingNotice(wait: WorkerWait): string {
+  const served = wait.servedProfiles.length === 0 ? 'no worker is live' : `live workers serve ${wait.servedProfiles.join(', ')}`;
+  return `waiting since ${wait.since}: no live worker serves profile ${wait.profile} (${served}); start workers of that profile`;
 }
 
 export async function jobStatus(store: ObjectStore, jobId: string): Promise<JobStatus> {
@@ -37,6 +47,8 @@ export async function jobStatus(store: ObjectStore, jobId: string): Promise<JobS
     generation: pointer.generation,
     checkpoint: pointer.checkpoint?.prefix ?? null,
     message: pointer.message ?? null,
+    waitingForWorkers: pointer.waiting ?? null,
+    notice: pointer.waiting === undefined ? null : waitingNotice(pointer.waiting),
     updatedAt: metric?.time ?? pointer.updatedAt,
   };
 }

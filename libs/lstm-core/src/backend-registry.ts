@@ -8,7 +8,16 @@ import { BackendUnavailableError } from './errors/backend-unavailable-error';
 import { NoBackendAvailableError } from './errors/no-backend-available-error';
 import { UnknownBackendError } from './errors/unknown-backend-error';
 
-export type BackendLoader = () => Promise<ComputeBackend<Float32Array>>;
+/** What a backend is loaded with. */
+export interface BackendOptions {
+  /** Threads one shard is computed with (part of the numerics profile). */
+  readonly threads: number;
+}
+
+export const DEFAULT_BACKEND_OPTIONS: BackendOptions = { threads: 1 };
+
+/** Loads a backend; throws BackendUnavailableError when its package or library is missing, or a RangeError for options it cannot honour. */
+export type BackendLoader = (options: BackendOptions) => Promise<ComputeBackend<Float32Array>>;
 
 /** Fastest first. 'native' (the oneDNN addon) slots in once something registers it. */
 export const DEFAULT_AUTO_ORDER: readonly string[] = ['tensorflow-gpu', 'native', 'tensorflow', 'wasm', 'cpu'];
@@ -67,11 +76,11 @@ export class BackendRegistry {
    * missing); an unregistered one throws UnknownBackendError; 'auto' with nothing loadable
    * throws NoBackendAvailableError.
    */
-  async load(name: string): Promise<LoadedBackend> {
+  async load(name: string, options: BackendOptions = DEFAULT_BACKEND_OPTIONS): Promise<LoadedBackend> {
     if (name !== 'auto') {
       const loader = this.loaders.get(name);
       if (loader === undefined) throw new UnknownBackendError(name, this.names());
-      const backend = await loader();
+      const backend = await loader(options);
       return { backend, requested: name, skipped: [], summary: backend.description };
     }
     const skipped: SkippedBackend[] = [];
@@ -82,7 +91,7 @@ export class BackendRegistry {
         continue;
       }
       try {
-        const backend = await loader();
+        const backend = await loader(options);
         return { backend, requested: name, skipped, summary: summarize(backend, skipped) };
       } catch (error) {
         skipped.push(

@@ -1,3 +1,10 @@
+/**
+ * The version of lstm-core's own numerics (the layers' math, the WebAssembly gate kernels,
+ * the reference loops). Raise it with every change that can change a single bit of a
+ * gradient: it is part of every numerics profile's build identity.
+ */
+export const NUMERICS_VERSION = 1;
+
 // The compute backend interface: whole layers, not single tensor ops, so that a native
 // library (oneDNN) can take an LSTM layer's forward over all timesteps and its backward
 // whole. Shapes use one key: B batch, T time, I input, H hidden, E embedding, V vocabulary,
@@ -55,6 +62,14 @@ export interface ComputeBackend<F extends FloatArray = Float32Array> {
   readonly name: string;
   /** One line for logs: what runs the math (package, version, threads). */
   readonly description: string;
+  /**
+   * What decides the bits besides lstm-core's own code: the library and version that run
+   * the math (e.g. 'tfjs-wasm 4.22.0', 'onednn 2.6.3 addon 1'). Part of the numerics
+   * profile's build identity, so that workers of two releases never serve one queue.
+   */
+  readonly numericsBuild: string;
+  /** The instruction set native code is pinned to ('avx512_core'); undefined for the others. */
+  readonly isa?: string | undefined;
   /** Allocates a zeroed array of this backend's float type. */
   allocate(length: number): F;
 

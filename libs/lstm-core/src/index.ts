@@ -2,9 +2,10 @@
 // layout (Keras order), initialisation, forward and explicit BPTT, losses, clipping,
 // optimizers, inference, the compute backend interface and its registry, the tfjs
 // backends, and the schema fields every document reader of the project is built from.
+export { NUMERICS_VERSION } from './backend';
 export type { ComputeBackend, DenseShape, FloatArray, LayerCache, LstmGradients, LstmShape, LstmWeights } from './backend';
-export { BackendRegistry, DEFAULT_AUTO_ORDER } from './backend-registry';
-export type { BackendLoader, BackendRegistryOptions, LoadedBackend, SkippedBackend } from './backend-registry';
+export { BackendRegistry, DEFAULT_AUTO_ORDER, DEFAULT_BACKEND_OPTIONS } from './backend-registry';
+export type { BackendLoader, BackendOptions, BackendRegistryOptions, LoadedBackend, SkippedBackend } from './backend-registry';
 export { createTfjsBackend, registerTfjsBackends, TFJS_BACKEND_NAMES } from './tfjs/tfjs-backend';
 export type { TfjsBackendName } from './tfjs/tfjs-backend';
 export { createReferenceBackend } from './reference';

@@ -38,12 +38,14 @@ interface ReferenceLstmCache<F extends FloatArray> extends LayerCache {
 class ReferenceBackend<F extends FloatArray> implements ComputeBackend<F> {
   readonly name = 'reference';
   readonly description: string;
+  readonly numericsBuild: string;
 
   constructor(
     precision: ReferencePrecision,
     readonly allocate: (length: number) => F,
   ) {
     this.description = `reference: TypeScript loops in ${precision}`;
+    this.numericsBuild = `reference ${precision}`;
   }
 
   // x [B,T,I] -> output [B,T,H]; caches x, gate activations, cells and hidden states for the backward.

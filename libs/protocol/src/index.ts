@@ -35,6 +35,7 @@ export {
 export type { CheckpointKeys, StoreKeyInfo } from './storage-layout';
 export {
   formatNumericsProfile,
+  formatProfileFamily,
   MAX_PROFILE_THREADS,
   numericsProfileSchema,
   parseNumericsProfile,

@@ -31,7 +31,7 @@ export type OptimizerSpec =
 
 /** The numerics profile: results are bit-identical only within one profile. */
 export interface ProfileSpec {
-  /** A backend name ('wasm', 'cpu', 'native', ...) or 'auto' (resolved when the job starts). */
+  /** A backend name ('wasm', 'cpu', 'native', ...) or 'auto': resolved when the job is submitted, against the profiles live workers serve. */
   readonly backend: string;
   readonly threads: number;
 }

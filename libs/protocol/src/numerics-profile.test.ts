@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidIdentifierError } from './errors/invalid-identifier-error';
-import { formatNumericsProfile, parseNumericsProfile, type NumericsProfile } from './numerics-profile';
+import { formatNumericsProfile, formatProfileFamily, parseNumericsProfile, type NumericsProfile } from './numerics-profile';
 import { CONTROL_QUEUE_NAME, gradientQueueName, validateQueuePrefix } from './queues';
 
 describe('numerics profiles', () => {
@@ -9,6 +9,8 @@ describe('numerics profiles', () => {
     [{ backend: 'tensorflow-gpu', threads: 1 }, 'tensorflow-gpu-t1'],
     [{ backend: 'native', threads: 2, isa: 'avx2' }, 'native-t2-avx2'],
     [{ backend: 'native', threads: 16, isa: 'x86_64.avx512' }, 'native-t16-x86_64.avx512'],
+    [{ backend: 'wasm', threads: 1, build: 'n0123abcd' }, 'wasm-t1-n0123abcd'],
+    [{ backend: 'native', threads: 2, isa: 'avx512_core', build: 'nffffffff' }, 'native-t2-avx512_core-nffffffff'],
   ] as [NumericsProfile, string][])('writes %j as %s and reads it back', (profile, text) => {
     expect(formatNumericsProfile(profile)).toBe(text);
     expect(parseNumericsProfile(text)).toEqual(profile);
@@ -21,11 +23,17 @@ describe('numerics profiles', () => {
     { backend: 'wasm', threads: 1.5 },
     { backend: 'wasm', threads: 1, isa: 'avx-2' },
     { backend: 'a:b', threads: 1 },
+    { backend: 'wasm', threads: 1, build: 'n123' },
+    { backend: 'native', threads: 1, isa: 'n0123abcd' },
   ])('refuses %j', (profile) => {
     expect(() => formatNumericsProfile(profile)).toThrow(InvalidIdentifierError);
   });
 
-  it.each(['wasm', 't1', 'wasm-t01', 'wasm-t1-avx2-extra', 'wasm-tx', ''])('refuses the string %j', (text) => {
+  it('names the family of a profile without its build', () => {
+    expect(formatProfileFamily({ backend: 'native', threads: 2, isa: 'avx2', build: 'n0123abcd' })).toBe('native-t2-avx2');
+  });
+
+  it.each(['wasm', 't1', 'wasm-t01', 'wasm-t1-avx2-extra', 'wasm-tx', '', 'wasm-t1-n0123abcd-avx2'])('refuses the string %j', (text) => {
     expect(() => parseNumericsProfile(text)).toThrow(InvalidIdentifierError);
   });
 });

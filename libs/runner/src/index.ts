@@ -19,21 +19,29 @@ export { DEFAULT_LEASE_OPTIONS } from './training/job-lease';
 export type { JobLeaseOptions } from './training/job-lease';
 export { GradientWorker, DEFAULT_GRADIENT_WORKER_OPTIONS } from './worker/gradient-worker';
 export type { GradientWorkerInput, GradientWorkerOptions } from './worker/gradient-worker';
-export { CoordinatorService, enqueueJobRun } from './operations/coordinator-service';
+export { CoordinatorService, DEFAULT_MAX_DESIRED_WORKERS, enqueueJobRun } from './operations/coordinator-service';
 export type { CoordinatorServiceOptions } from './operations/coordinator-service';
 export { createJob, modelSpecOf, newJobId } from './operations/job-submission';
 export type { CreatedJob, CreateJobOptions } from './operations/job-submission';
-export { cancelJob, reopenJob } from './operations/job-control';
+export { cancelJob, markJobFailed, profileForResume, reopenJob } from './operations/job-control';
 export type { CancelOutcome, JobControlConnection } from './operations/job-control';
 export { listSchedules, registerSchedule, removeSchedule, ScheduleRunner } from './operations/schedules';
 export type { FiringOutcome, ScheduleConnection, ScheduleRequest, ScheduleSummary } from './operations/schedules';
 export { scheduleTimingOf } from './operations/schedule-timing';
 export type { ScheduleTiming } from './operations/schedule-timing';
 export { openDataSource } from './operations/data-source';
+export { chooseServedProfile, resolveJobProfile } from './operations/profile-resolution';
+export type { ResolvedProfile } from './operations/profile-resolution';
+export { DEFAULT_HEARTBEAT_TIMINGS, listLiveWorkers, servedProfiles, servedProfilesAt } from './operations/worker-registry';
+export type { HeartbeatTimings, WorkerAnnouncement } from './operations/worker-registry';
+export { DEFAULT_WORKER_WATCH_OPTIONS } from './training/worker-watch';
+export type { WorkerWatchOptions } from './training/worker-watch';
 export {
   DEFAULT_LOCAL_STORE_DIR,
   parseNonNegativeInteger,
+  parsePort,
   parsePositiveInteger,
+  portOption,
   positiveIntegerOption,
   runtimeDefaults,
 } from './operations/runtime-defaults';
@@ -52,3 +60,8 @@ export { RedisResetError } from './errors/redis-reset-error';
 export { ScheduleError } from './errors/schedule-error';
 export { ShardFailedError } from './errors/shard-failed-error';
 export { TrainingFailedError } from './errors/training-failed-error';
+export { CoordinatorMetrics, WorkerMetrics } from './http/runner-metrics';
+export { serveCoordinatorEndpoints, serveWorkerEndpoints } from './http/service-probes';
+export type { ServedEndpoints } from './http/service-probes';
+export type { ScalingReport } from './operations/coordinator-service';
+export type { RunningJob } from './training/coordinator';

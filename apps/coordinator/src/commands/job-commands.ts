@@ -1,21 +1,31 @@
 // lstm train | resume | cancel | status: wiring of libs/runner for jobs.
 import { resolve } from 'node:path';
 import { Command } from 'commander';
-import { loadComputeBackend } from '@lstm-runner/backends';
+import { localNumericsProfile } from '@lstm-runner/backends';
 import { jobStatus, listJobIds, readJobRecord } from '@lstm-runner/job-store';
 import { loadJobSpec, type JobSpec, type NumericsProfile } from '@lstm-runner/protocol';
-import { assertRedisReachable, cancelJob, createJob, openDataSource, reopenJob } from '@lstm-runner/runner';
+import {
+  assertRedisReachable,
+  cancelJob,
+  createJob,
+  openDataSource,
+  profileForResume,
+  reopenJob,
+  resolveJobProfile,
+} from '@lstm-runner/runner';
 import { info, openCommandStore, positiveIntegerOption, rememberSecrets, withRedis, withStore, type ConnectionFlags } from '../cli-context';
 import { formatLoss } from '../progress';
-import { followJob, runJobFromCli, type RunFlags } from './run-job';
+import { availableProfiles, connectRun, followJob, runJobFromCli, type RunFlags } from './run-job';
 
-/** The numerics profile a new job records: the spec's, or what `auto` picks here. */
-export async function profileOf(spec: JobSpec): Promise<NumericsProfile> {
-  const requested = spec.training.profile?.backend ?? 'auto';
-  const loaded = await loadComputeBackend(requested);
-  loaded.backend.dispose();
-  info(`backend: ${loaded.summary}`);
-  return { backend: loaded.backend.name, threads: spec.training.profile?.threads ?? 1 };
+/** The numerics profile a new job records: one the run's workers serve, else what this machine computes (said in one line). */
+export async function profileOf(spec: JobSpec, available: readonly string[]): Promise<NumericsProfile> {
+  const resolved = await resolveJobProfile(
+    spec.training.profile,
+    available,
+    async (request) => (await localNumericsProfile(request)).profile,
+  );
+  info(resolved.note);
+  return resolved.profile;
 }
 
 export function jobCommands(program: Command): void {
@@ -37,11 +47,11 @@ function trainCommand(program: Command): void {
     .action(async (specPath: string, flags: RunFlags & { jobId?: string }) => {
       rememberSecrets(flags.redis, flags.store);
       const spec = await loadJobSpec(resolve(specPath));
-      // Submitting needs the service's Redis: check it before anything is written.
-      if (flags.localWorkers === undefined) await assertRedisReachable(flags.redis);
+      // Redis first: a run that cannot reach it writes nothing a service would pick up later.
+      const redis = await connectRun(flags);
       const store = openCommandStore(flags);
       try {
-        const profile = await profileOf(spec);
+        const profile = await profileOf(spec, await availableProfiles(spec.training.profile, flags, redis));
         const created = await createJob({
           store,
           spec,
@@ -52,7 +62,7 @@ function trainCommand(program: Command): void {
         info(
           `job ${created.record.id}: ${created.record.totalSteps} steps, dataset ${created.record.datasetId}${created.datasetCreated ? ' (prepared)' : ''}`,
         );
-        process.exitCode = await runJobFromCli(store, created.record.id, profile, flags);
+        process.exitCode = await runJobFromCli(store, created.record.id, profile, flags, redis);
       } finally {
         await store.close();
       }
@@ -67,14 +77,17 @@ function resumeCommand(program: Command): void {
     .option('--follow', 'show progress until the job ends (Ctrl-C detaches)')
     .option('--stop-after-steps <n>', 'with --local-workers: checkpoint and stop after n more steps', positiveIntegerOption)
     .option('--sample', 'with --local-workers, for text: print generated text at temperatures 0.5 and 1.0 at the end')
-    .action(async (jobId: string, flags: RunFlags) => {
+    .option('--allow-numerics-change', "go on with this build's numerics when they differ from the ones the job was computed with")
+    .action(async (jobId: string, flags: RunFlags & { allowNumericsChange?: boolean }) => {
       rememberSecrets(flags.redis, flags.store);
-      if (flags.localWorkers === undefined) await assertRedisReachable(flags.redis);
+      const redis = await connectRun(flags);
       const store = openCommandStore(flags);
       try {
-        await reopenJob(store, jobId);
         const record = await readJobRecord(store, jobId);
-        process.exitCode = await runJobFromCli(store, jobId, record.profile, flags);
+        const available = await availableProfiles({ backend: record.profile.backend, threads: record.profile.threads }, flags, redis);
+        const profile = await profileForResume(store, record, available, flags.allowNumericsChange === true);
+        await reopenJob(store, jobId);
+        process.exitCode = await runJobFromCli(store, jobId, profile, flags, redis);
       } finally {
         await store.close();
       }

@@ -3,11 +3,12 @@
 import { join } from 'node:path';
 import { isFinalState, jobStatus } from '@lstm-runner/job-store';
 import { generateText, loadTrainedModel, sampleSeedText } from '@lstm-runner/models';
-import { Coordinator, enqueueJobRun, type JobOutcome } from '@lstm-runner/runner';
+import { localNumericsProfile } from '@lstm-runner/backends';
+import { formatNumericsProfile, type NumericsProfile, type ProfileSpec } from '@lstm-runner/protocol';
+import { assertRedisReachable, Coordinator, enqueueJobRun, markJobFailed, servedProfilesAt, type JobOutcome } from '@lstm-runner/runner';
 import type { ObjectStore } from '@lstm-runner/storage';
-import type { NumericsProfile } from '@lstm-runner/protocol';
 import { defaults, info, leaseTimings, rememberSecrets, type ConnectionFlags } from '../cli-context';
-import { LocalWorkers, reachRedis } from '../local-processes';
+import { LocalWorkers, reachRedis, type ReachableRedis } from '../local-processes';
 import { ProgressReporter } from '../progress';
 
 export interface RunFlags extends ConnectionFlags {
@@ -23,29 +24,62 @@ export function exitCodeOf(state: string): number {
   return state === 'completed' ? 0 : state === 'running' ? 3 : 1;
 }
 
-export async function runJobFromCli(store: ObjectStore, jobId: string, profile: NumericsProfile, flags: RunFlags): Promise<number> {
+/** Where a run's Redis is: the service's (checked), or for an embedded run one it can reach or start. Called before anything is written. */
+export async function connectRun(flags: RunFlags): Promise<ReachableRedis> {
   if (flags.localWorkers === undefined) {
-    await enqueueJobRun(flags.redis, flags.queuePrefix, jobId);
-    process.stdout.write(`${jobId}\n`);
-    if (flags.follow !== true) return 0;
-    return followJob(store, jobId);
+    await assertRedisReachable(flags.redis);
+    return { url: flags.redis, stop: () => undefined };
   }
-  return runEmbedded(store, jobId, profile, flags.localWorkers, flags);
-}
-
-async function runEmbedded(store: ObjectStore, jobId: string, profile: NumericsProfile, workers: number, flags: RunFlags): Promise<number> {
   const redis = await reachRedis(
     flags.redis,
     flags.redis === defaults().redisUrl && process.env['REDIS_URL'] === undefined,
     join(process.cwd(), '.lstm', 'redis'),
   );
   rememberSecrets(redis.url);
+  return redis;
+}
+
+/** The profiles a run can count on: what live workers serve, or for an embedded run what its local workers will compute. */
+export async function availableProfiles(request: ProfileSpec, flags: RunFlags, redis: ReachableRedis): Promise<string[]> {
+  if (flags.localWorkers !== undefined) return [formatNumericsProfile((await localNumericsProfile(request)).profile)];
+  return servedProfilesAt(redis.url, flags.queuePrefix);
+}
+
+export async function runJobFromCli(
+  store: ObjectStore,
+  jobId: string,
+  profile: NumericsProfile,
+  flags: RunFlags,
+  redis: ReachableRedis,
+): Promise<number> {
+  if (flags.localWorkers === undefined) {
+    await enqueueJobRun(flags.redis, flags.queuePrefix, jobId);
+    process.stdout.write(`${jobId}\n`);
+    if (flags.follow !== true) return 0;
+    return followJob(store, jobId);
+  }
+  try {
+    return await runEmbedded(store, jobId, profile, flags.localWorkers, flags, redis);
+  } finally {
+    redis.stop();
+  }
+}
+
+async function runEmbedded(
+  store: ObjectStore,
+  jobId: string,
+  profile: NumericsProfile,
+  workers: number,
+  flags: RunFlags,
+  redis: ReachableRedis,
+): Promise<number> {
   const progress = new ProgressReporter(jobId);
   const coordinator = new Coordinator({
     store,
     redisUrl: redis.url,
     prefix: flags.queuePrefix,
     lease: leaseTimings(),
+    workerWatch: { noticeAfterMs: defaults().workerNoticeMs },
     log: (line) => progress.log(line),
     onProgress: (event) => progress.update(event),
   });
@@ -55,11 +89,17 @@ async function runEmbedded(store: ObjectStore, jobId: string, profile: NumericsP
     ...(flags.s3Endpoint === undefined ? {} : { s3Endpoint: flags.s3Endpoint }),
     queuePrefix: flags.queuePrefix,
     backend: profile.backend,
+    threads: profile.threads,
     cacheDir: defaults().cacheDir,
     extraArgs: ['--lock-duration-ms', String(defaults().lockDurationMs), '--stalled-interval-ms', String(defaults().stalledIntervalMs)],
+    // Workers that cannot start (their backend does not load) leave nothing to wait for.
+    onAllExited: (reason) => {
+      progress.log(`every local worker exited: ${reason}`);
+      coordinator.requestStop();
+    },
   });
   local.start(workers);
-  info(`job ${jobId}: ${workers} local worker${workers === 1 ? '' : 's'} (${profile.backend}), store ${store.url}`);
+  info(`job ${jobId}: ${workers} local worker${workers === 1 ? '' : 's'} (${formatNumericsProfile(profile)}), store ${store.url}`);
   let interrupted = 0;
   const onSignal = (): void => {
     interrupted += 1;
@@ -75,17 +115,28 @@ async function runEmbedded(store: ObjectStore, jobId: string, profile: NumericsP
   let outcome: JobOutcome;
   try {
     outcome = await coordinator.runJob(jobId, flags.stopAfterSteps === undefined ? {} : { stopAfterSteps: flags.stopAfterSteps });
+  } catch (error) {
+    await failIfNeverStarted(store, jobId, error);
+    throw error;
   } finally {
     progress.stop();
     await coordinator.close();
     await local.stop();
-    redis.stop();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
   await reportOutcome(store, outcome, flags);
   // A run stopped on purpose after --stop-after-steps is a success.
   return outcome.state === 'running' && flags.stopAfterSteps !== undefined && interrupted === 0 ? 0 : exitCodeOf(outcome.state);
+}
+
+/** An embedded run that failed before its first step leaves its job failed, not queued: no service picks it up later. */
+async function failIfNeverStarted(store: ObjectStore, jobId: string, error: unknown): Promise<void> {
+  const status = await jobStatus(store, jobId).catch(() => null);
+  if (status === null || status.step > 0 || isFinalState(status.state)) return;
+  await markJobFailed(store, jobId, `the run that started it failed before its first step: ${(error as Error).message}`).catch(
+    () => undefined,
+  );
 }
 
 async function reportOutcome(store: ObjectStore, outcome: JobOutcome, flags: RunFlags): Promise<void> {

@@ -2,7 +2,15 @@
 import { resolve } from 'node:path';
 import { Command } from 'commander';
 import { loadJobSpec } from '@lstm-runner/protocol';
-import { listSchedules, registerSchedule, removeSchedule, scheduleTimingOf, type ScheduleSummary } from '@lstm-runner/runner';
+import {
+  assertRedisReachable,
+  listSchedules,
+  registerSchedule,
+  removeSchedule,
+  scheduleTimingOf,
+  servedProfilesAt,
+  type ScheduleSummary,
+} from '@lstm-runner/runner';
 import { info, openCommandStore, rememberSecrets, withRedis, withStore, type ConnectionFlags } from '../cli-context';
 import { profileOf } from './job-commands';
 
@@ -27,9 +35,10 @@ export function scheduleCommands(program: Command): void {
       rememberSecrets(flags.redis, flags.store);
       const timing = scheduleTimingOf(flags);
       const spec = await loadJobSpec(resolve(specPath));
+      await assertRedisReachable(flags.redis);
       const store = openCommandStore(flags);
       try {
-        const profile = await profileOf(spec);
+        const profile = await profileOf(spec, await servedProfilesAt(flags.redis, flags.queuePrefix));
         const schedule = await registerSchedule({ store, redisUrl: flags.redis, prefix: flags.queuePrefix }, { spec, timing, profile });
         if (flags.json === true) {
           printJson(schedule);

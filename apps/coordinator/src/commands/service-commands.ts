@@ -1,8 +1,9 @@
 // lstm coordinator | worker: the long-running services.
 import { spawn } from 'node:child_process';
 import { Command } from 'commander';
-import { assertRedisReachable, CoordinatorService } from '@lstm-runner/runner';
+import { assertRedisReachable, CoordinatorMetrics, CoordinatorService, portOption, serveCoordinatorEndpoints } from '@lstm-runner/runner';
 import {
+  defaults,
   info,
   leaseTimings,
   openCommandStore,
@@ -18,19 +19,32 @@ export function serviceCommands(program: Command): void {
   withRedis(withStore(program.command('coordinator')))
     .description('run the coordinator service: jobs from `lstm train`, and jobs whose coordinator died')
     .option('--concurrency <n>', 'jobs run at once', positiveIntegerOption, 4)
-    .action(async (flags: ConnectionFlags & { concurrency: number }) => {
+    .option(
+      '--http-port <port>',
+      'serve /healthz, /readyz, /metrics and /scaling on this port (env LSTM_HTTP_PORT)',
+      portOption,
+      defaults().httpPort,
+    )
+    .option('--max-desired-workers <n>', 'the most workers /scaling asks for per profile', positiveIntegerOption, 64)
+    .action(async (flags: ConnectionFlags & { concurrency: number; httpPort?: number; maxDesiredWorkers: number }) => {
       rememberSecrets(flags.redis, flags.store);
       await assertRedisReachable(flags.redis);
       const store = openCommandStore(flags);
+      const metrics = new CoordinatorMetrics();
       const service = new CoordinatorService({
         store,
         redisUrl: flags.redis,
         prefix: flags.queuePrefix,
         concurrency: flags.concurrency,
         ...(flags.s3Endpoint === undefined ? {} : { s3Endpoint: flags.s3Endpoint }),
-        coordinator: { lease: leaseTimings() },
+        coordinator: { lease: leaseTimings(), workerWatch: { noticeAfterMs: defaults().workerNoticeMs } },
+        maxDesiredWorkers: flags.maxDesiredWorkers,
+        metrics,
         log: (line) => info(`[coordinator] ${line}`),
       });
+      const endpoints =
+        flags.httpPort === undefined ? undefined : await serveCoordinatorEndpoints(flags.httpPort, service, store, flags.redis, metrics);
+      if (endpoints !== undefined) info(`[coordinator] http: /healthz, /readyz, /metrics, /scaling on port ${endpoints.port}`);
       await service.start();
       info(`[coordinator] serving jobs of ${store.url}`);
       await new Promise<void>((resolve) => {
@@ -38,6 +52,7 @@ export function serviceCommands(program: Command): void {
           info('[coordinator] stopping: checkpointing running jobs');
           void service
             .close()
+            .then(() => endpoints?.close())
             .then(() => store.close())
             .then(resolve);
         };

@@ -83,6 +83,7 @@ class TfjsComputeBackend implements ComputeBackend<Float32Array> {
   constructor(
     readonly name: TfjsBackendName,
     readonly description: string,
+    readonly numericsBuild: string,
     private readonly tfjsName: string,
     private readonly workspaces: GateWorkspacePool,
   ) {}
@@ -184,11 +185,20 @@ export async function createTfjsBackend(name: TfjsBackendName): Promise<ComputeB
     'tensorflow-gpu': () => Promise.resolve('libtensorflow with CUDA: GPU when one is visible'),
   }[name];
   const description = `${name}: tfjs-core ${tf.version_core} on ${packageName} ${packageVersion(packageName)} (${await details()})`;
-  return new TfjsComputeBackend(name, description, tfjsName, new GateWorkspacePool(await loadGateKernels()));
+  const numericsBuild = `tfjs-core ${tf.version_core}, ${packageName} ${packageVersion(packageName)}`;
+  return new TfjsComputeBackend(name, description, numericsBuild, tfjsName, new GateWorkspacePool(await loadGateKernels()));
 }
 
 /** Registers the four tfjs backends by name; `auto` finds them through the registry's order. */
 export function registerTfjsBackends(registry: BackendRegistry): BackendRegistry {
-  for (const name of TFJS_BACKEND_NAMES) registry.register(name, () => createTfjsBackend(name));
+  for (const name of TFJS_BACKEND_NAMES) {
+    registry.register(name, (options) => {
+      // tfjs computes one shard on one thread here (wasm has no threads in Node; the others
+      // choose their own): a profile with more threads would promise bits it cannot give.
+      if (options.threads !== 1)
+        throw new RangeError(`the ${name} backend computes a shard on one thread: threads must be 1, got ${options.threads}`);
+      return createTfjsBackend(name);
+    });
+  }
   return registry;
 }

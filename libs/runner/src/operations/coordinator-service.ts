@@ -4,7 +4,7 @@
 // firings too). Several jobs run at once; each is owned through its lease, so several
 // services can share one Redis and store.
 import { Queue, Worker, type Job } from 'bullmq';
-import { CONTROL_QUEUE_NAME } from '@lstm-runner/protocol';
+import { CONTROL_QUEUE_NAME, formatProfileFamily } from '@lstm-runner/protocol';
 import type { ObjectStore } from '@lstm-runner/storage';
 import { listJobIds, readJobPointer } from '@lstm-runner/job-store';
 import { connectRedis, redisOptionsFromUrl } from '../redis/redis-connection';
@@ -12,6 +12,7 @@ import { FAILED_RUN_RETENTION_SECONDS, leaseKey } from '../redis/redis-layout';
 import { Coordinator, type CoordinatorOptions } from '../training/coordinator';
 import { DEFAULT_LEASE_OPTIONS } from '../training/job-lease';
 import type { JobOutcome } from '../training/training-loop';
+import type { CoordinatorMetrics } from '../http/runner-metrics';
 import { ScheduleRunner } from './schedules';
 
 export interface RunJobRequest {
@@ -27,8 +28,19 @@ export interface CoordinatorServiceOptions {
   readonly coordinator: Partial<Omit<CoordinatorOptions, 'store' | 'redisUrl' | 'prefix' | 'log'>>;
   /** Endpoint for s3:// data sources of scheduled firings; default S3_ENDPOINT. */
   readonly s3Endpoint?: string;
+  /** The most workers /scaling asks for per profile. */
+  readonly maxDesiredWorkers?: number;
+  readonly metrics?: CoordinatorMetrics;
   readonly log: (line: string) => void;
 }
+
+/** What /scaling answers: the workers the running jobs can keep busy, per profile family. */
+export interface ScalingReport {
+  readonly profiles: Readonly<Record<string, { readonly desiredWorkers: number; readonly runningJobs: number }>>;
+  readonly desiredWorkers: number;
+}
+
+export const DEFAULT_MAX_DESIRED_WORKERS = 64;
 
 /** Puts a run of the job on the control queue; a service picks it up. */
 export async function enqueueJobRun(redisUrl: string, prefix: string, jobId: string): Promise<void> {
@@ -59,8 +71,10 @@ export class CoordinatorService {
     }
     this.options = options;
     this.leaseTtlMs = options.coordinator.lease?.ttlMs ?? DEFAULT_LEASE_OPTIONS.ttlMs;
+    const { metrics } = options;
     this.coordinator = new Coordinator({
       ...options.coordinator,
+      ...(metrics === undefined ? {} : { metrics }),
       store: options.store,
       redisUrl: options.redisUrl,
       prefix: options.prefix,
@@ -75,6 +89,22 @@ export class CoordinatorService {
       log,
       submitJob: (jobId) => enqueueJobRun(redisUrl, prefix, jobId),
     });
+  }
+
+  /**
+   * Per profile family (the profile without its build: what a worker deployment serves), the
+   * shards per step of the running jobs, capped: a worker more than that would sit idle.
+   */
+  scaling(): ScalingReport {
+    const cap = this.options.maxDesiredWorkers ?? DEFAULT_MAX_DESIRED_WORKERS;
+    const profiles: Record<string, { desiredWorkers: number; runningJobs: number }> = {};
+    for (const job of this.coordinator.runningJobs()) {
+      const entry = (profiles[formatProfileFamily(job.profile)] ??= { desiredWorkers: 0, runningJobs: 0 });
+      entry.desiredWorkers = Math.min(cap, entry.desiredWorkers + job.shardsPerStep);
+      entry.runningJobs += 1;
+    }
+    const desiredWorkers = Object.values(profiles).reduce((sum, entry) => sum + entry.desiredWorkers, 0);
+    return { profiles, desiredWorkers };
   }
 
   async start(): Promise<void> {

@@ -1,6 +1,15 @@
-// Acting on a job from outside its coordinator: reopen it for a resume, or cancel it (through
-// its coordinator when one owns it, else in the store).
-import { isFinalState, readJobPointer, writeJobPointer, type JobPointer, type JobState } from '@lstm-runner/job-store';
+// Acting on a job from outside its coordinator: reopen it for a resume (on which numerics
+// build), or cancel it (through its coordinator when one owns it, else in the store).
+import {
+  isFinalState,
+  readJobPointer,
+  writeJobPointer,
+  writeJobRecord,
+  type JobPointer,
+  type JobRecord,
+  type JobState,
+} from '@lstm-runner/job-store';
+import { formatNumericsProfile, formatProfileFamily, parseNumericsProfile, type NumericsProfile } from '@lstm-runner/protocol';
 import type { ObjectStore } from '@lstm-runner/storage';
 import { connectRedis } from '../redis/redis-connection';
 import { cancelKey, leaseKey } from '../redis/redis-layout';
@@ -55,4 +64,39 @@ export async function cancelJob(connection: JobControlConnection, jobId: string)
     updatedAt: new Date().toISOString(),
   });
   return { kind: 'cancelled' };
+}
+
+/**
+ * The profile a resumed job continues on. Its own, unless no live worker serves it and one
+ * of the same backend, threads and instruction set but another build does (an upgrade): then
+ * the job moves to that build only when `allowNumericsChange` says so (its bits will differ
+ * from an undisturbed run's from here on), and otherwise the resume is refused with a
+ * message that says why.
+ */
+export async function profileForResume(
+  store: ObjectStore,
+  record: JobRecord,
+  available: readonly string[],
+  allowNumericsChange: boolean,
+): Promise<NumericsProfile> {
+  const own = formatNumericsProfile(record.profile);
+  if (available.includes(own)) return record.profile;
+  const family = formatProfileFamily(record.profile);
+  const other = available.map((text) => parseNumericsProfile(text)).find((profile) => formatProfileFamily(profile) === family);
+  if (other === undefined) return record.profile;
+  if (!allowNumericsChange) {
+    throw new Error(
+      `job ${record.id} was computed with numerics build ${record.profile.build ?? '(unrecorded)'} (${own}); this code computes ${formatNumericsProfile(other)}: ` +
+        `its results would no longer be bit-identical to an undisturbed run. Resume with --allow-numerics-change to go on with the new build`,
+    );
+  }
+  await writeJobRecord(store, { ...record, profile: other });
+  return other;
+}
+
+/** Marks a job that no coordinator runs failed, with the reason (a run that died before its first step). */
+export async function markJobFailed(store: ObjectStore, jobId: string, message: string): Promise<void> {
+  const pointer = await readJobPointer(store, jobId);
+  if (pointer === null || isFinalState(pointer.state)) return;
+  await writeJobPointer(store, { ...pointer, state: 'failed', message, updatedAt: new Date().toISOString() });
 }

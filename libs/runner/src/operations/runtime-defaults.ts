@@ -6,7 +6,9 @@ import { InvalidArgumentError } from 'commander';
 import { DEFAULT_QUEUE_PREFIX } from '@lstm-runner/protocol';
 import { DEFAULT_REDIS_URL } from '../redis/redis-connection';
 import { DEFAULT_LEASE_OPTIONS } from '../training/job-lease';
+import { DEFAULT_WORKER_WATCH_OPTIONS } from '../training/worker-watch';
 import { DEFAULT_GRADIENT_WORKER_OPTIONS } from '../worker/gradient-worker';
+import { DEFAULT_HEARTBEAT_TIMINGS } from './worker-registry';
 
 export interface RuntimeDefaults {
   readonly redisUrl: string;
@@ -17,6 +19,12 @@ export interface RuntimeDefaults {
   readonly lockDurationMs: number;
   readonly stalledIntervalMs: number;
   readonly leaseTtlMs: number;
+  /** How often a worker renews its announcement in Redis (it expires after three times this). */
+  readonly heartbeatMs: number;
+  /** How long a running job's profile may go without a live worker before it is reported. */
+  readonly workerNoticeMs: number;
+  /** The HTTP port of `lstm coordinator` and `lstm worker` (health, readiness, metrics); undefined: none. */
+  readonly httpPort: number | undefined;
   /** Fault injection for drills and soak tests (docs/operations.md): every shard of a worker takes this much longer. */
   readonly injectedShardDelayMs: number;
 }
@@ -35,6 +43,9 @@ export function runtimeDefaults(env: Readonly<Record<string, string | undefined>
     lockDurationMs: number('LSTM_LOCK_DURATION_MS', DEFAULT_GRADIENT_WORKER_OPTIONS.lockDurationMs),
     stalledIntervalMs: number('LSTM_STALLED_INTERVAL_MS', DEFAULT_GRADIENT_WORKER_OPTIONS.stalledIntervalMs),
     leaseTtlMs: number('LSTM_LEASE_TTL_MS', DEFAULT_LEASE_OPTIONS.ttlMs),
+    heartbeatMs: number('LSTM_HEARTBEAT_MS', DEFAULT_HEARTBEAT_TIMINGS.everyMs),
+    workerNoticeMs: number('LSTM_WORKER_NOTICE_MS', DEFAULT_WORKER_WATCH_OPTIONS.noticeAfterMs),
+    httpPort: env['LSTM_HTTP_PORT'] === undefined ? undefined : parsePort(env['LSTM_HTTP_PORT'], 'LSTM_HTTP_PORT'),
     injectedShardDelayMs:
       env['LSTM_INJECT_SHARD_DELAY_MS'] === undefined
         ? 0
@@ -51,6 +62,13 @@ export function parsePositiveInteger(text: string, name: string): number {
   return value;
 }
 
+/** A TCP port (0 picks a free one), or an error naming it. */
+export function parsePort(text: string, name: string): number {
+  const value = parseNonNegativeInteger(text, name);
+  if (value > 65_535) throw new RangeError(`${name} must be a port from 0 to 65535, got '${text}'`);
+  return value;
+}
+
 /** A non-negative integer from text, or an error naming it. */
 export function parseNonNegativeInteger(text: string, name: string): number {
   const value = Number(text);
@@ -62,6 +80,15 @@ export function parseNonNegativeInteger(text: string, name: string): number {
 export function positiveIntegerOption(text: string): number {
   try {
     return parsePositiveInteger(text, 'the value');
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+}
+
+/** A port as a commander option parser. */
+export function portOption(text: string): number {
+  try {
+    return parsePort(text, 'the port');
   } catch (error) {
     throw new InvalidArgumentError((error as Error).message);
   }

@@ -9,13 +9,22 @@ import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { loadManifest } from '@lstm-runner/data';
 import { readJobPointer, readModelPointer } from '@lstm-runner/job-store';
-import { scheduleKey, validateScheduleId, type JobSpec, type NumericsProfile } from '@lstm-runner/protocol';
+import {
+  formatNumericsProfile,
+  formatProfileFamily,
+  parseNumericsProfile,
+  scheduleKey,
+  validateScheduleId,
+  type JobSpec,
+  type NumericsProfile,
+} from '@lstm-runner/protocol';
 import type { ObjectStore } from '@lstm-runner/storage';
 import { ScheduleError } from '../errors/schedule-error';
 import { connectRedis, redisOptionsFromUrl } from '../redis/redis-connection';
 import { FAILED_RUN_RETENTION_SECONDS } from '../redis/redis-layout';
 import { openDataSource } from './data-source';
 import { createJob, newJobId } from './job-submission';
+import { listLiveWorkers, servedProfiles } from './worker-registry';
 import { listScheduleIds, readSchedule, writeSchedule, type ScheduleRecord } from './schedule-records';
 import { repeatOptionsOf, scheduleTimingOf, type ScheduleTiming } from './schedule-timing';
 
@@ -141,11 +150,27 @@ export async function removeSchedule(connection: ScheduleConnection, scheduleId:
 }
 
 /**
+ * The profile a firing's job records: the schedule's, or, when live workers serve its backend,
+ * threads and instruction set only in another build (they were upgraded), that build: a new
+ * job may start on new numerics, and a job on the old build would wait for nobody.
+ */
+function firingProfile(profile: NumericsProfile, served: readonly string[]): NumericsProfile {
+  if (served.includes(formatNumericsProfile(profile))) return profile;
+  const family = formatProfileFamily(profile);
+  return served.map((text) => parseNumericsProfile(text)).find((candidate) => formatProfileFamily(candidate) === family) ?? profile;
+}
+
+/**
  * One firing: creates the schedule's next job (queued; the caller submits it), unless the
  * previous one still runs. The model's latest checkpoint, when there is one, starts it and
  * its dataset's vocabulary or normalization encodes the new data.
  */
-export async function fireSchedule(store: ObjectStore, scheduleId: string, s3Endpoint?: string): Promise<FiringOutcome> {
+export async function fireSchedule(
+  store: ObjectStore,
+  scheduleId: string,
+  s3Endpoint?: string,
+  served: readonly string[] = [],
+): Promise<FiringOutcome> {
   const schedule = await readSchedule(store, scheduleId);
   if (schedule === null) return { kind: 'removed' };
   if (schedule.lastJobId !== null) {
@@ -159,7 +184,7 @@ export async function fireSchedule(store: ObjectStore, scheduleId: string, s3End
     store,
     spec: schedule.spec,
     source: await openDataSource(schedule.spec.data.source, s3Endpoint),
-    profile: schedule.profile,
+    profile: firingProfile(schedule.profile, served),
     ...(model === null ? {} : { warmStartFrom: model.checkpoint, encodeLike: await loadManifest(store, model.datasetId) }),
   });
   // A schedule removed meanwhile stays removed.
@@ -237,7 +262,8 @@ export class ScheduleRunner {
       return { kind: 'skipped', reason: 'another coordinator is firing it' };
     }
     try {
-      const outcome = await fireSchedule(this.options.store, scheduleId, this.options.s3Endpoint);
+      const served = servedProfiles(await listLiveWorkers(this.redis, this.options.prefix));
+      const outcome = await fireSchedule(this.options.store, scheduleId, this.options.s3Endpoint, served);
       if (outcome.kind === 'removed') {
         await this.queue.removeJobScheduler(scheduleId);
         log(`schedule ${scheduleId}: not in the store any more; removed from Redis`);

@@ -22,3 +22,9 @@ export const QUEUE_RETENTION_SECONDS = 3600;
 
 /** How long failed control and schedule firings stay in Redis for an operator to look at. */
 export const FAILED_RUN_RETENTION_SECONDS = 86_400;
+
+/** A live worker's announcement (JSON, with a TTL it renews): what it serves and does. */
+export const workerKey = (prefix: string, workerId: string): string => `${prefix}:worker:${workerId}`;
+
+/** The SCAN pattern of every worker announcement under a prefix. */
+export const workerKeyPattern = (prefix: string): string => `${prefix}:worker:*`;

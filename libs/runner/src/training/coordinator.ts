@@ -2,20 +2,29 @@
 // start, a resume, a recovery), and recovers from a Redis that lost everything by resuming
 // from the last checkpoint. The steps themselves are the TrainingLoop's.
 import { loadManifest, WindowLayout, type ShardPlan } from '@lstm-runner/data';
-import { isFinalState, readJobPointer, readJobRecord, shardPlanOf, type JobRecord } from '@lstm-runner/job-store';
-import { DEFAULT_QUEUE_PREFIX, gradientQueueName, shardTaskPrefix } from '@lstm-runner/protocol';
+import { isFinalState, readJobPointer, readJobRecord, shardPlanOf, waitingNotice, type JobRecord } from '@lstm-runner/job-store';
+import {
+  DEFAULT_QUEUE_PREFIX,
+  formatNumericsProfile,
+  gradientQueueName,
+  shardTaskPrefix,
+  type NumericsProfile,
+} from '@lstm-runner/protocol';
 import type { ObjectStore } from '@lstm-runner/storage';
 import type { Redis } from 'ioredis';
 import { LeaseLostError } from '../errors/lease-lost-error';
 import { RedisResetError } from '../errors/redis-reset-error';
 import { StopRequested } from '../errors/stop-requested';
+import type { CoordinatorMetrics } from '../http/runner-metrics';
 import { connectRedis } from '../redis/redis-connection';
 import { cancelKey, generationKey } from '../redis/redis-layout';
+import { listLiveWorkers, servedProfiles } from '../operations/worker-registry';
 import { JobLease, type JobLeaseOptions } from './job-lease';
 import { RunRecorder } from './run-recorder';
 import { restoreRun } from './run-state';
 import { ShardDispatcher, type ShardDispatcherOptions } from './shard-dispatcher';
 import { TrainingLoop, type JobOutcome, type StepProgress } from './training-loop';
+import { DEFAULT_WORKER_WATCH_OPTIONS, WorkerWatch, type WorkerWatchOptions } from './worker-watch';
 
 export interface CoordinatorOptions {
   readonly store: ObjectStore;
@@ -24,22 +33,35 @@ export interface CoordinatorOptions {
   readonly prefix: string;
   readonly lease: Partial<JobLeaseOptions>;
   readonly dispatcher: Partial<ShardDispatcherOptions>;
+  /** When a job's profile has no live worker: how often to look, and after how long to say so. */
+  readonly workerWatch: Partial<WorkerWatchOptions>;
   /** Weight versions kept besides checkpoints (workers may still read the previous one). */
   readonly keepWeights: number;
   /** Validation evaluates at most this many shards, evenly spaced over the validation windows. */
   readonly maxValidationShards: number;
   readonly log: (line: string) => void;
   readonly onProgress?: (progress: StepProgress) => void;
+  /** Where steps, losses and running jobs are counted (the service's /metrics), if anywhere. */
+  readonly metrics?: CoordinatorMetrics;
 }
 
 export const DEFAULT_COORDINATOR_OPTIONS: Omit<CoordinatorOptions, 'store' | 'redisUrl'> = {
   prefix: DEFAULT_QUEUE_PREFIX,
   lease: {},
   dispatcher: {},
+  workerWatch: {},
   keepWeights: 2,
   maxValidationShards: 64,
   log: () => undefined,
 };
+
+/** A job this coordinator runs now. */
+export interface RunningJob {
+  readonly jobId: string;
+  readonly profile: NumericsProfile;
+  /** Shards of its largest step: how many workers it can keep busy. */
+  readonly shardsPerStep: number;
+}
 
 export interface RunJobOptions {
   /** Checkpoint and return (the job stays resumable) after this many steps of this run. */
@@ -60,12 +82,19 @@ export class Coordinator {
   private readonly options: CoordinatorOptions;
   private readonly redis: Redis;
   private readonly dispatchers = new Map<string, ShardDispatcher>();
+  /** The jobs this coordinator runs now: what autoscalers and metrics need of them. */
+  private readonly running = new Map<string, RunningJob>();
   private stopRequested = false;
   private closed = false;
 
   constructor(options: Partial<CoordinatorOptions> & Pick<CoordinatorOptions, 'store' | 'redisUrl'>) {
     this.options = validateCoordinatorOptions({ ...DEFAULT_COORDINATOR_OPTIONS, ...options });
     this.redis = connectRedis(this.options.redisUrl);
+  }
+
+  /** The jobs this coordinator runs now. */
+  runningJobs(): RunningJob[] {
+    return [...this.running.values()];
   }
 
   /** Asks every running job to checkpoint at the next step boundary and return. */
@@ -158,6 +187,16 @@ export class Coordinator {
       `job ${jobId}: generation ${generation}, from step ${restored.training.step} of ${plan.totalSteps}${stale > 0 ? `, dropped ${stale} stale shard jobs` : ''}`,
     );
     const weightsSha256 = await recorder.open(restored.training);
+    const profile = formatNumericsProfile(record.profile);
+    const watch = new WorkerWatch(
+      profile,
+      { ...DEFAULT_WORKER_WATCH_OPTIONS, ...this.options.workerWatch },
+      async () => servedProfiles(await listLiveWorkers(this.redis, prefix)),
+      async (wait) => {
+        log(wait === null ? `job ${jobId}: a worker of ${profile} is live again` : `job ${jobId}: ${waitingNotice(wait)}`);
+        await recorder.setWaiting(wait);
+      },
+    );
     const loop = new TrainingLoop(
       {
         store,
@@ -166,18 +205,43 @@ export class Coordinator {
         generation,
         shards: dispatcher,
         recorder,
-        check: () => this.check(jobId, generation, lease),
+        check: async () => {
+          await this.check(jobId, generation, lease);
+          await watch.look();
+        },
         ...(runOptions.stopAfterSteps === undefined ? {} : { stopAtStep: restored.training.step + runOptions.stopAfterSteps }),
         maxValidationShards: this.options.maxValidationShards,
         log,
-        ...(this.options.onProgress === undefined ? {} : { onProgress: this.options.onProgress }),
+        onProgress: (progress) => this.observe(progress, profile),
       },
       restored.training,
       weightsSha256,
     );
-    const outcome = await loop.run();
+    this.running.set(jobId, { jobId, profile: record.profile, shardsPerStep: plan.shardsInStep(0) });
+    this.options.metrics?.jobsRunning.inc({ profile });
+    let outcome: JobOutcome;
+    try {
+      outcome = await loop.run();
+    } finally {
+      this.running.delete(jobId);
+      this.options.metrics?.jobsRunning.dec({ profile });
+      this.options.metrics?.dropJob(jobId);
+    }
     if (isFinalState(outcome.state)) await this.redis.del(generationKey(prefix, jobId), cancelKey(prefix, jobId));
     return outcome;
+  }
+
+  private observe(progress: StepProgress, profile: string): void {
+    const { metrics, onProgress } = this.options;
+    const { metric, jobId } = progress;
+    if (metrics !== undefined) {
+      metrics.stepsCompleted.inc({ profile });
+      metrics.stepSeconds.observe({ profile }, metric.stepMs / 1000);
+      metrics.shardComputeSeconds.observe({ profile }, metric.shardComputeMs / 1000);
+      metrics.trainLoss.set({ job: jobId }, metric.trainLoss);
+      if (metric.lastValidationLoss !== null) metrics.validationLoss.set({ job: jobId }, metric.lastValidationLoss);
+    }
+    onProgress?.(progress);
   }
 
   /** Throws when this generation must stop: Redis lost its state, the lease is gone, a cancel or stop was asked for. */

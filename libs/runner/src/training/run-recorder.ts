@@ -16,6 +16,7 @@ import {
   type JobState,
   type MetricRecord,
   type ModelPointer,
+  type WorkerWait,
 } from '@lstm-runner/job-store';
 import { checkpointKeys, gradientStepPrefix, weightsKey } from '@lstm-runner/protocol';
 import type { ObjectStore } from '@lstm-runner/storage';
@@ -45,6 +46,8 @@ export class RunRecorder {
   private chunkStart: number;
   private recordsBefore: number;
   private bookkeeping: Promise<void> = Promise.resolve();
+  /** Kept in every pointer written while set. */
+  private waiting: WorkerWait | null = null;
 
   constructor(
     private readonly options: RunRecorderOptions,
@@ -77,6 +80,7 @@ export class RunRecorder {
         checkpoint: this.lastCheckpoint,
         totalSteps: record.totalSteps,
         ...(message === undefined ? {} : { message }),
+        ...(this.waiting === null || state !== 'running' ? {} : { waiting: this.waiting }),
         updatedAt: new Date().toISOString(),
       }),
     );
@@ -85,6 +89,12 @@ export class RunRecorder {
   /** Marks the job running in this generation (first: a crash after it makes the next owner take a new generation). */
   markRunning(): Promise<void> {
     return this.writePointer('running');
+  }
+
+  /** Says in the pointer that no live worker serves the job's profile (or, with null, that one does again). */
+  async setWaiting(waiting: WorkerWait | null): Promise<void> {
+    this.waiting = waiting;
+    await this.writePointer('running');
   }
 
   /** Drops metrics of the steps to be replayed and writes the start weights; returns their sha256. */

@@ -3,15 +3,25 @@
 // runs. close() stops taking shards, finishes the ones in hand, then ends the threads.
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { hostname } from 'node:os';
 import {
   DEFAULT_QUEUE_PREFIX,
+  formatNumericsProfile,
   gradientQueueName,
   type GradientJobData,
   type GradientJobResult,
   type NumericsProfile,
 } from '@lstm-runner/protocol';
+import {
+  DEFAULT_HEARTBEAT_TIMINGS,
+  newWorkerId,
+  WorkerHeartbeat,
+  type HeartbeatTimings,
+  type WorkerAnnouncement,
+} from '../operations/worker-registry';
 import { connectRedis, redisOptionsFromUrl } from '../redis/redis-connection';
 import { generationKey, QUEUE_RETENTION_SECONDS } from '../redis/redis-layout';
+import type { WorkerMetrics } from '../http/runner-metrics';
 import { ComputePool } from './compute-pool';
 
 export interface GradientWorkerOptions {
@@ -20,8 +30,12 @@ export interface GradientWorkerOptions {
   readonly storeUrl: string;
   readonly s3Endpoint?: string;
   readonly cacheDir: string;
-  /** A registered backend name; 'auto' is resolved by the caller before. */
+  /** The profile its compute threads compute (numericsProfileOf the backend they load); it names the queue. */
   readonly profile: NumericsProfile;
+  /** How it announces itself to the coordinators (see worker-registry.ts). */
+  readonly heartbeat: HeartbeatTimings;
+  /** Where it counts shards and thread restarts (its /metrics), if anywhere. */
+  readonly metrics?: WorkerMetrics;
   /** Shards computed at once, one compute thread each. */
   readonly concurrency: number;
   /** BullMQ lock duration; a worker silent for this long loses its shard to another. */
@@ -42,6 +56,7 @@ export const DEFAULT_GRADIENT_WORKER_OPTIONS = {
   stalledIntervalMs: 30_000,
   maxStalledCount: 5,
   injectedShardDelayMs: 0,
+  heartbeat: DEFAULT_HEARTBEAT_TIMINGS,
   log: (): void => undefined,
 } satisfies Partial<GradientWorkerOptions>;
 
@@ -66,6 +81,12 @@ export class GradientWorker {
   private readonly redis: Redis;
   private worker: Worker | undefined;
   private closing: Promise<void> | undefined;
+  private heartbeat: WorkerHeartbeat | undefined;
+  readonly id = newWorkerId();
+  private readonly startedAt = new Date().toISOString();
+  private description = '';
+  private shardsDone = 0;
+  private readonly inHand = new Set<string>();
 
   constructor(options: GradientWorkerInput) {
     this.options = validateGradientWorkerOptions({ ...DEFAULT_GRADIENT_WORKER_OPTIONS, ...options });
@@ -73,7 +94,10 @@ export class GradientWorker {
     this.pool = new ComputePool({
       size: this.options.concurrency,
       thread: { storeUrl, cacheDir, profile, injectedShardDelayMs, ...(s3Endpoint === undefined ? {} : { s3Endpoint }) },
-      onThreadDeath: (reason) => log(`${reason}; its shard fails over and a new thread takes its place`),
+      onThreadDeath: (reason) => {
+        this.options.metrics?.threadRestarts.inc();
+        log(`${reason}; its shard fails over and a new thread takes its place`);
+      },
     });
     this.redis = connectRedis(this.options.redisUrl);
   }
@@ -85,6 +109,7 @@ export class GradientWorker {
   /** Loads the backend in every compute thread, then starts taking shards. Returns the backend's description. */
   async start(): Promise<string> {
     const description = await this.pool.ready();
+    this.description = description;
     const { options } = this;
     this.worker = new Worker(this.queueName, (job: Job<GradientJobData>) => this.process(job), {
       connection: redisOptionsFromUrl(options.redisUrl),
@@ -101,19 +126,58 @@ export class GradientWorker {
     this.worker.on('failed', (job, error) => {
       if (job !== undefined) options.log(`shard ${job.id ?? '?'} failed (attempt ${job.attemptsMade}): ${error.message}`);
     });
+    this.heartbeat = new WorkerHeartbeat(this.redis, options.prefix, () => this.announcement(), options.heartbeat);
+    await this.heartbeat.start();
     return description;
+  }
+
+  /** True once the compute threads loaded their backend and the BullMQ worker runs. */
+  get started(): boolean {
+    return this.worker !== undefined;
+  }
+
+  /** What this worker serves and does, as the coordinators and the dashboard see it. */
+  announcement(): WorkerAnnouncement {
+    return {
+      id: this.id,
+      host: hostname(),
+      pid: process.pid,
+      profile: formatNumericsProfile(this.options.profile),
+      backend: this.description,
+      concurrency: this.options.concurrency,
+      startedAt: this.startedAt,
+      seenAt: new Date().toISOString(),
+      shardsDone: this.shardsDone,
+      current: [...this.inHand],
+    };
   }
 
   private async process(job: Job<GradientJobData>): Promise<GradientJobResult> {
     const current = await this.redis.get(generationKey(this.options.prefix, job.data.jobId));
     if (current !== String(job.data.generation)) return { kind: 'dropped' };
-    return this.pool.compute(job.data);
+    const id = job.id ?? '?';
+    const { metrics } = this.options;
+    const stopTimer = metrics?.shardSeconds.startTimer({ kind: job.data.kind });
+    this.inHand.add(id);
+    try {
+      const result = await this.pool.compute(job.data);
+      this.shardsDone += 1;
+      metrics?.shards.inc({ kind: job.data.kind, outcome: 'done' });
+      return result;
+    } catch (error) {
+      metrics?.shards.inc({ kind: job.data.kind, outcome: 'failed' });
+      throw error;
+    } finally {
+      stopTimer?.();
+      this.inHand.delete(id);
+    }
   }
 
   /** Stops taking shards, finishes those in hand, frees everything. Idempotent. */
   close(): Promise<void> {
     this.closing ??= (async () => {
       await this.worker?.close();
+      await this.heartbeat?.stop();
       await this.pool.close();
       this.redis.disconnect();
     })();

@@ -1,0 +1,102 @@
+// Prometheus metrics of the coordinator service and of a worker (prom-client), served on
+// their /metrics. Per-job series carry the job id and are dropped when the job ends, so the
+// label sets stay bounded; everything else is labelled by numerics profile or shard kind.
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+const STEP_SECONDS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+export class CoordinatorMetrics {
+  readonly registry = new Registry();
+  readonly stepsCompleted = new Counter({
+    name: 'lstm_steps_completed_total',
+    help: 'Optimizer steps completed',
+    labelNames: ['profile'],
+    registers: [this.registry],
+  });
+  readonly stepSeconds = new Histogram({
+    name: 'lstm_step_duration_seconds',
+    help: 'Wall time of a training step: shards, aggregation, optimizer, weights written',
+    labelNames: ['profile'],
+    buckets: STEP_SECONDS,
+    registers: [this.registry],
+  });
+  readonly shardComputeSeconds = new Histogram({
+    name: 'lstm_shard_compute_seconds',
+    help: "Workers' time on one training shard, as they report it",
+    labelNames: ['profile'],
+    buckets: STEP_SECONDS,
+    registers: [this.registry],
+  });
+  readonly bytesMoved = new Counter({
+    name: 'lstm_coordinator_bytes_total',
+    help: 'Bytes the coordinator moved through the store: gradients read, weights written',
+    labelNames: ['kind'],
+    registers: [this.registry],
+  });
+  readonly shardEvents = new Counter({
+    name: 'lstm_shard_events_total',
+    help: 'Shard jobs that were retried, stalled (their worker died) and recovered, duplicated as stragglers, or failed for good',
+    labelNames: ['event'],
+    registers: [this.registry],
+  });
+  readonly queueDepth = new Gauge({
+    name: 'lstm_queue_depth',
+    help: 'Shard jobs waiting per profile queue',
+    labelNames: ['profile'],
+    registers: [this.registry],
+  });
+  readonly trainLoss = new Gauge({
+    name: 'lstm_job_train_loss',
+    help: "The running job's last training loss",
+    labelNames: ['job'],
+    registers: [this.registry],
+  });
+  readonly validationLoss = new Gauge({
+    name: 'lstm_job_validation_loss',
+    help: "The running job's last validation loss",
+    labelNames: ['job'],
+    registers: [this.registry],
+  });
+  readonly jobsRunning = new Gauge({
+    name: 'lstm_jobs_running',
+    help: 'Jobs this coordinator runs now',
+    labelNames: ['profile'],
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Drops the job's series: a finished job's losses are in the store, not in Prometheus. */
+  dropJob(jobId: string): void {
+    this.trainLoss.remove({ job: jobId });
+    this.validationLoss.remove({ job: jobId });
+  }
+}
+
+export class WorkerMetrics {
+  readonly registry = new Registry();
+  readonly shards = new Counter({
+    name: 'lstm_worker_shards_total',
+    help: 'Shards this worker finished, by kind and outcome',
+    labelNames: ['kind', 'outcome'],
+    registers: [this.registry],
+  });
+  readonly shardSeconds = new Histogram({
+    name: 'lstm_worker_shard_seconds',
+    help: 'Time from taking a shard to returning its result',
+    labelNames: ['kind'],
+    buckets: STEP_SECONDS,
+    registers: [this.registry],
+  });
+  readonly threadRestarts = new Counter({
+    name: 'lstm_worker_thread_restarts_total',
+    help: 'Compute threads that died and were replaced',
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+}
