@@ -59,17 +59,25 @@ function checkEndpoint(endpoint: string): void {
   }
 }
 
+function budgetFromEnv(text: string): number {
+  const value = Number(text);
+  if (!/^\s*\d+\s*$/.test(text) || value < 1) invalid(`LSTM_STORE_CALL_BUDGET_MS must be a positive integer (milliseconds), got '${text}'`);
+  return value;
+}
+
 /** Defaults merged with options (an option set to undefined keeps its default), then validated. */
 export function resolveStoreOptions(options: OpenStoreOptions = {}): StoreOptions {
   const given = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
   const env = options.env ?? process.env;
   const endpoint = options.endpoint ?? (env.S3_ENDPOINT || undefined);
+  const budget = env.LSTM_STORE_CALL_BUDGET_MS;
   const resolved: StoreOptions = {
     ...DEFAULT_RETRY_OPTIONS,
     listPageSize: DEFAULT_LIST_PAGE_SIZE,
     region: env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1',
     forcePathStyle: endpoint !== undefined,
     credentials: undefined,
+    ...(budget === undefined || budget === '' ? {} : { budgetMs: budgetFromEnv(budget) }),
     ...given,
     endpoint,
     faults: options.faults ?? faultPlanFromEnv(env),
@@ -79,6 +87,7 @@ export function resolveStoreOptions(options: OpenStoreOptions = {}): StoreOption
   checkNumber('baseDelayMs', resolved.baseDelayMs, 0, false);
   checkNumber('maxDelayMs', resolved.maxDelayMs, resolved.baseDelayMs, false);
   checkNumber('timeoutMs', resolved.timeoutMs, 1, false);
+  checkNumber('budgetMs', resolved.budgetMs, 1, false);
   checkNumber('listPageSize', resolved.listPageSize, 1, true);
   if (resolved.listPageSize > 1000) invalid(`store option listPageSize must be at most 1000, got ${resolved.listPageSize}`);
   if (resolved.region === '') invalid('store option region must not be empty');

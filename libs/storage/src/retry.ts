@@ -13,6 +13,11 @@ export interface RetryOptions {
   maxDelayMs: number;
   /** One attempt of one call (a whole list, all pages) gives up after this. */
   timeoutMs: number;
+  /**
+   * The whole call, every attempt and backoff included, gives up after this: a hung store
+   * costs a caller at most this long, however many attempts are left.
+   */
+  budgetMs: number;
 }
 
 // Six attempts wait 3 to 6 s in all: long enough to ride out a restarting S3 endpoint or a
@@ -22,6 +27,7 @@ export const DEFAULT_RETRY_OPTIONS: RetryOptions = {
   baseDelayMs: 200,
   maxDelayMs: 10_000,
   timeoutMs: 60_000,
+  budgetMs: 120_000,
 };
 
 /**

@@ -74,6 +74,17 @@ describe('RetryingStore', () => {
     await store.close();
   });
 
+  it("bounds a call's whole retry budget: a store that hangs on every attempt costs at most budgetMs", async () => {
+    const faulty = withFaults(local, { mode: 'hang' });
+    // Six attempts of 1 s each would take 6 s; the budget gives up after 120 ms of them.
+    const store = new RetryingStore(faulty, { ...fast, attempts: 6, timeoutMs: 1000, budgetMs: 120 });
+    const error = await store.get('k').catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'Timeout', transient: true, attempts: 1 });
+    expect((error as Error).message).toContain("gave up when the call's budget of 120 ms ran out");
+    expect(faulty.injectedFaults).toBe(1);
+    await store.close();
+  });
+
   it('fails calls waiting in a backoff at once when closed', async () => {
     const store = new RetryingStore(withFaults(local, {}), { ...fast, baseDelayMs: 60_000, maxDelayMs: 60_000 });
     const pending = store.get('k').catch((e: unknown) => e);

@@ -53,18 +53,24 @@ export class RetryingStore implements ObjectStore {
   }
 
   private async call<T>(operation: StoreOperation, key: string, attempt: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + this.options.budgetMs;
     for (let attempts = 1; ; attempts++) {
       if (this.closed) {
         throw new StoreError({ operation, key, storeUrl: this.url, code: 'Closed', transient: false, detail: 'the store is closed' });
       }
       let error: StoreError;
       try {
-        return await this.withinTimeout(operation, key, attempt);
+        return await this.withinTimeout(operation, key, attempt, Math.min(this.options.timeoutMs, deadline - Date.now()));
       } catch (caught) {
         error = toStoreError(caught, operation, key, this.url);
       }
       // Permanent errors keep their class (ObjectNotFoundError...) whatever attempt they came on.
       if (!error.transient) throw error;
+      const backoff = backoffDelayMs(attempts, this.options, this.random);
+      if (Date.now() + backoff >= deadline) {
+        const detail = `${error.detail}; gave up when the call's budget of ${this.options.budgetMs} ms ran out`;
+        throw new StoreError({ operation, key, storeUrl: this.url, code: error.code, transient: true, detail, attempts }, { cause: error.cause });
+      }
       if (attempts >= this.options.attempts) {
         if (attempts === 1) throw error;
         throw new StoreError(
@@ -72,20 +78,20 @@ export class RetryingStore implements ObjectStore {
           { cause: error.cause },
         );
       }
-      await this.backoffs.sleep(backoffDelayMs(attempts, this.options, this.random));
+      await this.backoffs.sleep(backoff);
     }
   }
 
-  private withinTimeout<T>(operation: StoreOperation, key: string, attempt: () => Promise<T>): Promise<T> {
+  private withinTimeout<T>(operation: StoreOperation, key: string, attempt: () => Promise<T>, timeoutMs: number): Promise<T> {
     const pending = attempt();
     // An attempt that timed out may still fail later; nobody waits for it any more.
     pending.catch(() => undefined);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
-        const detail = `no answer within ${this.options.timeoutMs} ms`;
+        const detail = `no answer within ${timeoutMs} ms`;
         reject(new StoreError({ operation, key, storeUrl: this.url, code: 'Timeout', transient: true, detail }));
-      }, this.options.timeoutMs);
+      }, timeoutMs);
     });
     return Promise.race([pending, timeout]).finally(() => clearTimeout(timer));
   }
