@@ -69,7 +69,10 @@ export class RetryingStore implements ObjectStore {
       const backoff = backoffDelayMs(attempts, this.options, this.random);
       if (Date.now() + backoff >= deadline) {
         const detail = `${error.detail}; gave up when the call's budget of ${this.options.budgetMs} ms ran out`;
-        throw new StoreError({ operation, key, storeUrl: this.url, code: error.code, transient: true, detail, attempts }, { cause: error.cause });
+        throw new StoreError(
+          { operation, key, storeUrl: this.url, code: error.code, transient: true, detail, attempts },
+          { cause: error.cause },
+        );
       }
       if (attempts >= this.options.attempts) {
         if (attempts === 1) throw error;

@@ -24,6 +24,25 @@ describe('redis URLs', () => {
     expect(() => redisOptionsFromUrl('redis://:hunter22@host:1/x')).not.toThrow(/hunter22/);
   });
 
+  it.each([
+    ['an unencoded # in the password', 'redis://admin:hun#ter22@redis.example:6380'],
+    ['an unencoded / in the password', 'rediss://admin:hun/ter22@redis.example:6380/0'],
+    ['an unencoded @ in the password', 'redis://:hun@ter22@redis.example:6380'],
+    ['a port out of range', 'redis://admin:hunter22@redis.example:99999'],
+  ])('redacts a URL that does not parse (%s), in every message', (_, url) => {
+    const password = /:([^:]*)@[^@]*$/.exec(url)![1]!;
+    expect(redactUrl(url)).not.toContain(password);
+    // The URL may parse after all (WHATWG takes the last '@'); if it does not, its error hides the password.
+    let message = '';
+    try {
+      redisOptionsFromUrl(url);
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).not.toContain(password);
+    expect(redactCredentials(`cannot use ${url}: ECONNREFUSED (${password})`, url)).not.toContain(password);
+  });
+
   it('never lets credentials through redaction', () => {
     const url = 'rediss://admin:hunter22@redis.example:6380';
     expect(redactUrl(url)).toBe('rediss://***:***@redis.example:6380');

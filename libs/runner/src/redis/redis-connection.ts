@@ -6,33 +6,39 @@ import { Redis } from 'ioredis';
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 
-/** The URL with any user name and password replaced by `***`. */
+// Whatever sits between '://' and the last '@' may be a user name and password, even when the
+// URL does not parse (an unencoded '#', '/' or '@' in a password, a bad port).
+const USERINFO = /^([a-z][a-z0-9+.-]*:\/\/)(.*)@/is;
+
+/** The URL with any user name and password replaced by `***`, parseable or not. */
 export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.username !== '' || parsed.password !== '') {
-      parsed.username = parsed.username === '' ? '' : '***';
-      parsed.password = parsed.password === '' ? '' : '***';
-    }
-    return parsed.toString();
-  } catch {
-    // Not a URL (a plain directory, say): nothing in it can be a credential.
-    return url;
-  }
+  const match = USERINFO.exec(url);
+  if (match === null) return url;
+  const [, scheme = '', userinfo = ''] = match;
+  const colon = userinfo.indexOf(':');
+  const masked = colon < 0 ? '***' : `${colon === 0 ? '' : '***'}:***`;
+  return `${scheme}${masked}@${url.slice(match[0].length)}`;
 }
 
 /** Removes every occurrence of the URL's credentials from a message. */
 export function redactCredentials(message: string, url: string): string {
   let redacted = message.split(url).join(redactUrl(url));
-  try {
-    const { username, password } = new URL(url);
-    for (const secret of [password, decodeURIComponent(password)]) {
-      if (secret.length >= 3) redacted = redacted.split(secret).join('***');
+  const userinfo = USERINFO.exec(url)?.[2];
+  if (userinfo === undefined) return redacted;
+  const colon = userinfo.indexOf(':');
+  const username = colon < 0 ? userinfo : userinfo.slice(0, colon);
+  const password = colon < 0 ? '' : userinfo.slice(colon + 1);
+  const decoded = (text: string): string => {
+    try {
+      return decodeURIComponent(text);
+    } catch {
+      return text;
     }
-    if (username.length >= 3) redacted = redacted.split(`${username}:`).join('***:');
-  } catch {
-    // not a URL: nothing else to hide
+  };
+  for (const secret of [password, decoded(password)]) {
+    if (secret.length >= 3) redacted = redacted.split(secret).join('***');
   }
+  if (username.length >= 3) redacted = redacted.split(`${username}:`).join('***:');
   return redacted;
 }
 
