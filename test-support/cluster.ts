@@ -81,6 +81,7 @@ export class TestCluster {
       LSTM_LOCK_DURATION_MS: String(timings.lockMs ?? 3000),
       LSTM_STALLED_INTERVAL_MS: String(timings.stalledMs ?? 1000),
       LSTM_LEASE_TTL_MS: String(timings.leaseMs ?? 3000),
+      LSTM_HEARTBEAT_MS: '500',
       LSTM_WORKER_LOGS: '1',
     };
     this.store = openStore(this.storeUrl, {
@@ -144,6 +145,36 @@ export class TestCluster {
           `job ${jobId} did not reach the expected state in ${timeoutMs} ms (state ${pointer?.state ?? '?'}, step ${metric?.step ?? 0})`,
         );
       await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  /** The workers that announce themselves on this cluster's prefix now. */
+  async liveWorkers(): Promise<import('@lstm-runner/runner').WorkerAnnouncement[]> {
+    const { liveWorkersAt } = await import('@lstm-runner/runner');
+    return liveWorkersAt(this.options.redisUrl, this.prefix);
+  }
+
+  /** Waits until at least `count` workers announce themselves. */
+  async waitForWorkers(count: number, timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while ((await this.liveWorkers()).length < count) {
+      if (Date.now() > deadline) throw new Error(`fewer than ${count} workers announced themselves in ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /**
+   * Waits until the worker process `pid` announces a shard it took less than `freshMs` ago,
+   * and returns its task id: a shard it certainly still holds when its shards take longer.
+   */
+  async shardInHandOf(pid: number, freshMs: number, timeoutMs = 60_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const worker = (await this.liveWorkers()).find((announcement) => announcement.pid === pid);
+      const fresh = worker?.current.find((shard) => Date.now() - Date.parse(shard.since) < freshMs);
+      if (fresh !== undefined) return fresh.taskId;
+      if (Date.now() > deadline) throw new Error(`worker ${pid} announced no fresh shard in ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 50));
     }
   }
 

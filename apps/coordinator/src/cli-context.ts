@@ -2,7 +2,7 @@
 // rule for errors (one line on stderr, stack with --verbose, credentials never printed).
 import { Option, type Command } from 'commander';
 import { openStore, type ObjectStore } from '@lstm-runner/storage';
-import { redactCredentials, runtimeDefaults, type RuntimeDefaults } from '@lstm-runner/runner';
+import { redactCredentials, runtimeDefaults, type CoordinatorOptions, type RuntimeDefaults } from '@lstm-runner/runner';
 
 export { positiveIntegerOption } from '@lstm-runner/runner';
 
@@ -14,10 +14,14 @@ export function defaults(): RuntimeDefaults {
   return environment;
 }
 
-/** The coordinator's lease: LSTM_LEASE_TTL_MS, renewed five times per lifetime. */
-export function leaseTimings(): { ttlMs: number; renewEveryMs: number } {
-  const ttlMs = defaults().leaseTtlMs;
-  return { ttlMs, renewEveryMs: Math.max(100, Math.floor(ttlMs / 5)) };
+/** The coordinator's timings from the environment: its lease (renewed five times per lifetime), straggler duplicates, the no-worker notice. */
+export function coordinatorTimings(): Pick<CoordinatorOptions, 'lease' | 'dispatcher' | 'workerWatch'> {
+  const { leaseTtlMs, stragglerMinMs, workerNoticeMs } = defaults();
+  return {
+    lease: { ttlMs: leaseTtlMs, renewEveryMs: Math.max(100, Math.floor(leaseTtlMs / 5)) },
+    dispatcher: { stragglerMinMs },
+    workerWatch: { noticeAfterMs: workerNoticeMs },
+  };
 }
 
 export interface ConnectionFlags {

@@ -26,18 +26,25 @@ describe('distributed training with workers that come, go, fail and straggle', (
     expect(status).toMatchObject({ state: 'completed', step: 8 });
   });
 
-  it('completes with identical weights when a worker is SIGKILLed in the middle of a shard', async () => {
-    const coordinator = cluster.lstm(['coordinator']);
+  it('completes with identical weights when a worker is SIGKILLed in the middle of a shard, recovered as a stalled shard', async () => {
+    // No straggler duplicates here: the killed worker's shard must come back through BullMQ's
+    // stalled-job detection, and nothing else.
+    const coordinator = cluster.lstm(['coordinator'], { LSTM_STRAGGLER_MIN_MS: '600000' });
     const slow = cluster.worker({ LSTM_INJECT_SHARD_DELAY_MS: '1500' });
     const healthy = cluster.worker();
     const submitted = await cluster.run(['train', spec, '--job-id', 'worker-killed']);
     expect(submitted.code, submitted.stderr).toBe(0);
     expect(jobIdFrom(submitted.stdout)).toBe('worker-killed');
     await cluster.waitFor('worker-killed', (s) => s.step >= 2);
-    // The slow worker spends 1.5 s in every shard, so it holds one now.
+    // The slow worker spends 1.5 s in every shard: one it took under 0.5 s ago is still in hand.
+    const held = await cluster.shardInHandOf(slow.pid, 500);
     slow.kill('SIGKILL');
     await cluster.waitFor('worker-killed', (s) => s.state === 'completed', 90_000);
     await cluster.expectSameWeights('worker-killed', 'reference', reference);
+    expect(coordinator.stderr()).toContain(
+      `shard ${held}: its worker died or stopped answering; BullMQ gave it back to the queue (stalled)`,
+    );
+    expect(coordinator.stderr()).not.toContain('straggler duplicate');
     healthy.kill('SIGTERM');
     coordinator.kill('SIGTERM');
     expect(await coordinator.exited).toBe(0);
@@ -45,10 +52,13 @@ describe('distributed training with workers that come, go, fail and straggle', (
 
   it('retries storage that fails for a while and still completes identically', async () => {
     // Every process sees its first store calls fail, then a window of failures later on.
-    const faults = JSON.stringify({ failFirst: 4, log: false });
+    const faults = JSON.stringify({ failFirst: 4, log: true });
     const run = await cluster.run(['train', spec, '--local-workers', '2', '--job-id', 'flaky-store'], { LSTM_INJECT_STORE_FAULTS: faults });
     expect(run.code, run.stderr).toBe(0);
     await cluster.expectSameWeights('flaky-store', 'reference', reference);
+    // The faults fired: in the coordinator and in both workers, four each.
+    const fired = run.stderr.split('\n').filter((line) => line.startsWith('lstm-store-faults: injected'));
+    expect(fired.length).toBeGreaterThanOrEqual(12);
   });
 
   it('lets workers join and leave (SIGTERM finishes the shard in hand) mid-run', async () => {
@@ -68,19 +78,23 @@ describe('distributed training with workers that come, go, fail and straggle', (
     coordinator.kill('SIGTERM');
   });
 
-  it('gives a straggling shard to an idle worker as well; the first result wins', async () => {
+  it('gives a straggling shard to an idle worker as well; the duplicate wins', async () => {
     const coordinator = cluster.lstm(['coordinator']);
     // This worker would hold each of its shards for 60 s: without duplicates the run
     // could not end before it.
     const straggler = cluster.worker({ LSTM_INJECT_SHARD_DELAY_MS: '60000' });
-    await new Promise((resolve) => setTimeout(resolve, 3000));
+    await cluster.waitForWorkers(1);
     const fast = cluster.worker();
-    const started = Date.now();
     const submitted = await cluster.run(['train', spec, '--job-id', 'straggler']);
     expect(submitted.code, submitted.stderr).toBe(0);
-    await cluster.waitFor('straggler', (s) => s.state === 'completed', 55_000);
-    expect(Date.now() - started).toBeLessThan(60_000);
+    const held = await cluster.shardInHandOf(straggler.pid, 60_000);
+    await cluster.waitFor('straggler', (s) => s.state === 'completed', 90_000);
     await cluster.expectSameWeights('straggler', 'reference', reference);
+    // The straggler still holds the shard it took; its duplicate's result won.
+    const stillHeld =
+      (await cluster.liveWorkers()).find((worker) => worker.pid === straggler.pid)?.current.map((shard) => shard.taskId) ?? [];
+    expect(stillHeld).toContain(held);
+    expect(coordinator.stderr()).toContain(`shard ${held}: straggling; an idle worker computes it too (straggler duplicate)`);
     straggler.kill('SIGKILL');
     fast.kill('SIGTERM');
     coordinator.kill('SIGTERM');

@@ -85,6 +85,7 @@ async function main(): Promise<void> {
     lockDurationMs: options.lockDurationMs,
     stalledIntervalMs: options.stalledIntervalMs,
     injectedShardDelayMs: connectionDefaults.injectedShardDelayMs,
+    injectedCrash: connectionDefaults.injectedCrash,
     heartbeat: { everyMs: connectionDefaults.heartbeatMs, ttlMs: 3 * connectionDefaults.heartbeatMs },
     metrics,
     log,

@@ -32,8 +32,8 @@ export type { ScheduleTiming } from './operations/schedule-timing';
 export { openDataSource } from './operations/data-source';
 export { chooseServedProfile, resolveJobProfile } from './operations/profile-resolution';
 export type { ResolvedProfile } from './operations/profile-resolution';
-export { DEFAULT_HEARTBEAT_TIMINGS, listLiveWorkers, servedProfiles, servedProfilesAt } from './operations/worker-registry';
-export type { HeartbeatTimings, WorkerAnnouncement } from './operations/worker-registry';
+export { DEFAULT_HEARTBEAT_TIMINGS, listLiveWorkers, liveWorkersAt, servedProfiles, servedProfilesAt } from './operations/worker-registry';
+export type { HeartbeatTimings, ShardInHand, WorkerAnnouncement } from './operations/worker-registry';
 export { DEFAULT_WORKER_WATCH_OPTIONS } from './training/worker-watch';
 export type { WorkerWatchOptions } from './training/worker-watch';
 export {

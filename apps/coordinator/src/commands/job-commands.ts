@@ -138,8 +138,9 @@ function statusCommand(program: Command): void {
         if (statuses.length === 0) info(`no jobs in ${store.url}`);
         for (const s of statuses) {
           const losses = `loss ${formatLoss(s.trainLoss)} val ${formatLoss(s.validationLoss)}`;
+          const notes = [s.message, s.notice].filter((note) => note !== null).map((note) => `  (${note})`);
           process.stdout.write(
-            `${s.id}  ${s.name}  ${s.state}  step ${s.step}/${s.totalSteps}  epoch ${s.epoch + 1}  ${losses}${s.message === null ? '' : `  (${s.message})`}\n`,
+            `${s.id}  ${s.name}  ${s.state}  step ${s.step}/${s.totalSteps}  epoch ${s.epoch + 1}  ${losses}${notes.join('')}\n`,
           );
         }
       } finally {

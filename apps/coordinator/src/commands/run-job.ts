@@ -7,7 +7,7 @@ import { localNumericsProfile } from '@lstm-runner/backends';
 import { formatNumericsProfile, type NumericsProfile, type ProfileSpec } from '@lstm-runner/protocol';
 import { assertRedisReachable, Coordinator, enqueueJobRun, markJobFailed, servedProfilesAt, type JobOutcome } from '@lstm-runner/runner';
 import type { ObjectStore } from '@lstm-runner/storage';
-import { defaults, info, leaseTimings, rememberSecrets, type ConnectionFlags } from '../cli-context';
+import { defaults, info, coordinatorTimings, rememberSecrets, type ConnectionFlags } from '../cli-context';
 import { LocalWorkers, reachRedis, type ReachableRedis } from '../local-processes';
 import { ProgressReporter } from '../progress';
 
@@ -78,8 +78,7 @@ async function runEmbedded(
     store,
     redisUrl: redis.url,
     prefix: flags.queuePrefix,
-    lease: leaseTimings(),
-    workerWatch: { noticeAfterMs: defaults().workerNoticeMs },
+    ...coordinatorTimings(),
     log: (line) => progress.log(line),
     onProgress: (event) => progress.update(event),
   });
@@ -167,9 +166,13 @@ export async function followJob(store: ObjectStore, jobId: string): Promise<numb
     detached = true;
   };
   process.once('SIGINT', detach);
+  let notice: string | null = null;
   try {
     for (;;) {
       const status = await jobStatus(store, jobId);
+      // Said once when it appears (no worker serves the job's profile), and again if it changes.
+      if (status.notice !== null && status.notice !== notice) progress.log(`job ${jobId}: ${status.notice}`);
+      notice = status.notice;
       progress.updateFromStatus(status);
       if (isFinalState(status.state)) {
         progress.stop();

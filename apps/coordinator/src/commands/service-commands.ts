@@ -5,7 +5,7 @@ import { assertRedisReachable, CoordinatorMetrics, CoordinatorService, portOptio
 import {
   defaults,
   info,
-  leaseTimings,
+  coordinatorTimings,
   openCommandStore,
   positiveIntegerOption,
   rememberSecrets,
@@ -37,7 +37,7 @@ export function serviceCommands(program: Command): void {
         prefix: flags.queuePrefix,
         concurrency: flags.concurrency,
         ...(flags.s3Endpoint === undefined ? {} : { s3Endpoint: flags.s3Endpoint }),
-        coordinator: { lease: leaseTimings(), workerWatch: { noticeAfterMs: defaults().workerNoticeMs } },
+        coordinator: coordinatorTimings(),
         maxDesiredWorkers: flags.maxDesiredWorkers,
         metrics,
         log: (line) => info(`[coordinator] ${line}`),

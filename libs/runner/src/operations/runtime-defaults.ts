@@ -6,8 +6,10 @@ import { InvalidArgumentError } from 'commander';
 import { DEFAULT_QUEUE_PREFIX } from '@lstm-runner/protocol';
 import { DEFAULT_REDIS_URL } from '../redis/redis-connection';
 import { DEFAULT_LEASE_OPTIONS } from '../training/job-lease';
+import { DEFAULT_DISPATCHER_OPTIONS } from '../training/shard-dispatcher';
 import { DEFAULT_WORKER_WATCH_OPTIONS } from '../training/worker-watch';
 import { DEFAULT_GRADIENT_WORKER_OPTIONS } from '../worker/gradient-worker';
+import type { InjectedCrash } from '../worker/compute-thread-messages';
 import { DEFAULT_HEARTBEAT_TIMINGS } from './worker-registry';
 
 export interface RuntimeDefaults {
@@ -19,6 +21,8 @@ export interface RuntimeDefaults {
   readonly lockDurationMs: number;
   readonly stalledIntervalMs: number;
   readonly leaseTtlMs: number;
+  /** A shard running this long (and 3x the step's median) gets a duplicate on an idle worker. */
+  readonly stragglerMinMs: number;
   /** How often a worker renews its announcement in Redis (it expires after three times this). */
   readonly heartbeatMs: number;
   /** How long a running job's profile may go without a live worker before it is reported. */
@@ -27,6 +31,8 @@ export interface RuntimeDefaults {
   readonly httpPort: number | undefined;
   /** Fault injection for drills and soak tests (docs/operations.md): every shard of a worker takes this much longer. */
   readonly injectedShardDelayMs: number;
+  /** Fault injection: a worker dies of SIGSEGV when it computes this training shard (LSTM_INJECT_WORKER_CRASH=step:shard). */
+  readonly injectedCrash: InjectedCrash | undefined;
 }
 
 /** The embedded default store: a directory in the working directory. */
@@ -44,12 +50,14 @@ export function runtimeDefaults(env: Readonly<Record<string, string | undefined>
     stalledIntervalMs: number('LSTM_STALLED_INTERVAL_MS', DEFAULT_GRADIENT_WORKER_OPTIONS.stalledIntervalMs),
     leaseTtlMs: number('LSTM_LEASE_TTL_MS', DEFAULT_LEASE_OPTIONS.ttlMs),
     heartbeatMs: number('LSTM_HEARTBEAT_MS', DEFAULT_HEARTBEAT_TIMINGS.everyMs),
+    stragglerMinMs: number('LSTM_STRAGGLER_MIN_MS', DEFAULT_DISPATCHER_OPTIONS.stragglerMinMs),
     workerNoticeMs: number('LSTM_WORKER_NOTICE_MS', DEFAULT_WORKER_WATCH_OPTIONS.noticeAfterMs),
     httpPort: env['LSTM_HTTP_PORT'] === undefined ? undefined : parsePort(env['LSTM_HTTP_PORT'], 'LSTM_HTTP_PORT'),
     injectedShardDelayMs:
       env['LSTM_INJECT_SHARD_DELAY_MS'] === undefined
         ? 0
         : parseNonNegativeInteger(env['LSTM_INJECT_SHARD_DELAY_MS'], 'LSTM_INJECT_SHARD_DELAY_MS'),
+    injectedCrash: env['LSTM_INJECT_WORKER_CRASH'] === undefined ? undefined : parseInjectedCrash(env['LSTM_INJECT_WORKER_CRASH']),
   };
 }
 
@@ -60,6 +68,13 @@ export function parsePositiveInteger(text: string, name: string): number {
     throw new RangeError(`${name} must be a positive integer, got '${text}'`);
   }
   return value;
+}
+
+/** `step:shard`, the training shard whose computation kills its worker. */
+function parseInjectedCrash(text: string): InjectedCrash {
+  const match = /^(\d+):(\d+)$/.exec(text.trim());
+  if (match === null) throw new RangeError(`LSTM_INJECT_WORKER_CRASH must be <step>:<shard>, e.g. 3:1, got '${text}'`);
+  return { step: Number(match[1]), shard: Number(match[2]) };
 }
 
 /** A TCP port (0 picks a free one), or an error naming it. */

@@ -23,8 +23,13 @@ export interface WorkerAnnouncement {
   readonly startedAt: string;
   readonly seenAt: string;
   readonly shardsDone: number;
-  /** Ids of the shard jobs in hand. */
-  readonly current: readonly string[];
+  /** The shard jobs in hand, and since when (ISO time). */
+  readonly current: readonly ShardInHand[];
+}
+
+export interface ShardInHand {
+  readonly taskId: string;
+  readonly since: string;
 }
 
 const announcementSchema = mapping({
@@ -37,7 +42,7 @@ const announcementSchema = mapping({
   startedAt: nonEmptyString(),
   seenAt: nonEmptyString(),
   shardsDone: nonNegativeInteger(),
-  current: z.array(z.string()),
+  current: z.array(mapping({ taskId: nonEmptyString(), since: nonEmptyString() })),
 }) satisfies z.ZodType<WorkerAnnouncement>;
 
 export interface HeartbeatTimings {
@@ -71,6 +76,11 @@ export class WorkerHeartbeat {
     await this.beat();
     this.timer = setInterval(() => void this.beat().catch(() => undefined), this.timings.everyMs);
     this.timer.unref();
+  }
+
+  /** Renews the announcement now (what the worker does changed); errors are left to the next beat. */
+  beatNow(): void {
+    void this.beat().catch(() => undefined);
   }
 
   private async beat(): Promise<void> {
@@ -107,14 +117,19 @@ export async function listLiveWorkers(redis: Redis, prefix: string): Promise<Wor
   return workers.sort((a, b) => a.id.localeCompare(b.id));
 }
 
-/** The profiles served by the live workers of the Redis at `redisUrl` (one short connection). */
-export async function servedProfilesAt(redisUrl: string, prefix: string): Promise<string[]> {
+/** The live workers of the Redis at `redisUrl` (one short connection). */
+export async function liveWorkersAt(redisUrl: string, prefix: string): Promise<WorkerAnnouncement[]> {
   const redis = connectRedis(redisUrl);
   try {
-    return servedProfiles(await listLiveWorkers(redis, prefix));
+    return await listLiveWorkers(redis, prefix);
   } finally {
     redis.disconnect();
   }
+}
+
+/** The profiles served by the live workers of the Redis at `redisUrl`. */
+export async function servedProfilesAt(redisUrl: string, prefix: string): Promise<string[]> {
+  return servedProfiles(await liveWorkersAt(redisUrl, prefix));
 }
 
 /** The distinct profiles the workers serve, sorted. */

@@ -22,7 +22,7 @@ import { listLiveWorkers, servedProfiles } from '../operations/worker-registry';
 import { JobLease, type JobLeaseOptions } from './job-lease';
 import { RunRecorder } from './run-recorder';
 import { restoreRun } from './run-state';
-import { ShardDispatcher, type ShardDispatcherOptions } from './shard-dispatcher';
+import { ShardDispatcher, type ShardDispatcherOptions, type ShardEvent } from './shard-dispatcher';
 import { TrainingLoop, type JobOutcome, type StepProgress } from './training-loop';
 import { DEFAULT_WORKER_WATCH_OPTIONS, WorkerWatch, type WorkerWatchOptions } from './worker-watch';
 
@@ -62,6 +62,13 @@ export interface RunningJob {
   /** Shards of its largest step: how many workers it can keep busy. */
   readonly shardsPerStep: number;
 }
+
+const SHARD_EVENT_TEXT: Readonly<Record<ShardEvent['kind'], string>> = {
+  stalled: 'its worker died or stopped answering; BullMQ gave it back to the queue (stalled)',
+  'attempt-failed': 'an attempt failed; it is retried',
+  failed: 'failed for good',
+  duplicated: 'straggling; an idle worker computes it too (straggler duplicate)',
+};
 
 export interface RunJobOptions {
   /** Checkpoint and return (the job stays resumable) after this many steps of this run. */
@@ -110,6 +117,7 @@ export class Coordinator {
         queueName,
         { redisUrl: this.options.redisUrl, prefix: this.options.prefix },
         this.options.dispatcher,
+        (event) => this.observeShard(event),
       );
       this.dispatchers.set(queueName, dispatcher);
     }
@@ -229,6 +237,11 @@ export class Coordinator {
     }
     if (isFinalState(outcome.state)) await this.redis.del(generationKey(prefix, jobId), cancelKey(prefix, jobId));
     return outcome;
+  }
+
+  private observeShard(event: ShardEvent): void {
+    this.options.metrics?.shardEvents.inc({ event: event.kind });
+    this.options.log(`shard ${event.taskId}: ${SHARD_EVENT_TEXT[event.kind]}`);
   }
 
   private observe(progress: StepProgress, profile: string): void {

@@ -54,6 +54,18 @@ export function validateDispatcherOptions(options: ShardDispatcherOptions): Shar
 
 const DUPLICATE_SUFFIX = '-dup';
 
+/** What happened to a shard job besides finishing. */
+export interface ShardEvent {
+  /**
+   * stalled: its worker died or stopped answering, and BullMQ gave it back to the queue;
+   * attempt-failed: an attempt threw, and it is retried;
+   * failed: it failed for good; duplicated: it straggled, and an idle worker got a copy.
+   */
+  readonly kind: 'stalled' | 'attempt-failed' | 'failed' | 'duplicated';
+  /** The BullMQ job id (a duplicate's ends in -dup). */
+  readonly taskId: string;
+}
+
 interface ShardProgress<R> {
   readonly task: ShardTask<unknown>;
   result?: R;
@@ -65,6 +77,17 @@ interface ShardProgress<R> {
 interface JobEvents {
   activeAt?: number;
   completed?: { readonly result: unknown; readonly at: number };
+}
+
+/** BullMQ's reason for a job whose workers died (or stopped answering) more times than allowed. */
+const STALLED_TOO_OFTEN = 'job stalled more than allowable limit';
+
+/** Why a shard job failed, in words for the job's message. */
+function failureReason(failedReason: string | undefined, stalledCounter: number): string {
+  if (failedReason !== STALLED_TOO_OFTEN) return failedReason ?? 'unknown error';
+  // A crash in native code (a segfault) kills the whole worker process: a shard that did so
+  // twice fails the job instead of taking down every worker in turn.
+  return `${stalledCounter} workers died or stopped answering while computing it (a crash in native code kills its whole worker); it fails here instead of taking down every worker in turn`;
 }
 
 export class ShardDispatcher implements ShardRunner {
@@ -81,7 +104,13 @@ export class ShardDispatcher implements ShardRunner {
   private removal: Promise<void> = Promise.resolve();
   private closed = false;
 
-  constructor(queueName: string, connection: { redisUrl: string; prefix: string }, options: Partial<ShardDispatcherOptions> = {}) {
+  constructor(
+    queueName: string,
+    connection: { redisUrl: string; prefix: string },
+    options: Partial<ShardDispatcherOptions> = {},
+    /** Told of what happens to the watched shard jobs besides finishing: stalls, retries, duplicates, failures. */
+    private readonly observe: (event: ShardEvent) => void = () => undefined,
+  ) {
     this.options = validateDispatcherOptions({ ...DEFAULT_DISPATCHER_OPTIONS, ...options });
     const redis = redisOptionsFromUrl(connection.redisUrl);
     this.queue = new Queue(queueName, { connection: redis, prefix: connection.prefix });
@@ -97,7 +126,15 @@ export class ShardDispatcher implements ShardRunner {
       this.eventCount += 1;
       this.wakeAll();
     });
-    this.events.on('failed', () => {
+    this.events.on('stalled', ({ jobId }) => {
+      if (this.watched.has(jobId)) this.observe({ kind: 'stalled', taskId: jobId });
+    });
+    this.events.on('waiting', ({ jobId, prev }) => {
+      // A failed attempt with attempts left goes back to the queue: a retry.
+      if (prev === 'failed' && this.watched.has(jobId)) this.observe({ kind: 'attempt-failed', taskId: jobId });
+    });
+    this.events.on('failed', ({ jobId }) => {
+      if (this.watched.has(jobId)) this.observe({ kind: 'failed', taskId: jobId });
       this.eventCount += 1;
       this.failedEventCount += 1;
       this.wakeAll();
@@ -226,7 +263,12 @@ export class ShardDispatcher implements ShardRunner {
       }
       if (state === 'failed') {
         failedJobs += 1;
-        shard.failure = new ShardFailedError(shard.task.taskId, shard.task.shard, job.attemptsMade, job.failedReason ?? 'unknown error');
+        shard.failure = new ShardFailedError(
+          shard.task.taskId,
+          shard.task.shard,
+          job.attemptsMade,
+          failureReason(job.failedReason, job.stalledCounter),
+        );
       } else if (job.processedOn !== undefined) {
         runningSince = Math.min(runningSince ?? Infinity, job.processedOn);
       }
@@ -251,6 +293,7 @@ export class ShardDispatcher implements ShardRunner {
       return;
     shard.duplicated = true;
     await this.queue.add('gradient', shard.task.data, { ...jobOptions, jobId: shard.task.taskId + DUPLICATE_SUFFIX });
+    this.observe({ kind: 'duplicated', taskId: shard.task.taskId });
   }
 
   private isStraggling(elapsedMs: number, durations: readonly number[]): boolean {

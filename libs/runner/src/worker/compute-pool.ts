@@ -33,6 +33,8 @@ export interface ComputePoolOptions {
   readonly thread: ComputeThreadOptions;
   /** Told when a thread dies and is replaced. */
   readonly onThreadDeath?: (reason: string) => void;
+  /** The thread's entry module; default the shard thread (tests give threads that misbehave). */
+  readonly entry?: URL;
 }
 
 export class ComputePool {
@@ -50,7 +52,9 @@ export class ComputePool {
   private startThread(): PoolThread {
     // The entry is a .mjs shim that registers tsx inside the thread (a thread does not
     // inherit the main thread's loader hooks).
-    const worker = new Worker(new URL('./shard-thread-entry.mjs', import.meta.url), { workerData: this.options.thread });
+    const worker = new Worker(this.options.entry ?? new URL('./shard-thread-entry.mjs', import.meta.url), {
+      workerData: this.options.thread,
+    });
     let markReady: (description: string) => void = () => undefined;
     let failReady: (error: Error) => void = () => undefined;
     const ready = new Promise<string>((resolve, reject) => {

@@ -9,6 +9,14 @@ export interface ComputeThreadOptions {
   readonly profile: NumericsProfile;
   /** Fault injection: every shard of this thread takes this much longer (stragglers). */
   readonly injectedShardDelayMs: number;
+  /** Fault injection: the whole process dies of SIGSEGV when it computes this training shard. */
+  readonly injectedCrash?: InjectedCrash;
+}
+
+/** A training shard (by step and shard number) whose computation kills its worker process. */
+export interface InjectedCrash {
+  readonly step: number;
+  readonly shard: number;
 }
 
 /** Main thread -> compute thread: compute one shard. */

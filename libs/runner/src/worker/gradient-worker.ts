@@ -23,6 +23,7 @@ import { connectRedis, redisOptionsFromUrl } from '../redis/redis-connection';
 import { generationKey, QUEUE_RETENTION_SECONDS } from '../redis/redis-layout';
 import type { WorkerMetrics } from '../http/runner-metrics';
 import { ComputePool } from './compute-pool';
+import type { InjectedCrash } from './compute-thread-messages';
 
 export interface GradientWorkerOptions {
   readonly redisUrl: string;
@@ -46,6 +47,8 @@ export interface GradientWorkerOptions {
   readonly maxStalledCount: number;
   /** Fault injection (stragglers): every shard takes this much longer. 0 in production. */
   readonly injectedShardDelayMs: number;
+  /** Fault injection: the process dies of SIGSEGV when it computes this training shard. */
+  readonly injectedCrash?: InjectedCrash | undefined;
   readonly log: (line: string) => void;
 }
 
@@ -54,7 +57,8 @@ export const DEFAULT_GRADIENT_WORKER_OPTIONS = {
   concurrency: 1,
   lockDurationMs: 30_000,
   stalledIntervalMs: 30_000,
-  maxStalledCount: 5,
+  // A shard may outlive one dead worker; the second death fails it (see the dispatcher).
+  maxStalledCount: 1,
   injectedShardDelayMs: 0,
   heartbeat: DEFAULT_HEARTBEAT_TIMINGS,
   log: (): void => undefined,
@@ -86,14 +90,21 @@ export class GradientWorker {
   private readonly startedAt = new Date().toISOString();
   private description = '';
   private shardsDone = 0;
-  private readonly inHand = new Set<string>();
+  private readonly inHand = new Map<string, string>();
 
   constructor(options: GradientWorkerInput) {
     this.options = validateGradientWorkerOptions({ ...DEFAULT_GRADIENT_WORKER_OPTIONS, ...options });
-    const { storeUrl, s3Endpoint, cacheDir, profile, injectedShardDelayMs, log } = this.options;
+    const { storeUrl, s3Endpoint, cacheDir, profile, injectedShardDelayMs, injectedCrash, log } = this.options;
     this.pool = new ComputePool({
       size: this.options.concurrency,
-      thread: { storeUrl, cacheDir, profile, injectedShardDelayMs, ...(s3Endpoint === undefined ? {} : { s3Endpoint }) },
+      thread: {
+        storeUrl,
+        cacheDir,
+        profile,
+        injectedShardDelayMs,
+        ...(injectedCrash === undefined ? {} : { injectedCrash }),
+        ...(s3Endpoint === undefined ? {} : { s3Endpoint }),
+      },
       onThreadDeath: (reason) => {
         this.options.metrics?.threadRestarts.inc();
         log(`${reason}; its shard fails over and a new thread takes its place`);
@@ -148,7 +159,7 @@ export class GradientWorker {
       startedAt: this.startedAt,
       seenAt: new Date().toISOString(),
       shardsDone: this.shardsDone,
-      current: [...this.inHand],
+      current: [...this.inHand].map(([taskId, since]) => ({ taskId, since })),
     };
   }
 
@@ -158,7 +169,8 @@ export class GradientWorker {
     const id = job.id ?? '?';
     const { metrics } = this.options;
     const stopTimer = metrics?.shardSeconds.startTimer({ kind: job.data.kind });
-    this.inHand.add(id);
+    this.inHand.set(id, new Date().toISOString());
+    this.heartbeat?.beatNow();
     try {
       const result = await this.pool.compute(job.data);
       this.shardsDone += 1;
@@ -170,6 +182,7 @@ export class GradientWorker {
     } finally {
       stopTimer?.();
       this.inHand.delete(id);
+      this.heartbeat?.beatNow();
     }
   }
 

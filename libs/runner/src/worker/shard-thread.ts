@@ -17,6 +17,16 @@ async function main(): Promise<void> {
   port.on('message', (request: ShardComputeRequest) => {
     void (async () => {
       try {
+        const crash = options.injectedCrash;
+        if (
+          crash !== undefined &&
+          request.task.kind === 'train' &&
+          request.task.step === crash.step &&
+          request.task.shard === crash.shard
+        ) {
+          // What a crash in native code does: the whole worker process dies at once.
+          process.kill(process.pid, 'SIGSEGV');
+        }
         if (options.injectedShardDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, options.injectedShardDelayMs));
         reply({ type: 'result', requestId: request.requestId, result: await computer.compute(request.task) });
       } catch (error) {
