@@ -154,6 +154,21 @@ export class TestCluster {
     return liveWorkersAt(this.options.redisUrl, this.prefix);
   }
 
+  /** Waits until no coordinator holds the job's lease (a stopped one's has expired). */
+  async waitForLeaseExpiry(jobId: string, timeoutMs = 60_000): Promise<void> {
+    const { Redis } = await import('ioredis');
+    const redis = new Redis(this.options.redisUrl, { lazyConnect: true });
+    try {
+      const deadline = Date.now() + timeoutMs;
+      while ((await redis.exists(`${this.prefix}:lease:${jobId}`)) === 1) {
+        if (Date.now() > deadline) throw new Error(`the lease of job ${jobId} was still held after ${timeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } finally {
+      redis.disconnect();
+    }
+  }
+
   /** Waits until at least `count` workers announce themselves. */
   async waitForWorkers(count: number, timeoutMs = 60_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;

@@ -3,23 +3,36 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import type { ObjectStore } from '@lstm-runner/storage';
+import { ObjectNotFoundError, type ObjectStore, type VersionedObject } from '@lstm-runner/storage';
 
 export class MemoryStore implements ObjectStore {
   readonly url = 'memory://';
   readonly objects = new Map<string, Uint8Array>();
+  /** A write counter per key: its version. */
+  private readonly versions = new Map<string, number>();
   puts = 0;
 
   async get(key: string): Promise<Uint8Array> {
     const body = this.objects.get(key);
-    if (body === undefined) throw Object.assign(new Error(`${key}: not found`), { code: 'NotFound' });
+    if (body === undefined) throw new ObjectNotFoundError('get', key, this.url);
     return body.slice();
+  }
+  async getVersioned(key: string): Promise<VersionedObject | null> {
+    const body = this.objects.get(key);
+    return body === undefined ? null : { body: body.slice(), version: String(this.versions.get(key) ?? 0) };
+  }
+  async putIfVersion(key: string, body: Uint8Array | string, expected: string | null): Promise<boolean> {
+    const current = this.objects.has(key) ? String(this.versions.get(key) ?? 0) : null;
+    if (current !== expected) return false;
+    await this.put(key, body);
+    return true;
   }
   async getRange(key: string, start: number, end: number): Promise<Uint8Array> {
     return (await this.get(key)).slice(start, end);
   }
   async put(key: string, body: Uint8Array | string): Promise<void> {
     this.puts++;
+    this.versions.set(key, (this.versions.get(key) ?? 0) + 1);
     this.objects.set(key, typeof body === 'string' ? new TextEncoder().encode(body) : body.slice());
   }
   async head(key: string): Promise<{ size: number } | null> {

@@ -73,6 +73,23 @@ describe('recovery of the coordinator and of Redis', () => {
     await cluster.expectSameWeights('two-owners', 'reference', reference);
   });
 
+  it('fences a coordinator stopped past its lease: the history and weights are those of an undisturbed run', async () => {
+    const slow = { LSTM_INJECT_SHARD_DELAY_MS: '150' };
+    const first = cluster.lstm(['train', spec, '--local-workers', '1', '--job-id', 'fenced'], slow);
+    await cluster.waitFor('fenced', (s) => s.step >= 4);
+    first.kill('SIGSTOP');
+    await cluster.waitForLeaseExpiry('fenced');
+    const second = cluster.lstm(['resume', 'fenced', '--local-workers', '1'], slow);
+    await cluster.waitFor('fenced', (s) => s.step >= 7);
+    // The first wakes with writes in flight: none of them may take effect.
+    first.kill('SIGCONT');
+    expect(await second.exited, second.stderr()).toBe(0);
+    await first.exited;
+    expect(await cluster.status('fenced')).toMatchObject({ state: 'completed', step: 10 });
+    await cluster.expectSameWeights('fenced', 'reference', reference);
+    expect(await cluster.firstDivergence('fenced', 'reference')).toBeNull();
+  });
+
   it('has a coordinator service pick up, when it starts, a job whose coordinator died', async () => {
     const first = cluster.lstm(['train', spec, '--local-workers', '1', '--job-id', 'orphan'], { LSTM_INJECT_SHARD_DELAY_MS: '150' });
     await cluster.waitFor('orphan', (s) => s.step >= 4);

@@ -30,6 +30,8 @@ export interface ValidationState {
   readonly lastLoss: number | null;
   readonly bestLoss: number | null;
   readonly bestStep: number | null;
+  /** The prefix of the checkpoint of bestStep (absent in checkpoints of earlier releases). */
+  readonly bestCheckpoint?: string;
 }
 
 /** Everything exact resume needs besides weights and optimizer bytes. */
@@ -45,6 +47,8 @@ export interface CheckpointManifest {
   readonly validation: ValidationState;
   readonly metricsCount: number;
   readonly generation: number;
+  /** The fencing token of the coordinator that wrote it (absent in checkpoints of earlier releases). */
+  readonly fencingToken?: number;
   readonly parameterCount: number;
   readonly files: { readonly weights: string; readonly optimizer: string };
   readonly createdAt: string;
@@ -71,28 +75,43 @@ export const checkpointManifestSchema = mapping({
     lastLoss: finiteNumber().nullable(),
     bestLoss: finiteNumber().nullable(),
     bestStep: nonNegativeInteger().nullable(),
+    bestCheckpoint: nonEmptyString().exactOptional(),
   }),
   metricsCount: nonNegativeInteger(),
   generation: nonNegativeInteger(),
+  fencingToken: nonNegativeInteger().exactOptional(),
   parameterCount: nonNegativeInteger(),
   files: mapping({ weights: sha256(), optimizer: sha256() }),
   createdAt: nonEmptyString(),
 }) satisfies z.ZodType<CheckpointManifest>;
 
-/** Writes weights version `step` and returns the sha256 of its bytes. */
-export async function writeWeights(store: ObjectStore, jobId: string, step: number, weights: Float32Array): Promise<string> {
-  const bytes = encodeFloat32Vector(weights);
-  await store.put(weightsKey(jobId, step), bytes);
-  return sha256Hex(bytes);
+/** Weights version `step` as written by the owner with `token`: where, and the sha256 of the bytes. */
+export interface WrittenWeights {
+  readonly key: string;
+  readonly sha256: string;
 }
 
+export async function writeWeights(
+  store: ObjectStore,
+  jobId: string,
+  step: number,
+  token: number,
+  weights: Float32Array,
+): Promise<WrittenWeights> {
+  const bytes = encodeFloat32Vector(weights);
+  const key = weightsKey(jobId, step, token);
+  await store.put(key, bytes);
+  return { key, sha256: sha256Hex(bytes) };
+}
+
+/** Writes the checkpoint under the writer's fencing token (manifest.fencingToken, 0 when absent). */
 export async function writeCheckpoint(
   store: ObjectStore,
   manifest: Omit<CheckpointManifest, 'files' | 'version' | 'parameterCount' | 'createdAt'>,
   weights: Float32Array,
   optimizer: OptimizerState,
 ): Promise<CheckpointRef> {
-  const keys = checkpointKeys(manifest.jobId, manifest.step);
+  const keys = checkpointKeys(manifest.jobId, manifest.step, manifest.fencingToken ?? 0);
   const weightBytes = encodeFloat32Vector(weights);
   const optimizerBytes = serializeOptimizerState(optimizer);
   await store.put(keys.weights, weightBytes);
@@ -104,29 +123,28 @@ export async function writeCheckpoint(
     files: { weights: sha256Hex(weightBytes), optimizer: sha256Hex(optimizerBytes) },
     createdAt: new Date().toISOString(),
   };
+  // The manifest goes last: a checkpoint without one is incomplete and never loaded.
   await writeStoredJson(store, keys.manifest, full);
   return { step: manifest.step, prefix: keys.prefix };
 }
 
-export async function readCheckpoint(store: ObjectStore, jobId: string, step: number): Promise<Checkpoint> {
-  const keys = checkpointKeys(jobId, step);
-  const manifest = await readStoredJson(store, keys.manifest, checkpointManifestSchema);
-  const weights = decodeFloat32Vector(await getVerified(store, keys.weights, manifest.files.weights));
-  const optimizer = deserializeOptimizerState(await getVerified(store, keys.optimizer, manifest.files.optimizer));
+const CHECKPOINT_PREFIX = /^jobs\/[^/]+\/checkpoints\/\d+(?:-t\d+)?\/$/;
+
+/** The checkpoint a prefix (`jobs/<id>/checkpoints/<step>[-t<token>]/`, as pointers hold it) names. */
+export async function readCheckpoint(store: ObjectStore, prefix: string): Promise<Checkpoint> {
+  if (!CHECKPOINT_PREFIX.test(prefix)) {
+    throw new StoredObjectError(`${store.url}/${prefix}`, 'not a checkpoint prefix (jobs/<id>/checkpoints/<step>[-t<token>]/)');
+  }
+  const manifestKey = `${prefix}manifest.json`;
+  const weightsFile = `${prefix}weights.bin`;
+  const manifest = await readStoredJson(store, manifestKey, checkpointManifestSchema);
+  const weights = decodeFloat32Vector(await getVerified(store, weightsFile, manifest.files.weights));
+  const optimizer = deserializeOptimizerState(await getVerified(store, `${prefix}optimizer.bin`, manifest.files.optimizer));
   if (weights.length !== manifest.parameterCount) {
     throw new StoredObjectError(
-      `${store.url}/${keys.weights}`,
+      `${store.url}/${weightsFile}`,
       `${weights.length} parameters, the manifest says ${manifest.parameterCount}`,
     );
   }
   return { manifest, weights, optimizer };
-}
-
-const CHECKPOINT_PREFIX = /^jobs\/([^/]+)\/checkpoints\/(\d+)\/?$/;
-
-/** The checkpoint a prefix (`jobs/<id>/checkpoints/<step>/`, as pointers hold it) names. */
-export async function readCheckpointAt(store: ObjectStore, prefix: string): Promise<Checkpoint> {
-  const match = CHECKPOINT_PREFIX.exec(prefix);
-  if (match === null) throw new StoredObjectError(`${store.url}/${prefix}`, 'not a checkpoint prefix (jobs/<id>/checkpoints/<step>/)');
-  return readCheckpoint(store, match[1]!, Number(match[2]));
 }

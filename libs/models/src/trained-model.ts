@@ -57,20 +57,22 @@ function encodingOf(manifest: DatasetManifest): ModelEncoding {
 export async function loadTrainedModel(store: ObjectStore, ref: string): Promise<TrainedModel> {
   let jobId: string;
   let step: number;
+  let prefix: string;
   if (isValid(validateJobId, ref) && (await store.head(jobLatestKey(ref))) !== null) {
     const pointer = await readJobPointer(store, ref);
     if (pointer?.checkpoint == null) throw new Error(`job ${ref} has no checkpoint yet`);
     jobId = ref;
-    step = pointer.checkpoint.step;
+    ({ step, prefix } = pointer.checkpoint);
   } else {
     const named = isValid(validateModelName, ref) ? await readModelPointer(store, ref, 'latest') : null;
     if (named === null)
       throw new Error(`no job or model named '${ref}' in ${store.url} (a job id, a model name, or a directory written by lstm export)`);
     jobId = named.jobId;
     step = named.step;
+    prefix = named.checkpoint;
   }
   const record = await readJobRecord(store, jobId);
-  const checkpoint = await readCheckpoint(store, jobId, step);
+  const checkpoint = await readCheckpoint(store, prefix);
   const { lookBack, horizon } = record.spec.data.window;
   return {
     name: record.name,

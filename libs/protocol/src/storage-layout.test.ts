@@ -26,33 +26,37 @@ describe('storage layout', () => {
     expect(datasetSegmentKey('text-0123abcd', 7)).toBe('datasets/text-0123abcd/segment-00007.bin');
     expect(jobSpecKey('moby-20260101-ab12')).toBe('jobs/moby-20260101-ab12/spec.json');
     expect(jobLatestKey('moby')).toBe('jobs/moby/latest.json');
-    expect(weightsKey('moby', 42)).toBe('jobs/moby/weights/0000000042.bin');
-    expect(checkpointKeys('moby', 50)).toEqual({
-      prefix: 'jobs/moby/checkpoints/0000000050/',
-      weights: 'jobs/moby/checkpoints/0000000050/weights.bin',
-      optimizer: 'jobs/moby/checkpoints/0000000050/optimizer.bin',
-      manifest: 'jobs/moby/checkpoints/0000000050/manifest.json',
+    expect(weightsKey('moby', 42, 7)).toBe('jobs/moby/weights/0000000042-t7.bin');
+    expect(checkpointKeys('moby', 50, 7)).toEqual({
+      prefix: 'jobs/moby/checkpoints/0000000050-t7/',
+      weights: 'jobs/moby/checkpoints/0000000050-t7/weights.bin',
+      optimizer: 'jobs/moby/checkpoints/0000000050-t7/optimizer.bin',
+      manifest: 'jobs/moby/checkpoints/0000000050-t7/manifest.json',
     });
+    // Token 0: the keys of releases before fencing tokens.
+    expect(checkpointKeys('moby', 50, 0).prefix).toBe('jobs/moby/checkpoints/0000000050/');
     expect(gradientKey('moby', 3, 42, 7)).toBe('jobs/moby/grads/000003/0000000042/000007.bin');
     expect(gradientKey('moby', 3, 42, 7).startsWith(gradientStepPrefix('moby', 3, 42))).toBe(true);
-    expect(metricsChunkKey('moby', 100)).toBe('jobs/moby/metrics/0000000100.jsonl');
-    expect(metricsChunkKey('moby', 100).startsWith(metricsPrefix('moby'))).toBe(true);
+    expect(metricsChunkKey('moby', 100, 3)).toBe('jobs/moby/metrics/0000000100-t3.jsonl');
+    expect(metricsChunkKey('moby', 100, 0)).toBe('jobs/moby/metrics/0000000100.jsonl');
+    expect(metricsChunkKey('moby', 100, 3).startsWith(metricsPrefix('moby'))).toBe(true);
     expect(modelLatestKey('Moby-Char')).toBe('models/Moby-Char/latest.json');
     expect(modelBestKey('moby-char')).toBe('models/moby-char/best.json');
     expect(scheduleKey('nightly')).toBe('schedules/nightly.json');
   });
 
   it('pads steps so that listings sort numerically', () => {
-    const keys = [0, 9, 10, 99, 100, 12345].map((step) => weightsKey('j', step));
+    const keys = [0, 9, 10, 99, 100, 12345].map((step) => weightsKey('j', step, 1));
     expect([...keys].sort()).toEqual(keys);
     expect(keys.every((key) => key.startsWith(weightsPrefix('j')))).toBe(true);
     expect(formatStep(9_999_999_999)).toBe('9999999999');
   });
 
   it.each([
-    () => weightsKey('j', -1),
-    () => weightsKey('j', 1.5),
-    () => weightsKey('j', 10_000_000_000),
+    () => weightsKey('j', -1, 1),
+    () => weightsKey('j', 1.5, 1),
+    () => weightsKey('j', 10_000_000_000, 1),
+    () => weightsKey('j', 1, -1),
     () => gradientKey('j', 1_000_000, 0, 0),
     () => gradientKey('j', 0, 0, 1_000_000),
     () => datasetSegmentKey('text-x', -1),
@@ -78,12 +82,13 @@ describe('storage layout', () => {
       [datasetSegmentKey('csv-ab', 3), { kind: 'datasetSegment', datasetId: 'csv-ab', segment: 3 }],
       [jobSpecKey('j-1'), { kind: 'jobSpec', jobId: 'j-1' }],
       [jobLatestKey('j-1'), { kind: 'jobLatest', jobId: 'j-1' }],
-      [weightsKey('j-1', 5), { kind: 'weights', jobId: 'j-1', step: 5 }],
-      [checkpointKeys('j-1', 5).weights, { kind: 'checkpoint', jobId: 'j-1', step: 5, file: 'weights' }],
-      [checkpointKeys('j-1', 5).optimizer, { kind: 'checkpoint', jobId: 'j-1', step: 5, file: 'optimizer' }],
-      [checkpointKeys('j-1', 5).manifest, { kind: 'checkpoint', jobId: 'j-1', step: 5, file: 'manifest' }],
+      [weightsKey('j-1', 5, 2), { kind: 'weights', jobId: 'j-1', step: 5, token: 2 }],
+      [checkpointKeys('j-1', 5, 2).weights, { kind: 'checkpoint', jobId: 'j-1', step: 5, token: 2, file: 'weights' }],
+      [checkpointKeys('j-1', 5, 2).optimizer, { kind: 'checkpoint', jobId: 'j-1', step: 5, token: 2, file: 'optimizer' }],
+      [checkpointKeys('j-1', 5, 0).manifest, { kind: 'checkpoint', jobId: 'j-1', step: 5, token: 0, file: 'manifest' }],
       [gradientKey('j-1', 2, 5, 1), { kind: 'gradient', jobId: 'j-1', generation: 2, step: 5, shard: 1 }],
-      [metricsChunkKey('j-1', 200), { kind: 'metricsChunk', jobId: 'j-1', firstStep: 200 }],
+      [metricsChunkKey('j-1', 200, 4), { kind: 'metricsChunk', jobId: 'j-1', firstStep: 200, token: 4 }],
+      [metricsChunkKey('j-1', 200, 0), { kind: 'metricsChunk', jobId: 'j-1', firstStep: 200, token: 0 }],
       [modelLatestKey('Moby'), { kind: 'modelLatest', name: 'Moby' }],
       [modelBestKey('Moby'), { kind: 'modelBest', name: 'Moby' }],
       [scheduleKey('s1'), { kind: 'schedule', scheduleId: 's1' }],

@@ -3,10 +3,15 @@
 //   datasets/<dataset-id>/manifest.json, segment-00000.bin ...
 //   jobs/<job-id>/spec.json
 //   jobs/<job-id>/latest.json                                 pointer + generation, written last
-//   jobs/<job-id>/weights/<step>.bin                          recent versions only
-//   jobs/<job-id>/checkpoints/<step>/{weights.bin,optimizer.bin,manifest.json}
+//   jobs/<job-id>/weights/<step>-t<token>.bin                 recent versions only
+//   jobs/<job-id>/checkpoints/<step>-t<token>/{weights.bin,optimizer.bin,manifest.json}
 //   jobs/<job-id>/grads/<generation>/<step>/<shard>.bin       deleted after aggregation
-//   jobs/<job-id>/metrics/<first step>.jsonl                  one record per step, in chunks
+//   jobs/<job-id>/metrics/<first step>-t<token>.jsonl         one record per step, in chunks
+//
+// <token> is the fencing token of the coordinator that wrote the object: a coordinator that
+// stalled past its lease writes only under its own token, which nothing follows (readers
+// follow latest.json, moved by compare-and-set). Keys of releases before fencing tokens have
+// no -t<token> part and read as token 0.
 //   models/<name>/latest.json, best.json
 //   schedules/<schedule-id>.json
 //
@@ -59,9 +64,14 @@ export function weightsPrefix(jobId: string): string {
   return `${jobPrefix(jobId)}weights/`;
 }
 
-/** Shared weights version `step` (the weights the step's shards are computed against). */
-export function weightsKey(jobId: string, step: number): string {
-  return `${weightsPrefix(jobId)}${formatStep(step)}.bin`;
+/** '-t<token>' for a coordinator's fencing token; '' for token 0 (keys of earlier releases). */
+function tokenSuffix(token: number): string {
+  return token === 0 ? '' : `-t${validateCounter('fencing token', token, Number.MAX_SAFE_INTEGER)}`;
+}
+
+/** Shared weights version `step` (the weights the step's shards are computed against), written by the owner with `token`. */
+export function weightsKey(jobId: string, step: number, token: number): string {
+  return `${weightsPrefix(jobId)}${formatStep(step)}${tokenSuffix(token)}.bin`;
 }
 
 export function checkpointsPrefix(jobId: string): string {
@@ -77,8 +87,8 @@ export interface CheckpointKeys {
   readonly manifest: string;
 }
 
-export function checkpointKeys(jobId: string, step: number): CheckpointKeys {
-  const prefix = `${checkpointsPrefix(jobId)}${formatStep(step)}/`;
+export function checkpointKeys(jobId: string, step: number, token: number): CheckpointKeys {
+  const prefix = `${checkpointsPrefix(jobId)}${formatStep(step)}${tokenSuffix(token)}/`;
   return { prefix, weights: `${prefix}weights.bin`, optimizer: `${prefix}optimizer.bin`, manifest: `${prefix}manifest.json` };
 }
 
@@ -99,9 +109,9 @@ export function metricsPrefix(jobId: string): string {
   return `${jobPrefix(jobId)}metrics/`;
 }
 
-/** The chunk of metric records (JSON lines) that starts at firstStep. */
-export function metricsChunkKey(jobId: string, firstStep: number): string {
-  return `${metricsPrefix(jobId)}${formatStep(firstStep)}.jsonl`;
+/** The chunk of metric records (JSON lines) that starts at firstStep, written by the owner with `token`. */
+export function metricsChunkKey(jobId: string, firstStep: number, token: number): string {
+  return `${metricsPrefix(jobId)}${formatStep(firstStep)}${tokenSuffix(token)}.jsonl`;
 }
 
 /** Points at the last completed run's final checkpoint. */
@@ -125,10 +135,16 @@ export type StoreKeyInfo =
   | { readonly kind: 'datasetSegment'; readonly datasetId: string; readonly segment: number }
   | { readonly kind: 'jobSpec'; readonly jobId: string }
   | { readonly kind: 'jobLatest'; readonly jobId: string }
-  | { readonly kind: 'weights'; readonly jobId: string; readonly step: number }
-  | { readonly kind: 'checkpoint'; readonly jobId: string; readonly step: number; readonly file: 'weights' | 'optimizer' | 'manifest' }
+  | { readonly kind: 'weights'; readonly jobId: string; readonly step: number; readonly token: number }
+  | {
+      readonly kind: 'checkpoint';
+      readonly jobId: string;
+      readonly step: number;
+      readonly token: number;
+      readonly file: 'weights' | 'optimizer' | 'manifest';
+    }
   | { readonly kind: 'gradient'; readonly jobId: string; readonly generation: number; readonly step: number; readonly shard: number }
-  | { readonly kind: 'metricsChunk'; readonly jobId: string; readonly firstStep: number }
+  | { readonly kind: 'metricsChunk'; readonly jobId: string; readonly firstStep: number; readonly token: number }
   | { readonly kind: 'modelLatest'; readonly name: string }
   | { readonly kind: 'modelBest'; readonly name: string }
   | { readonly kind: 'schedule'; readonly scheduleId: string };
@@ -137,21 +153,36 @@ const ID = '([a-z0-9][a-z0-9._-]{0,99})';
 const NAME = '([A-Za-z0-9][A-Za-z0-9._-]{0,99})';
 const CHECKPOINT_FILES = { 'weights.bin': 'weights', 'optimizer.bin': 'optimizer', 'manifest.json': 'manifest' } as const;
 const STEP = `(\\d{${STEP_DIGITS}})`;
+/** An optional fencing token: '-t<digits>', read as 0 when absent. */
+const TOKEN = '(?:-t(\\d+))?';
+const token = (text: string | undefined): number => (text === undefined ? 0 : Number(text));
 const KEY_PATTERNS: readonly [RegExp, (m: readonly string[]) => StoreKeyInfo][] = [
   [new RegExp(`^datasets/${ID}/manifest\\.json$`), (m) => ({ kind: 'datasetManifest', datasetId: m[1]! })],
   [new RegExp(`^datasets/${ID}/segment-(\\d{5,})\\.bin$`), (m) => ({ kind: 'datasetSegment', datasetId: m[1]!, segment: Number(m[2]) })],
   [new RegExp(`^jobs/${ID}/spec\\.json$`), (m) => ({ kind: 'jobSpec', jobId: m[1]! })],
   [new RegExp(`^jobs/${ID}/latest\\.json$`), (m) => ({ kind: 'jobLatest', jobId: m[1]! })],
-  [new RegExp(`^jobs/${ID}/weights/${STEP}\\.bin$`), (m) => ({ kind: 'weights', jobId: m[1]!, step: Number(m[2]) })],
   [
-    new RegExp(`^jobs/${ID}/checkpoints/${STEP}/(weights\\.bin|optimizer\\.bin|manifest\\.json)$`),
-    (m) => ({ kind: 'checkpoint', jobId: m[1]!, step: Number(m[2]), file: CHECKPOINT_FILES[m[3] as keyof typeof CHECKPOINT_FILES] }),
+    new RegExp(`^jobs/${ID}/weights/${STEP}${TOKEN}\\.bin$`),
+    (m) => ({ kind: 'weights', jobId: m[1]!, step: Number(m[2]), token: token(m[3]) }),
+  ],
+  [
+    new RegExp(`^jobs/${ID}/checkpoints/${STEP}${TOKEN}/(weights\\.bin|optimizer\\.bin|manifest\\.json)$`),
+    (m) => ({
+      kind: 'checkpoint',
+      jobId: m[1]!,
+      step: Number(m[2]),
+      token: token(m[3]),
+      file: CHECKPOINT_FILES[m[4] as keyof typeof CHECKPOINT_FILES],
+    }),
   ],
   [
     new RegExp(`^jobs/${ID}/grads/(\\d{${GENERATION_DIGITS}})/${STEP}/(\\d{${SHARD_DIGITS}})\\.bin$`),
     (m) => ({ kind: 'gradient', jobId: m[1]!, generation: Number(m[2]), step: Number(m[3]), shard: Number(m[4]) }),
   ],
-  [new RegExp(`^jobs/${ID}/metrics/${STEP}\\.jsonl$`), (m) => ({ kind: 'metricsChunk', jobId: m[1]!, firstStep: Number(m[2]) })],
+  [
+    new RegExp(`^jobs/${ID}/metrics/${STEP}${TOKEN}\\.jsonl$`),
+    (m) => ({ kind: 'metricsChunk', jobId: m[1]!, firstStep: Number(m[2]), token: token(m[3]) }),
+  ],
   [new RegExp(`^models/${NAME}/latest\\.json$`), (m) => ({ kind: 'modelLatest', name: m[1]! })],
   [new RegExp(`^models/${NAME}/best\\.json$`), (m) => ({ kind: 'modelBest', name: m[1]! })],
   [new RegExp(`^schedules/${ID}\\.json$`), (m) => ({ kind: 'schedule', scheduleId: m[1]! })],

@@ -7,7 +7,7 @@
 // withFaults around a finished store makes them reach the caller.
 import { StoreConfigError } from './errors/store-config-error';
 import { StoreError } from './errors/store-error';
-import type { ObjectStore, StoreOperation } from './object-store';
+import type { ObjectStore, StoreOperation, VersionedObject } from './object-store';
 import { Sleepers } from './sleepers';
 
 export const INJECT_STORE_FAULTS_ENV = 'LSTM_INJECT_STORE_FAULTS';
@@ -41,7 +41,7 @@ export interface FaultPlan {
 }
 
 const PLAN_FIELDS = new Set(['failFirst', 'failForMs', 'afterMs', 'match', 'operations', 'mode', 'hangMs', 'log']);
-const OPERATIONS: readonly StoreOperation[] = ['get', 'getRange', 'put', 'head', 'list', 'delete'];
+const OPERATIONS: readonly StoreOperation[] = ['get', 'getRange', 'put', 'head', 'list', 'delete', 'getVersioned', 'putIfVersion'];
 
 function fail(problem: string): never {
   throw new StoreConfigError(`fault plan: ${problem}`);
@@ -126,6 +126,16 @@ export class FaultyStore implements ObjectStore {
   async put(key: string, body: Uint8Array | string): Promise<void> {
     await this.maybeFail('put', key);
     return this.inner.put(key, body);
+  }
+
+  async getVersioned(key: string): Promise<VersionedObject | null> {
+    await this.maybeFail('getVersioned', key);
+    return this.inner.getVersioned(key);
+  }
+
+  async putIfVersion(key: string, body: Uint8Array | string, expected: string | null): Promise<boolean> {
+    await this.maybeFail('putIfVersion', key);
+    return this.inner.putIfVersion(key, body, expected);
   }
 
   async head(key: string): Promise<{ size: number } | null> {

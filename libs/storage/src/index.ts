@@ -1,4 +1,4 @@
-export type { ObjectStore, StoreOperation } from './object-store';
+export type { ObjectStore, StoreOperation, VersionedObject } from './object-store';
 export { openStore, parseStoreUrl, resolveStoreOptions, DEFAULT_LIST_PAGE_SIZE } from './open-store';
 export type { OpenStoreOptions, StoreOptions, StoreLocation } from './open-store';
 export type { S3Credentials, S3Location } from './s3-store';

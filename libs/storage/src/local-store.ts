@@ -4,12 +4,18 @@
 // fsync, so not against power loss).
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
-import { dirname, join, sep } from 'node:path';
+import { basename, dirname, join, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ObjectNotFoundError } from './errors/object-not-found-error';
 import { assertValidKey, assertValidPrefix, TEMP_FILE_PREFIX } from './keys';
-import type { ObjectStore, StoreOperation } from './object-store';
+import { sha256Hex } from './checksum';
+import type { ObjectStore, StoreOperation, VersionedObject } from './object-store';
 import { asPlainBytes, assertRange, bodyBytes, rangeBeyondObjectError } from './bytes';
+
+/** A compare-and-set holds its lock for a read and a write: one held longer was left by a writer that died. */
+const LOCK_STALE_MS = 30_000;
+/** How long a compare-and-set waits for another one's lock. */
+const LOCK_WAIT_MS = 60_000;
 
 /** Errors that mean "no such object": a missing file or directory, or a directory in its place. */
 const MISSING_CODES = new Set(['ENOENT', 'ENOTDIR', 'EISDIR']);
@@ -82,6 +88,53 @@ export class LocalStore implements ObjectStore {
     } catch (error) {
       await rm(temp, { force: true });
       throw error;
+    }
+  }
+
+  async getVersioned(key: string): Promise<VersionedObject | null> {
+    const path = this.pathOf('getVersioned', key);
+    try {
+      const body = asPlainBytes(await readFile(path));
+      return { body, version: sha256Hex(body) };
+    } catch (error) {
+      if (MISSING_CODES.has(errorCode(error) ?? '')) return null;
+      throw error;
+    }
+  }
+
+  async putIfVersion(key: string, body: Uint8Array | string, expected: string | null): Promise<boolean> {
+    const path = this.pathOf('putIfVersion', key);
+    const release = await this.lock(path);
+    try {
+      const current = await this.getVersioned(key);
+      if ((current?.version ?? null) !== expected) return false;
+      await this.put(key, body);
+      return true;
+    } finally {
+      await release();
+    }
+  }
+
+  /**
+   * An exclusive lock on the object at path: a lock file created with O_EXCL next to it. A
+   * lock older than LOCK_STALE_MS belongs to a writer that died holding it and is broken.
+   */
+  private async lock(path: string): Promise<() => Promise<void>> {
+    const directory = dirname(path);
+    const lockPath = join(directory, `${TEMP_FILE_PREFIX}lock-${basename(path)}`);
+    const deadline = Date.now() + LOCK_WAIT_MS;
+    for (;;) {
+      await mkdir(directory, { recursive: true });
+      try {
+        await writeFile(lockPath, String(process.pid), { flag: 'wx' });
+        return () => rm(lockPath, { force: true });
+      } catch (error) {
+        if (errorCode(error) !== 'EEXIST') throw error;
+      }
+      const held = await stat(lockPath).catch(() => null);
+      if (held !== null && Date.now() - held.mtimeMs > LOCK_STALE_MS) await rm(lockPath, { force: true });
+      if (Date.now() > deadline) throw new Error(`${this.url}: could not lock ${basename(path)} within ${LOCK_WAIT_MS} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 2 + Math.random() * 8));
     }
   }
 

@@ -2,7 +2,13 @@
 // (see keys.ts); every implementation behaves the same for the same keys, so a job can move
 // between a local directory and an S3 bucket unchanged.
 
-export type StoreOperation = 'get' | 'getRange' | 'put' | 'head' | 'list' | 'delete';
+export type StoreOperation = 'get' | 'getRange' | 'put' | 'head' | 'list' | 'delete' | 'getVersioned' | 'putIfVersion';
+
+/** An object's bytes and a tag that changes with every write of it. */
+export interface VersionedObject {
+  readonly body: Uint8Array;
+  readonly version: string;
+}
 
 export interface ObjectStore {
   /** The whole object. Throws ObjectNotFoundError (code 'NotFound') when the key is missing. */
@@ -19,6 +25,15 @@ export interface ObjectStore {
   head(key: string): Promise<{ size: number } | null>;
   /** Every key that starts with prefix (a plain string prefix, '' for all), sorted. */
   list(prefix: string): Promise<string[]>;
+  /** The object and its version tag, or null when it is missing. */
+  getVersioned(key: string): Promise<VersionedObject | null>;
+  /**
+   * Writes the object only if its version is still `expected` (null: only if it does not
+   * exist), as one atomic compare-and-set among everyone who writes it through this call (S3:
+   * a conditional PutObject with If-Match / If-None-Match; a directory: a lock file and a
+   * rename). True when written, false when the object had changed.
+   */
+  putIfVersion(key: string, body: Uint8Array | string, expected: string | null): Promise<boolean>;
   /** Removes the object; a missing key is not an error. */
   delete(key: string): Promise<void>;
   /** Releases connections. Idempotent; calls after close fail with code 'Closed'. */

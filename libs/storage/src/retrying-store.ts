@@ -2,7 +2,7 @@
 // timeout. openStore puts it outermost, so faults injected by withFaults (inside it) are
 // retried like real ones.
 import { StoreError } from './errors/store-error';
-import type { ObjectStore, StoreOperation } from './object-store';
+import type { ObjectStore, StoreOperation, VersionedObject } from './object-store';
 import { backoffDelayMs, toStoreError, type RetryOptions } from './retry';
 import { Sleepers } from './sleepers';
 
@@ -31,6 +31,15 @@ export class RetryingStore implements ObjectStore {
 
   put(key: string, body: Uint8Array | string): Promise<void> {
     return this.call('put', key, () => this.inner.put(key, body));
+  }
+
+  getVersioned(key: string): Promise<VersionedObject | null> {
+    return this.call('getVersioned', key, () => this.inner.getVersioned(key));
+  }
+
+  /** Retried like the others: an attempt that timed out may have written, so a retry that finds its own write answers false. */
+  putIfVersion(key: string, body: Uint8Array | string, expected: string | null): Promise<boolean> {
+    return this.call('putIfVersion', key, () => this.inner.putIfVersion(key, body, expected));
   }
 
   head(key: string): Promise<{ size: number } | null> {

@@ -14,7 +14,7 @@ import {
 import { asPlainBytes, assertRange, bodyBytes, rangeBeyondObjectError } from './bytes';
 import { ObjectNotFoundError } from './errors/object-not-found-error';
 import { assertValidKey, assertValidPrefix } from './keys';
-import type { ObjectStore, StoreOperation } from './object-store';
+import type { ObjectStore, StoreOperation, VersionedObject } from './object-store';
 
 export interface S3Location {
   readonly bucket: string;
@@ -112,6 +112,35 @@ export class S3Store implements ObjectStore {
     const Key = this.objectKey('put', key);
     const bytes = bodyBytes(body);
     await this.client.send(new PutObjectCommand({ Bucket: this.location.bucket, Key, Body: bytes, ContentLength: bytes.length }));
+  }
+
+  async getVersioned(key: string): Promise<VersionedObject | null> {
+    const Key = this.objectKey('getVersioned', key);
+    try {
+      const answer = await this.client.send(new GetObjectCommand({ Bucket: this.location.bucket, Key }));
+      const body = answer.Body === undefined ? new Uint8Array(0) : asPlainBytes(await answer.Body.transformToByteArray());
+      return { body, version: answer.ETag ?? '' };
+    } catch (error) {
+      if (isMissing(error)) return null;
+      throw error;
+    }
+  }
+
+  async putIfVersion(key: string, body: Uint8Array | string, expected: string | null): Promise<boolean> {
+    const Key = this.objectKey('putIfVersion', key);
+    const bytes = bodyBytes(body);
+    const condition = expected === null ? { IfNoneMatch: '*' } : { IfMatch: expected };
+    try {
+      await this.client.send(
+        new PutObjectCommand({ Bucket: this.location.bucket, Key, Body: bytes, ContentLength: bytes.length, ...condition }),
+      );
+      return true;
+    } catch (error) {
+      // 412: the object changed (or exists); 409: another conditional write to it is in flight.
+      const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (status === 412 || status === 409) return false;
+      throw error;
+    }
   }
 
   head(key: string): Promise<{ size: number } | null> {

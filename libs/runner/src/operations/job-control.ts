@@ -3,7 +3,7 @@
 import {
   isFinalState,
   readJobPointer,
-  writeJobPointer,
+  updateJobPointer,
   writeJobRecord,
   type JobPointer,
   type JobRecord,
@@ -25,14 +25,14 @@ export interface JobControlConnection {
 
 /** Marks a stopped, failed or cancelled job runnable again; completed jobs stay completed. */
 export async function reopenJob(store: ObjectStore, jobId: string): Promise<JobPointer> {
-  const pointer = await readJobPointer(store, jobId);
-  if (pointer === null) throw new Error(`no job ${jobId} in ${store.url}`);
-  if (pointer.state === 'completed') throw new Error(`job ${jobId} already completed at step ${pointer.checkpoint?.step ?? 0}`);
-  if (pointer.state === 'running' || pointer.state === 'queued') return pointer;
-  const { message: _message, ...withoutMessage } = pointer;
-  const reopened: JobPointer = { ...withoutMessage, state: 'running', updatedAt: new Date().toISOString() };
-  await writeJobPointer(store, reopened);
-  return reopened;
+  const reopened = await updateJobPointer(store, jobId, null, (pointer) => {
+    if (pointer === null) throw new Error(`no job ${jobId} in ${store.url}`);
+    if (pointer.state === 'completed') throw new Error(`job ${jobId} already completed at step ${pointer.checkpoint?.step ?? 0}`);
+    if (pointer.state === 'running' || pointer.state === 'queued') return null;
+    const { message: _message, ...withoutMessage } = pointer;
+    return { ...withoutMessage, state: 'running', updatedAt: new Date().toISOString() };
+  });
+  return reopened!;
 }
 
 export type CancelOutcome =
@@ -57,13 +57,15 @@ export async function cancelJob(connection: JobControlConnection, jobId: string)
   } finally {
     redis.disconnect();
   }
-  await writeJobPointer(store, {
-    ...pointer,
-    state: 'cancelled',
-    message: 'cancelled while no coordinator ran it',
-    updatedAt: new Date().toISOString(),
+  // Only the pointer seen above: a coordinator that took the job meanwhile wrote its token,
+  // and then the cancel goes to it through Redis (the next round).
+  let superseded = false;
+  await updateJobPointer(store, jobId, null, (current) => {
+    superseded = current === null || current.fencingToken !== pointer.fencingToken || current.state !== pointer.state;
+    if (superseded) return null;
+    return { ...pointer, state: 'cancelled', message: 'cancelled while no coordinator ran it', updatedAt: new Date().toISOString() };
   });
-  return { kind: 'cancelled' };
+  return superseded ? cancelJob(connection, jobId) : { kind: 'cancelled' };
 }
 
 /**
@@ -96,7 +98,7 @@ export async function profileForResume(
 
 /** Marks a job that no coordinator runs failed, with the reason (a run that died before its first step). */
 export async function markJobFailed(store: ObjectStore, jobId: string, message: string): Promise<void> {
-  const pointer = await readJobPointer(store, jobId);
-  if (pointer === null || isFinalState(pointer.state)) return;
-  await writeJobPointer(store, { ...pointer, state: 'failed', message, updatedAt: new Date().toISOString() });
+  await updateJobPointer(store, jobId, null, (pointer) =>
+    pointer === null || isFinalState(pointer.state) ? null : { ...pointer, state: 'failed', message, updatedAt: new Date().toISOString() },
+  );
 }

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { ModelSpec } from '@lstm-runner/lstm-core';
 import { parameterLayout } from '@lstm-runner/lstm-core';
 import { prepareDataset, WindowLayout, type ByteSource, type DatasetManifest } from '@lstm-runner/data';
-import { shardPlanOf, writeJobPointer, writeJobRecord, type JobPointer, type JobRecord } from '@lstm-runner/job-store';
+import { shardPlanOf, updateJobPointer, writeJobRecord, type JobPointer, type JobRecord } from '@lstm-runner/job-store';
 import { jobSpecKey, SPEC_DEFAULTS, validateJobId, type JobSpec, type NumericsProfile } from '@lstm-runner/protocol';
 import type { ObjectStore } from '@lstm-runner/storage';
 
@@ -90,6 +90,10 @@ export async function createJob(options: CreateJobOptions): Promise<CreatedJob> 
     totalSteps: complete.totalSteps,
     updatedAt: new Date().toISOString(),
   };
-  await writeJobPointer(store, pointer);
+  // Only where there is none: a job id taken meanwhile by another submitter stays theirs.
+  await updateJobPointer(store, jobId, null, (current) => {
+    if (current !== null) throw new Error(`job ${jobId} already exists in ${store.url}; pick another --job-id`);
+    return pointer;
+  });
   return { record: complete, manifest: prepared.manifest, datasetCreated: prepared.created };
 }

@@ -2,7 +2,18 @@
 // start, a resume, a recovery), and recovers from a Redis that lost everything by resuming
 // from the last checkpoint. The steps themselves are the TrainingLoop's.
 import { loadManifest, WindowLayout, type ShardPlan } from '@lstm-runner/data';
-import { isFinalState, readJobPointer, readJobRecord, shardPlanOf, waitingNotice, type JobRecord } from '@lstm-runner/job-store';
+import {
+  isFinalState,
+  readCheckpoint,
+  readJobPointer,
+  readJobRecord,
+  shardPlanOf,
+  StaleOwnerError,
+  updateJobPointer,
+  waitingNotice,
+  type JobPointer,
+  type JobRecord,
+} from '@lstm-runner/job-store';
 import {
   DEFAULT_QUEUE_PREFIX,
   formatNumericsProfile,
@@ -20,6 +31,7 @@ import { connectRedis } from '../redis/redis-connection';
 import { cancelKey, generationKey } from '../redis/redis-layout';
 import { listLiveWorkers, servedProfiles } from '../operations/worker-registry';
 import { JobLease, type JobLeaseOptions } from './job-lease';
+import { publishModel } from './model-publishing';
 import { RunRecorder } from './run-recorder';
 import { restoreRun } from './run-state';
 import { ShardDispatcher, type ShardDispatcherOptions, type ShardEvent } from './shard-dispatcher';
@@ -133,7 +145,9 @@ export class Coordinator {
     const record = await readJobRecord(store, jobId);
     for (;;) {
       const pointer = await readJobPointer(store, jobId);
-      if (pointer !== null && isFinalState(pointer.state)) {
+      // A completed job whose coordinator died before publishing its model is still owed that.
+      const unpublished = pointer?.state === 'completed' && pointer.published === false;
+      if (pointer !== null && isFinalState(pointer.state) && !unpublished) {
         return {
           jobId,
           state: pointer.state,
@@ -159,13 +173,14 @@ export class Coordinator {
         };
       }
       try {
+        if (unpublished) return await this.finishPublishing(record, pointer, lease);
         return await this.runGeneration(record, lease, runOptions);
       } catch (error) {
         if (error instanceof RedisResetError) {
           log(error.message);
           continue;
         }
-        if (error instanceof LeaseLostError) {
+        if (error instanceof LeaseLostError || error instanceof StaleOwnerError) {
           log(error.message);
           return { jobId, state: 'running', step: -1, message: error.message };
         }
@@ -174,6 +189,22 @@ export class Coordinator {
         await lease.release();
       }
     }
+  }
+
+  /** Publishes the model of a completed job whose coordinator died before it could, under this lease's token. */
+  private async finishPublishing(record: JobRecord, pointer: JobPointer, lease: JobLease): Promise<JobOutcome> {
+    const { store, log } = this.options;
+    const final = pointer.checkpoint;
+    if (final === null) throw new Error(`job ${record.id}: completed without a checkpoint`);
+    const { manifest } = await readCheckpoint(store, final.prefix);
+    // The pointer takes this token first: an earlier owner still publishing is refused from here on.
+    await updateJobPointer(store, record.id, lease.token, (current) =>
+      current === null ? null : { ...current, fencingToken: lease.token },
+    );
+    await publishModel(store, record, final, manifest.validation, lease.token);
+    await updateJobPointer(store, record.id, lease.token, (current) => (current === null ? null : { ...current, published: true }));
+    log(`job ${record.id}: published the model its coordinator left unpublished`);
+    return { jobId: record.id, state: 'completed', step: final.step };
   }
 
   /** One generation: restore from the store, mark it in Redis, run the steps. */
@@ -186,7 +217,8 @@ export class Coordinator {
     const plan = await this.planFor(record);
     const restored = await restoreRun(store, record, previous);
     const recorder = new RunRecorder({ store, record, plan, generation, fence: lease, keepWeights: this.options.keepWeights }, restored);
-    await recorder.markRunning();
+    const marked = await recorder.markRunning();
+    if (marked !== null && isFinalState(marked.state)) return { jobId, state: marked.state, step: marked.checkpoint?.step ?? 0 };
     await this.redis.set(generationKey(prefix, jobId), String(generation));
     await this.redis.del(cancelKey(prefix, jobId));
     const dispatcher = this.dispatcherFor(record);
@@ -194,7 +226,7 @@ export class Coordinator {
     log(
       `job ${jobId}: generation ${generation}, from step ${restored.training.step} of ${plan.totalSteps}${stale > 0 ? `, dropped ${stale} stale shard jobs` : ''}`,
     );
-    const weightsSha256 = await recorder.open(restored.training);
+    const weights = await recorder.open(restored.training);
     const profile = formatNumericsProfile(record.profile);
     const watch = new WorkerWatch(
       profile,
@@ -223,7 +255,7 @@ export class Coordinator {
         onProgress: (progress) => this.observe(progress, profile),
       },
       restored.training,
-      weightsSha256,
+      weights,
     );
     this.running.set(jobId, { jobId, profile: record.profile, shardsPerStep: plan.shardsInStep(0) });
     this.options.metrics?.jobsRunning.inc({ profile });

@@ -1,31 +1,35 @@
 // What a run writes besides the step math: the job pointer, weight versions, metric chunks,
-// checkpoints, pruning, the final state and the published model. Every write is fenced by
-// the lease. A step's metrics write and pruning run while the next step's shards compute;
-// whatever reads or replaces what they write waits for them first (settle).
+// checkpoints, pruning, the final state and the published model. Every object it writes lives
+// under its fencing token (weights, checkpoints, metric chunks), where nothing follows it
+// unless the job pointer does; the pointer moves only by a compare-and-set that refuses an
+// owner whose token is no longer the job's (StaleOwnerError). A step's metrics write and
+// pruning run while the next step's shards compute; whatever reads or replaces what they
+// write waits for them first (settle).
 import { SHUFFLE_VERSION, type ShardPlan } from '@lstm-runner/data';
 import {
   dropMetricsAfter,
-  readModelPointer,
+  isFinalState,
+  updateJobPointer,
   writeCheckpoint,
-  writeJobPointer,
   writeMetricsChunk,
-  writeModelPointer,
   writeWeights,
   type CheckpointRef,
+  type JobPointer,
   type JobRecord,
   type JobState,
   type MetricRecord,
-  type ModelPointer,
   type WorkerWait,
+  type WrittenWeights,
 } from '@lstm-runner/job-store';
-import { checkpointKeys, gradientStepPrefix, weightsKey } from '@lstm-runner/protocol';
+import { checkpointKeys, gradientStepPrefix, parseStoreKey, weightsKey, weightsPrefix } from '@lstm-runner/protocol';
 import type { ObjectStore } from '@lstm-runner/storage';
+import { publishModel } from './model-publishing';
 import type { RestoredRun, TrainingState } from './run-state';
 
-/** The proof of ownership every write needs (the job's lease). */
+/** The proof of ownership every write needs (the job's lease and its fencing token). */
 export interface Fence {
   readonly token: number;
-  /** Throws unless the owner still holds the job. */
+  /** Throws unless the owner still holds the job: a cheap early stop; the pointer's compare-and-set is what fences. */
   assertHeld(): Promise<void>;
 }
 
@@ -48,6 +52,8 @@ export class RunRecorder {
   private bookkeeping: Promise<void> = Promise.resolve();
   /** Kept in every pointer written while set. */
   private waiting: WorkerWait | null = null;
+  /** Pointer writes, one after the other: each is built from the state when its turn comes. */
+  private pointerWrites: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly options: RunRecorderOptions,
@@ -67,27 +73,46 @@ export class RunRecorder {
     return write();
   }
 
-  private writePointer(state: JobState, message?: string): Promise<void> {
-    const { record, generation, fence, store } = this.options;
-    return this.fenced(() =>
-      writeJobPointer(store, {
-        version: 1,
-        id: record.id,
-        name: record.name,
-        state,
-        generation,
-        fencingToken: fence.token,
-        checkpoint: this.lastCheckpoint,
-        totalSteps: record.totalSteps,
-        ...(message === undefined ? {} : { message }),
-        ...(this.waiting === null || state !== 'running' ? {} : { waiting: this.waiting }),
-        updatedAt: new Date().toISOString(),
-      }),
-    );
+  private get token(): number {
+    return this.options.fence.token;
   }
 
-  /** Marks the job running in this generation (first: a crash after it makes the next owner take a new generation). */
-  markRunning(): Promise<void> {
+  /**
+   * Moves the pointer (in turn with the other pointer writes) by compare-and-set, as this
+   * owner; resolves with the pointer as it stands afterwards. A pointer another writer has
+   * made final (a cancel of a job nobody owned yet) is left as it is.
+   */
+  private writePointer(state: JobState, extra: Partial<Pick<JobPointer, 'message' | 'published'>> = {}): Promise<JobPointer | null> {
+    const { record, generation, store } = this.options;
+    const write = this.pointerWrites.then(() =>
+      updateJobPointer(store, record.id, this.token, (current) =>
+        current !== null && isFinalState(current.state) && current.fencingToken < this.token && state === 'running'
+          ? null
+          : {
+              version: 1,
+              id: record.id,
+              name: record.name,
+              state,
+              generation,
+              fencingToken: this.token,
+              checkpoint: this.lastCheckpoint,
+              totalSteps: record.totalSteps,
+              ...extra,
+              ...(this.waiting === null || state !== 'running' ? {} : { waiting: this.waiting }),
+              updatedAt: new Date().toISOString(),
+            },
+      ),
+    );
+    this.pointerWrites = write.catch(() => undefined);
+    return write;
+  }
+
+  /**
+   * Marks the job running in this generation, under this owner's token (first: a crash after
+   * it makes the next owner take a new generation). Resolves with the pointer afterwards: a
+   * final one when the job ended (was cancelled) before this owner took it.
+   */
+  markRunning(): Promise<JobPointer | null> {
     return this.writePointer('running');
   }
 
@@ -97,15 +122,25 @@ export class RunRecorder {
     await this.writePointer('running');
   }
 
-  /** Drops metrics of the steps to be replayed and writes the start weights; returns their sha256. */
-  async open(training: TrainingState): Promise<string> {
-    await this.fenced(() => dropMetricsAfter(this.options.store, this.options.record.id, training.step));
+  /**
+   * Drops metrics of the steps to be replayed, starts this owner's chunk at the first of them
+   * (it hides what earlier owners recorded from there), removes earlier owners' weight
+   * versions, and writes the start weights.
+   */
+  async open(training: TrainingState): Promise<WrittenWeights> {
+    const { store, record } = this.options;
+    await this.fenced(() => dropMetricsAfter(store, record.id, training.step));
+    await this.fenced(() => writeMetricsChunk(store, record.id, training.step, this.token, []));
+    for (const key of await store.list(weightsPrefix(record.id))) {
+      const info = parseStoreKey(key);
+      if (info?.kind === 'weights' && info.token !== this.token) await store.delete(key);
+    }
     return this.writeWeights(training);
   }
 
-  /** Writes weights version training.step; returns the sha256 of its bytes. */
-  writeWeights(training: TrainingState): Promise<string> {
-    return this.fenced(() => writeWeights(this.options.store, this.options.record.id, training.step, training.params));
+  /** Writes weights version training.step under this owner's token. */
+  writeWeights(training: TrainingState): Promise<WrittenWeights> {
+    return this.fenced(() => writeWeights(this.options.store, this.options.record.id, training.step, this.token, training.params));
   }
 
   /** Appends the step's record; writing it and pruning the step's leftovers happen in the background. */
@@ -116,7 +151,7 @@ export class RunRecorder {
     const previous = this.bookkeeping;
     this.bookkeeping = (async () => {
       await previous;
-      await this.fenced(() => writeMetricsChunk(this.options.store, this.options.record.id, start, records));
+      await this.fenced(() => writeMetricsChunk(this.options.store, this.options.record.id, start, this.token, records));
       await this.prune(metric.step);
     })();
     this.bookkeeping.catch(() => undefined);
@@ -140,6 +175,10 @@ export class RunRecorder {
     if (this.lastCheckpoint?.step === training.step) return;
     const { store, record, plan, generation } = this.options;
     const position = plan.position(training.step);
+    // A checkpoint at a new best validation loss is the best checkpoint: say where it is.
+    if (training.validation.bestStep === training.step) {
+      training.validation = { ...training.validation, bestCheckpoint: checkpointKeys(record.id, training.step, this.token).prefix };
+    }
     this.lastCheckpoint = await this.fenced(() =>
       writeCheckpoint(
         store,
@@ -154,6 +193,7 @@ export class RunRecorder {
           validation: training.validation,
           metricsCount: this.recordsBefore + this.chunk.length,
           generation,
+          fencingToken: this.token,
         },
         training.params,
         training.optimizer.exportState(),
@@ -168,37 +208,28 @@ export class RunRecorder {
   /** Writes the job's final state (after the background writes). */
   async finish(state: JobState, message?: string): Promise<void> {
     await this.settle();
-    await this.writePointer(state, message);
+    await this.writePointer(state, message === undefined ? {} : { message });
   }
 
-  /** models/<name>/latest.json -> this run's final checkpoint; best.json -> its lowest validation loss, when lower than the model's best so far. */
-  async publishModel(training: TrainingState): Promise<void> {
-    const { store, record } = this.options;
+  /**
+   * Completes the job, then publishes its model: the pointer says 'completed' first, by
+   * compare-and-set (a stale owner stops here and publishes nothing), with `published:
+   * false` until the model pointers are written, so that a coordinator that dies in between
+   * leaves the publishing to the next one (Coordinator.runJob).
+   */
+  async complete(training: TrainingState): Promise<void> {
     const final = this.lastCheckpoint;
-    if (final === null) throw new Error(`job ${record.id}: no checkpoint to publish`);
-    const pointer = (checkpoint: CheckpointRef, validationLoss: number | null): ModelPointer => ({
-      name: record.name,
-      jobId: record.id,
-      checkpoint: checkpoint.prefix,
-      step: checkpoint.step,
-      datasetId: record.datasetId,
-      validationLoss,
-      updatedAt: new Date().toISOString(),
-    });
-    await this.fenced(() => writeModelPointer(store, 'latest', pointer(final, training.validation.lastLoss)));
-    const { bestStep, bestLoss } = training.validation;
-    if (bestStep === null || bestLoss === null) return;
-    const previousBest = await readModelPointer(store, record.name, 'best').catch(() => null);
-    if (previousBest?.validationLoss == null || bestLoss < previousBest.validationLoss) {
-      const best = { step: bestStep, prefix: checkpointKeys(record.id, bestStep).prefix };
-      await this.fenced(() => writeModelPointer(store, 'best', pointer(best, bestLoss)));
-    }
+    if (final === null) throw new Error(`job ${this.options.record.id}: no checkpoint to publish`);
+    await this.settle();
+    await this.writePointer('completed', { published: false });
+    await publishModel(this.options.store, this.options.record, final, training.validation, this.token);
+    await this.writePointer('completed', { published: true });
   }
 
   private async prune(step: number): Promise<void> {
     const { store, record, generation, keepWeights } = this.options;
     for (const key of await store.list(gradientStepPrefix(record.id, generation, step - 1))) await store.delete(key);
     const oldest = step - keepWeights;
-    if (oldest >= 0) await store.delete(weightsKey(record.id, oldest));
+    if (oldest >= 0) await store.delete(weightsKey(record.id, oldest, this.token));
   }
 }

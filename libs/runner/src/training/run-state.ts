@@ -2,14 +2,7 @@
 // fresh weights, or the weights of the checkpoint a scheduled firing warm-starts from.
 import { createOptimizer, initializeParameters, parameterLayout, type Optimizer } from '@lstm-runner/lstm-core';
 import { SHUFFLE_VERSION } from '@lstm-runner/data';
-import {
-  readCheckpoint,
-  readCheckpointAt,
-  type CheckpointRef,
-  type JobPointer,
-  type JobRecord,
-  type ValidationState,
-} from '@lstm-runner/job-store';
+import { readCheckpoint, type CheckpointRef, type JobPointer, type JobRecord, type ValidationState } from '@lstm-runner/job-store';
 import type { ObjectStore } from '@lstm-runner/storage';
 import { TrainingFailedError } from '../errors/training-failed-error';
 
@@ -39,7 +32,7 @@ export async function restoreRun(store: ObjectStore, record: JobRecord, pointer:
   if (pointer?.checkpoint == null) {
     let params = initializeParameters(record.model, record.spec.training.seed);
     if (record.warmStartFrom !== undefined) {
-      params = (await readCheckpointAt(store, record.warmStartFrom)).weights;
+      params = (await readCheckpoint(store, record.warmStartFrom)).weights;
       if (params.length !== parameterCount) {
         throw new TrainingFailedError(
           record.id,
@@ -53,7 +46,7 @@ export async function restoreRun(store: ObjectStore, record: JobRecord, pointer:
       metricsCount: 0,
     };
   }
-  const { manifest, weights, optimizer } = await readCheckpoint(store, record.id, pointer.checkpoint.step);
+  const { manifest, weights, optimizer } = await readCheckpoint(store, pointer.checkpoint.prefix);
   if (manifest.shuffleVersion !== SHUFFLE_VERSION) {
     throw new TrainingFailedError(
       record.id,

@@ -157,7 +157,7 @@ async function runLoop(options: {
 
 async function finalWeights(run: LoopRun): Promise<Float32Array> {
   const pointer = await readJobPointer(run.store, run.jobId);
-  return (await readCheckpoint(run.store, run.jobId, pointer!.checkpoint!.step)).weights;
+  return (await readCheckpoint(run.store, pointer!.checkpoint!.prefix)).weights;
 }
 
 describe('TrainingLoop over an in-process shard runner', () => {
@@ -176,8 +176,8 @@ describe('TrainingLoop over an in-process shard runner', () => {
     const keys = [...run.store.objects.keys()];
     expect(keys.filter((key) => key.includes('/grads/'))).toEqual([]);
     expect(keys.filter((key) => key.includes('/weights/')).sort()).toEqual([
-      expect.stringMatching(/weights\/0000000009\.bin$/),
-      expect.stringMatching(/weights\/0000000010\.bin$/),
+      expect.stringMatching(/weights\/0000000009-t1\.bin$/),
+      expect.stringMatching(/weights\/0000000010-t1\.bin$/),
     ]);
   });
 

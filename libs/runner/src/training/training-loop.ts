@@ -5,11 +5,10 @@
 // (from the coordinator) throws when the lease is lost, Redis was reset or a stop or cancel
 // was asked for.
 import type { ShardPlan, StepPosition } from '@lstm-runner/data';
-import type { JobRecord, JobState, MetricRecord } from '@lstm-runner/job-store';
+import type { JobRecord, JobState, MetricRecord, WrittenWeights } from '@lstm-runner/job-store';
 import {
   decodeFloat32Vector,
   shardTaskId,
-  weightsKey,
   type GradientJobData,
   type GradientJobResult,
   type ShardKind,
@@ -65,8 +64,8 @@ export class TrainingLoop {
   constructor(
     private readonly options: TrainingLoopOptions,
     private readonly state: TrainingState,
-    /** The sha256 of the bytes of weights version state.step (RunRecorder.open wrote them). */
-    private weightsSha256: string,
+    /** Weights version state.step, as RunRecorder.open wrote them. */
+    private weights: WrittenWeights,
   ) {}
 
   /** Runs steps until the job completes, fails, is cancelled or stopped; writes its final state. */
@@ -76,9 +75,9 @@ export class TrainingLoop {
     try {
       while (this.state.step < plan.totalSteps) await this.step();
       await recorder.writeCheckpoint(this.state);
-      await recorder.publishModel(this.state);
+      await recorder.complete(this.state);
       log(`job ${jobId}: completed at step ${this.state.step}`);
-      return await this.finish('completed');
+      return { jobId, state: 'completed', step: this.state.step };
     } catch (error) {
       if (error instanceof StopRequested) return this.stopped(error);
       if (error instanceof ShardFailedError) {
@@ -126,7 +125,7 @@ export class TrainingLoop {
     if (outcome.kind === 'rejected') throw new TrainingFailedError(record.id, `step ${this.state.step}: ${outcome.reason}`);
     this.state.params = outcome.params;
     this.state.step += 1;
-    this.weightsSha256 = await recorder.writeWeights(this.state);
+    this.weights = await recorder.writeWeights(this.state);
     // The training step ends here; validation and bookkeeping are not part of its speed.
     const stepMs = Date.now() - started;
     const step = this.state.step;
@@ -217,8 +216,8 @@ export class TrainingLoop {
         stepInEpoch: position.stepInEpoch,
         shard,
         kind,
-        weightsKey: weightsKey(record.id, step),
-        weightsSha256: this.weightsSha256,
+        weightsKey: this.weights.key,
+        weightsSha256: this.weights.sha256,
         datasetId: record.datasetId,
       },
     };
