@@ -15,16 +15,17 @@ from torch import nn
 
 
 class CharLM(nn.Module):
-    """tokens [B,T] -> embedding E -> LSTM H -> dense over V: logits [B,V] of the last step
-    ('last': the character after the window) or [B,T,V] of every step ('sequence')."""
+    """tokens [B,T] -> embedding E -> `layers` stacked LSTMs of H -> dense over V: logits
+    [B,V] of the last step ('last': the character after the window) or [B,T,V] of every
+    step ('sequence')."""
 
-    def __init__(self, V, E, H, output='last'):
+    def __init__(self, V, E, H, output='last', layers=1):
         super().__init__()
         if output not in ('last', 'sequence'):
             raise ValueError(f"output must be 'last' or 'sequence', got {output!r}")
         self.output = output
         self.embedding = nn.Embedding(V, E)
-        self.lstm = nn.LSTM(E, H, batch_first=True)
+        self.lstm = nn.LSTM(E, H, num_layers=layers, batch_first=True)
         self.dense = nn.Linear(H, V)
 
     def forward(self, tokens):
