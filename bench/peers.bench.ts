@@ -75,7 +75,12 @@ async function benchRegistry(): Promise<{ registry: BackendRegistry; nativeMissi
 /** `name`, or with 'auto' the first of DEFAULT_BACKENDS that loads here. */
 async function chooseBackend(name: string): Promise<ChosenBackend> {
   const { registry, nativeMissing } = await benchRegistry();
-  return { loaded: await registry.load(name), nativeMissing };
+  try {
+    return { loaded: await registry.load(name), nativeMissing };
+  } catch (error) {
+    const why = name === 'native' && nativeMissing !== null ? ` (${nativeMissing})` : '';
+    throw new Error(`--backend ${name}: ${error instanceof Error ? error.message : String(error)}${why}`, { cause: error });
+  }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -318,7 +323,7 @@ async function main(): Promise<void> {
       },
       rounds: ROUNDS,
       ours: { backend: backend.name, description: backendLine, requested: chosen.loaded.requested },
-      peer: peer === null ? { skipped: (setup as { skipped: string }).skipped } : { python: PYTHON, ...peer.description, openblasCoretype: peer.coretype },
+      peer: peer === null ? { skipped: (setup as { skipped: string }).skipped } : { interpreter: PYTHON, ...peer.description, openblasCoretype: peer.coretype },
       charLm: { title: workloads.find((w) => w.key === 'charLm')!.title, ...stepResult('charLm') },
       timeSeries: { title: workloads.find((w) => w.key === 'timeSeries')!.title, ...stepResult('timeSeries') },
       endToEnd: {
@@ -367,6 +372,11 @@ async function main(): Promise<void> {
 
 if (process.argv[1] === import.meta.filename) {
   const ourStep = flagValue('--ours-step');
-  if (ourStep !== undefined) await serveOurStep(ourStep, flagValue('--backend') ?? 'auto');
-  else await main();
+  try {
+    if (ourStep !== undefined) await serveOurStep(ourStep, flagValue('--backend') ?? 'auto');
+    else await main();
+  } catch (error) {
+    console.error(`bench:peers: ${error instanceof Error ? error.message : String(error)}`);
+    process.exitCode = 1;
+  }
 }
