@@ -34,7 +34,7 @@ export const STEPS = Number(process.env['BENCH_STEPS'] ?? 40);
 // dataset segments on its first shards, and with 2 workers each sees half the shards, so
 // its warm-up lasts twice as many steps (measured: shards ran 70-110 ms up to step 8, then
 // 58-62 ms, with 1 worker and with 2).
-export const WARMUP_STEPS = 8;
+const WARMUP_STEPS = 8;
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 5);
 
 function median(values: readonly number[]): number {
@@ -63,7 +63,7 @@ function benchAggregation(): { msMedian: number; parameters: number; shards: num
   return { msMedian: median(times), parameters, shards: 8 };
 }
 
-export interface EndToEnd {
+interface EndToEnd {
   readonly workers: number;
   readonly windowsPerSecond: number;
   readonly msPerStep: number;
