@@ -15,6 +15,7 @@
 // process, the time series' figures moved by up to 10% (the wasm heap the char-LM and its
 // tfjs-layers model leave behind).
 // Prints a table and writes bench/results/core.json. Asserts nothing about time.
+// bench/peers.bench.ts imports the workloads and our step from here.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -23,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 // The full tfjs for the layers API; it shares tfjs-core's global engine with lstm-core.
 import * as tf from '@tensorflow/tfjs';
 import {
+  clipByGlobalNorm,
   createOptimizer,
   createRng,
   createTfjsBackend,
@@ -34,7 +36,7 @@ import {
   type ModelSpec,
 } from '@lstm-runner/lstm-core';
 
-interface Workload {
+export interface Workload {
   readonly key: 'charLm' | 'timeSeries';
   readonly title: string;
   readonly spec: ModelSpec;
@@ -52,7 +54,7 @@ interface Workload {
 // initial weights do not change the cost of a step.
 const LAYERS_LSTM = { recurrentActivation: 'sigmoid', recurrentInitializer: 'glorotUniform' } as const;
 
-const workloads: Workload[] = [
+export const workloads: Workload[] = [
   {
     key: 'charLm',
     title: 'char-LM: V=60 -> E=50 -> LSTM 128 -> softmax 60, B=128, T=100',
@@ -190,16 +192,17 @@ function createReplay(products: readonly Product[]): { run(): number; dispose():
   };
 }
 
-function median(values: readonly number[]): number {
+export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = sorted.length >> 1;
   return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
-const round = (value: number, digits: number): number => Number(value.toFixed(digits));
+export const round = (value: number, digits: number): number => Number(value.toFixed(digits));
 const mib = (bytes: number): number => round(bytes / 1048576, 1);
 
-function makeBatch(workload: Workload): Batch<Float32Array> {
+/** A random batch of the workload's shape, the same for every step: the cost of a step does not depend on the data. */
+export function makeBatch(workload: Pick<Workload, 'spec' | 'B' | 'T'>): Batch<Float32Array> {
   const { spec, B, T } = workload;
   const rng = createRng(42);
   if (spec.input.kind === 'tokens') {
@@ -237,19 +240,29 @@ function layersData(
   return { x: tf.tensor3d(batch.features!, [B, T, spec.input.size]), y: tf.tensor2d(batch.targets!, [B, 1]) };
 }
 
-async function measure(workload: Workload, backend: ComputeBackend<Float32Array>) {
-  const { spec, B, T } = workload;
-  const batch = makeBatch(workload);
+/**
+ * Our whole training step on `batch`: lossAndGradient (forward, BPTT, embedding scatter-add),
+ * the mean over the batch, clipping by global norm when `clipNorm` is given, and Adam.
+ */
+export function createTrainingStep(spec: ModelSpec, backend: ComputeBackend<Float32Array>, batch: Batch<Float32Array>, clipNorm?: number): () => void {
   const params = initializeParameters(spec, 1);
   const grads = new Float32Array(params.length);
   const adam = createOptimizer({ type: 'adam', learningRate: 0.001 }, params.length);
   const activations = new ModelActivations((length) => backend.allocate(length));
-  const ourStep = (): void => {
+  return (): void => {
     grads.fill(0);
     const { count } = lossAndGradient(backend, spec, params, batch, grads, activations);
     for (let k = 0; k < grads.length; k++) grads[k] = grads[k]! / count;
+    if (clipNorm !== undefined) clipByGlobalNorm(grads, clipNorm);
     adam.apply(params, grads);
   };
+}
+
+async function measure(workload: Workload, backend: ComputeBackend<Float32Array>) {
+  const { spec, B, T } = workload;
+  const batch = makeBatch(workload);
+  const params = initializeParameters(spec, 1);
+  const ourStep = createTrainingStep(spec, backend, batch);
   const timed = (step: () => void): number => {
     const start = performance.now();
     step();
@@ -415,6 +428,8 @@ async function main(): Promise<void> {
   console.log(`wrote ${file}`);
 }
 
-const workloadFlag = process.argv.indexOf('--workload');
-if (workloadFlag >= 0) await measureOne(process.argv[workloadFlag + 1] ?? '', process.argv[process.argv.indexOf('--out') + 1] ?? '');
-else await main();
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const workloadFlag = process.argv.indexOf('--workload');
+  if (workloadFlag >= 0) await measureOne(process.argv[workloadFlag + 1] ?? '', process.argv[process.argv.indexOf('--out') + 1] ?? '');
+  else await main();
+}

@@ -18,6 +18,7 @@
 //      characters, 10.7 million of them (target <= 500 MB), and the coordinator's peak.
 // Real processes, a private redis-server and a local store directory. Prints a table and
 // writes bench/results/distributed.json. Asserts nothing about time.
+// bench/peers.bench.ts imports its end-to-end runs from here.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -37,7 +38,7 @@ import { aggregateShardGradients } from '@lstm-runner/runner';
 import { startRedisServer } from '../test-support/servers';
 
 const ROOT = join(import.meta.dirname, '..');
-const STEPS = Number(process.env['BENCH_STEPS'] ?? 40);
+export const STEPS = Number(process.env['BENCH_STEPS'] ?? 40);
 // Steps left out at the start: each worker JIT-compiles, sizes its buffers and caches its
 // dataset segments on its first shards, and with 2 workers each sees half the shards, so
 // its warm-up lasts twice as many steps (measured: shards ran 70-110 ms up to step 8, then
@@ -111,25 +112,25 @@ function trainCommand(spec: string, jobId: string, workers: number, redisUrl: st
   ] as const;
 }
 
-/** The bench's char-LM (E=50, H=128, B=128, shards of 32, wasm) on a corpus of .lstm/data, as a spec file. */
-function writeCharLmSpec(file: string, name: string, corpus: string, windowStep: number, training: string): void {
+/** The bench's char-LM (E=50, H=128, B=128, shards of 32) on a corpus of .lstm/data, as a spec file, on `backend` (1 thread). */
+export function writeCharLmSpec(file: string, name: string, corpus: string, windowStep: number, training: string, backend = 'wasm'): void {
   writeFileSync(
     file,
     `name: ${name}
 data: { source: ${join(ROOT, '.lstm/data', corpus)}, format: text, text: { lowercase: true }, window: { lookBack: 100, step: ${windowStep} }, validation: 0.01 }
 model: { embedding: 50, layers: [128] }
-training: { epochs: 1, batchSize: 128, shardSize: 32, seed: 42, checkpointEvery: 1000, profile: { backend: wasm, threads: 1 }, ${training} }
+training: { epochs: 1, batchSize: 128, shardSize: 32, seed: 42, checkpointEvery: 1000, profile: { backend: ${backend}, threads: 1 }, ${training} }
 `,
   );
 }
 
-function runTraining(spec: string, jobId: string, workers: number, redisUrl: string, storeDir: string): void {
+export function runTraining(spec: string, jobId: string, workers: number, redisUrl: string, storeDir: string): void {
   const [command, args, options] = trainCommand(spec, jobId, workers, redisUrl, storeDir, 'cache');
   const result = spawnSync(command, args, { ...options, encoding: 'utf8' });
   if (result.status !== 0) throw new Error(`training with ${workers} workers failed:\n${result.stderr}`);
 }
 
-async function measure(storeDir: string, jobId: string, workers: number): Promise<EndToEnd> {
+export async function measureEndToEnd(storeDir: string, jobId: string, workers: number): Promise<EndToEnd> {
   const store = openStore(storeDir);
   try {
     const intervals = steadyIntervals(await readMetrics(store, jobId));
@@ -262,7 +263,7 @@ async function main(): Promise<void> {
       for (const workers of [1, 2]) {
         const jobId = `bench-r${round}-${workers}w`;
         runTraining(spec, jobId, workers, redis.url, storeDir);
-        measured.push(await measure(storeDir, jobId, workers));
+        measured.push(await measureEndToEnd(storeDir, jobId, workers));
       }
       const [one, two] = measured as [EndToEnd, EndToEnd];
       const ceilingOne = await measureCeiling(1);
@@ -337,5 +338,7 @@ async function main(): Promise<void> {
   }
 }
 
-if (process.argv.includes('--compute-only')) await computeOnly();
-else await main();
+if (process.argv[1] === import.meta.filename) {
+  if (process.argv.includes('--compute-only')) await computeOnly();
+  else await main();
+}
