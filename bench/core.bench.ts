@@ -244,7 +244,12 @@ function layersData(
  * Our whole training step on `batch`: lossAndGradient (forward, BPTT, embedding scatter-add),
  * the mean over the batch, clipping by global norm when `clipNorm` is given, and Adam.
  */
-export function createTrainingStep(spec: ModelSpec, backend: ComputeBackend<Float32Array>, batch: Batch<Float32Array>, clipNorm?: number): () => void {
+export function createTrainingStep(
+  spec: ModelSpec,
+  backend: ComputeBackend<Float32Array>,
+  batch: Batch<Float32Array>,
+  clipNorm?: number,
+): () => void {
   const params = initializeParameters(spec, 1);
   const grads = new Float32Array(params.length);
   const adam = createOptimizer({ type: 'adam', learningRate: 0.001 }, params.length);

@@ -50,8 +50,10 @@ export interface LearningDataSummary {
 /** Writes the files of the header comment into options.outDir and returns what they hold. */
 export async function writeLearningData(options: LearningDataOptions): Promise<LearningDataSummary> {
   const spec = await loadJobSpec(options.specPath);
-  if (spec.data.format !== 'text') throw new Error(`${options.specPath}: data.format is ${spec.data.format}; the learning comparison takes text`);
-  if (spec.data.source.startsWith('s3://')) throw new Error(`${options.specPath}: data.source ${spec.data.source}: the learning comparison reads a local file`);
+  if (spec.data.format !== 'text')
+    throw new Error(`${options.specPath}: data.format is ${spec.data.format}; the learning comparison takes text`);
+  if (spec.data.source.startsWith('s3://'))
+    throw new Error(`${options.specPath}: data.source ${spec.data.source}: the learning comparison reads a local file`);
   const seed = options.seed ?? spec.training.seed;
   const storeDir = await mkdtemp(join(os.tmpdir(), 'lstm-learning-data-'));
   const store = openStore(storeDir);
@@ -59,7 +61,9 @@ export async function writeLearningData(options: LearningDataOptions): Promise<L
     const { manifest } = await prepareDataset({ store, data: spec.data, source: localFileSource(spec.data.source) });
     const text = manifest as TextManifest;
     const tokens = Buffer.concat(
-      await Promise.all(text.segments.map((segment) => getVerified(store, `${datasetPrefix(text.datasetId)}${segment.name}`, segment.sha256))),
+      await Promise.all(
+        text.segments.map((segment) => getVerified(store, `${datasetPrefix(text.datasetId)}${segment.name}`, segment.sha256)),
+      ),
     );
     if (text.rows.total > 2 ** 31 - 1) throw new Error(`${options.specPath}: ${text.rows.total} rows do not fit the int32 window starts`);
 
@@ -67,7 +71,9 @@ export async function writeLearningData(options: LearningDataOptions): Promise<L
     const { training } = spec;
     const plan = new ShardPlan({ seed, epochs: training.epochs, batchSize: training.batchSize, shardSize: training.shardSize }, layout);
     if (!Number.isSafeInteger(options.steps) || options.steps < 1 || options.steps > plan.totalSteps) {
-      throw new RangeError(`--steps must be an integer in [1, ${plan.totalSteps}] (the spec's epochs x steps per epoch), got ${options.steps}`);
+      throw new RangeError(
+        `--steps must be an integer in [1, ${plan.totalSteps}] (the spec's epochs x steps per epoch), got ${options.steps}`,
+      );
     }
     const stepOffsets = new Int32Array(options.steps + 1);
     const trainStarts: number[] = [];
@@ -82,7 +88,8 @@ export async function writeLearningData(options: LearningDataOptions): Promise<L
       const shard = Math.floor((i * plan.validationShards) / shardCount);
       for (const window of plan.validationShardWindows(shard)) validationStarts.push(layout.rowsOf('validation', window).first);
     }
-    if (validationStarts.length === 0) throw new Error(`${options.specPath}: no validation window (data.validation is ${spec.data.validation})`);
+    if (validationStarts.length === 0)
+      throw new Error(`${options.specPath}: no validation window (data.validation is ${spec.data.validation})`);
 
     mkdirSync(options.outDir, { recursive: true });
     const int32 = (values: ArrayLike<number>): Uint8Array => new Uint8Array(Int32Array.from(values).buffer);
@@ -131,6 +138,11 @@ if (process.argv[1] === import.meta.filename) {
     process.exit(2);
   }
   const seed = flag('--seed');
-  const summary = await writeLearningData({ specPath, outDir, steps: Number(flag('--steps')), ...(seed === undefined ? {} : { seed: Number(seed) }) });
+  const summary = await writeLearningData({
+    specPath,
+    outDir,
+    steps: Number(flag('--steps')),
+    ...(seed === undefined ? {} : { seed: Number(seed) }),
+  });
   console.log(JSON.stringify(summary));
 }

@@ -99,7 +99,12 @@ class StepServer {
   }
 
   /** Starts `command args` and waits for its {"ready": true, ...} line, which it returns. */
-  static async start(label: string, command: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<{ server: StepServer; ready: Record<string, unknown> }> {
+  static async start(
+    label: string,
+    command: string,
+    args: readonly string[],
+    env: NodeJS.ProcessEnv,
+  ): Promise<{ server: StepServer; ready: Record<string, unknown> }> {
     const server = new StepServer(label, spawn(command, args, { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] }));
     const ready = await server.next();
     if (ready['ready'] !== true) throw new Error(`${label}: expected a ready line first, got ${JSON.stringify(ready)}`);
@@ -110,7 +115,8 @@ class StepServer {
   async run(steps: number): Promise<number[]> {
     this.child.stdin.write(`run ${steps}\n`);
     const { ms } = await this.next();
-    if (!Array.isArray(ms) || ms.length !== steps) throw new Error(`${this.label}: expected ${steps} step times, got ${JSON.stringify(ms)}`);
+    if (!Array.isArray(ms) || ms.length !== steps)
+      throw new Error(`${this.label}: expected ${steps} step times, got ${JSON.stringify(ms)}`);
     return ms as number[];
   }
 
@@ -177,7 +183,11 @@ function peerSetup(forced: string | undefined): Peer | { readonly skipped: strin
   const { OPENBLAS_CORETYPE: _coretype, OPENBLAS_L2_SIZE: _l2, ...inherited } = process.env;
   const env: NodeJS.ProcessEnv = { ...inherited, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1' };
   const describe = (withEnv: NodeJS.ProcessEnv): Record<string, unknown> | { skipped: string } => {
-    const probe = spawnSync(PYTHON, ['-c', 'import json, common; print(json.dumps(common.describe_peer()))'], { cwd: PEER_DIR, env: withEnv, encoding: 'utf8' });
+    const probe = spawnSync(PYTHON, ['-c', 'import json, common; print(json.dumps(common.describe_peer()))'], {
+      cwd: PEER_DIR,
+      env: withEnv,
+      encoding: 'utf8',
+    });
     if (probe.error !== undefined) return { skipped: `PyTorch skipped: ${PYTHON} cannot run (${probe.error.message}); set LSTM_PYTHON` };
     if (probe.status !== 0) {
       const last = probe.stderr.trim().split('\n').at(-1) ?? `exit ${probe.status}`;
@@ -188,20 +198,35 @@ function peerSetup(forced: string | undefined): Peer | { readonly skipped: strin
   if (forced !== undefined && forced !== 'detected') {
     const forcedEnv = { ...env, OPENBLAS_CORETYPE: forced };
     const description = describe(forcedEnv);
-    return 'skipped' in description ? { skipped: String(description.skipped) } : { env: forcedEnv, description, coretype: { value: forced, why: '--openblas-coretype' } };
+    return 'skipped' in description
+      ? { skipped: String(description.skipped) }
+      : { env: forcedEnv, description, coretype: { value: forced, why: '--openblas-coretype' } };
   }
   const detected = describe(env);
   if ('skipped' in detected) return { skipped: String(detected.skipped) };
   const blas = String(detected['blas']);
   const fallback = GENERIC_OPENBLAS_CORES.exec(blas)?.[1];
-  if (forced === 'detected' || fallback === undefined) return { env, description: detected, coretype: { value: null, why: 'what OpenBLAS detects' } };
+  if (forced === 'detected' || fallback === undefined)
+    return { env, description: detected, coretype: { value: null, why: 'what OpenBLAS detects' } };
   const flags = /^flags\s*:(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.split(/\s+/) ?? [];
   const best = flags.includes('avx512f') ? 'SkylakeX' : flags.includes('avx2') ? 'Haswell' : null;
-  if (best === null) return { env, description: detected, coretype: { value: null, why: `OpenBLAS chose ${fallback}; the CPU has neither AVX-512 nor AVX2` } };
+  if (best === null)
+    return {
+      env,
+      description: detected,
+      coretype: { value: null, why: `OpenBLAS chose ${fallback}; the CPU has neither AVX-512 nor AVX2` },
+    };
   const tunedEnv = { ...env, OPENBLAS_CORETYPE: best };
   const tuned = describe(tunedEnv);
   if ('skipped' in tuned) return { skipped: String(tuned.skipped) };
-  return { env: tunedEnv, description: tuned, coretype: { value: best, why: `OpenBLAS did not recognise this CPU and chose its generic ${fallback} kernels; the CPU has ${best === 'SkylakeX' ? 'AVX-512' : 'AVX2'}` } };
+  return {
+    env: tunedEnv,
+    description: tuned,
+    coretype: {
+      value: best,
+      why: `OpenBLAS did not recognise this CPU and chose its generic ${fallback} kernels; the CPU has ${best === 'SkylakeX' ? 'AVX-512' : 'AVX2'}`,
+    },
+  };
 }
 
 interface DdpResult {
@@ -230,7 +255,8 @@ function flagValue(name: string): string | undefined {
   return at >= 0 ? process.argv[at + 1] : undefined;
 }
 
-const fmt = (value: number | null | undefined, digits = 1): string => (value == null || !Number.isFinite(value) ? '-' : value.toFixed(digits));
+const fmt = (value: number | null | undefined, digits = 1): string =>
+  value == null || !Number.isFinite(value) ? '-' : value.toFixed(digits);
 
 async function main(): Promise<void> {
   const chosen = await chooseBackend(flagValue('--backend') ?? 'auto');
@@ -247,10 +273,16 @@ async function main(): Promise<void> {
   if (peer === null) console.log((setup as { skipped: string }).skipped);
   else {
     const d = peer.description;
-    console.log(`peer: PyTorch ${d['torch']} (Debian python3-torch ${d['debianPackage'] ?? '?'}), Python ${d['python']} at ${PYTHON}; BLAS ${d['blas']}`);
-    console.log(`peer: OPENBLAS_CORETYPE=${peer.coretype.value ?? '(unset)'}: ${peer.coretype.why}; OPENBLAS_NUM_THREADS=1, torch.set_num_threads(1)`);
+    console.log(
+      `peer: PyTorch ${d['torch']} (Debian python3-torch ${d['debianPackage'] ?? '?'}), Python ${d['python']} at ${PYTHON}; BLAS ${d['blas']}`,
+    );
+    console.log(
+      `peer: OPENBLAS_CORETYPE=${peer.coretype.value ?? '(unset)'}: ${peer.coretype.why}; OPENBLAS_NUM_THREADS=1, torch.set_num_threads(1)`,
+    );
   }
-  console.log(`machine: ${os.cpus()[0]?.model ?? 'unknown cpu'}, ${os.cpus().length} cpus, node ${process.version}, load ${loadBefore.map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(
+    `machine: ${os.cpus()[0]?.model ?? 'unknown cpu'}, ${os.cpus().length} cpus, node ${process.version}, load ${loadBefore.map((l) => l.toFixed(2)).join(' ')}`,
+  );
 
   spawnSync(process.execPath, [join(ROOT, 'scripts/example-data.mjs')], { cwd: ROOT, stdio: 'inherit' });
   const dir = mkdtempSync(join(os.tmpdir(), 'lstm-bench-peers-'));
@@ -260,11 +292,23 @@ async function main(): Promise<void> {
     const oursEnv = { ...process.env, OMP_NUM_THREADS: '1' };
     const stepServers = new Map<Workload['key'], { ours: StepServer; pytorch: StepServer | null }>();
     for (const workload of workloads) {
-      const ours = await StepServer.start(`our ${workload.key} step`, process.execPath, [...process.execArgv, import.meta.filename, '--ours-step', workload.key, '--backend', backend.name], oursEnv);
+      const ours = await StepServer.start(
+        `our ${workload.key} step`,
+        process.execPath,
+        [...process.execArgv, import.meta.filename, '--ours-step', workload.key, '--backend', backend.name],
+        oursEnv,
+      );
       servers.push(ours.server);
       let pytorch: StepServer | null = null;
       if (peer !== null) {
-        pytorch = (await StepServer.start(`PyTorch ${workload.key} step`, PYTHON, [join(PEER_DIR, 'torch_step.py'), '--workload', workload.key, '--threads', '1'], peer.env)).server;
+        pytorch = (
+          await StepServer.start(
+            `PyTorch ${workload.key} step`,
+            PYTHON,
+            [join(PEER_DIR, 'torch_step.py'), '--workload', workload.key, '--threads', '1'],
+            peer.env,
+          )
+        ).server;
         servers.push(pytorch);
       }
       stepServers.set(workload.key, { ours: ours.server, pytorch });
@@ -304,7 +348,13 @@ async function main(): Promise<void> {
       const ratios = peer === null ? [] : rounds.map((r) => median(r.pytorch!) / median(r.ours));
       return {
         ours: { msPerStep: round(median(rounds.flatMap((r) => r.ours)), 1), msPerRound: rounds.map((r) => round(median(r.ours), 1)) },
-        pytorch: peer === null ? null : { msPerStep: round(median(rounds.flatMap((r) => r.pytorch!)), 1), msPerRound: rounds.map((r) => round(median(r.pytorch!), 1)) },
+        pytorch:
+          peer === null
+            ? null
+            : {
+                msPerStep: round(median(rounds.flatMap((r) => r.pytorch!)), 1),
+                msPerRound: rounds.map((r) => round(median(r.pytorch!), 1)),
+              },
         oursVsPytorch: peer === null ? null : round(median(ratios), 2),
         oursVsPytorchPerRound: ratios.map((v) => round(v, 2)),
         stepsPerRound: STEPS_PER_ROUND[key],
@@ -323,12 +373,21 @@ async function main(): Promise<void> {
       },
       rounds: ROUNDS,
       ours: { backend: backend.name, description: backendLine, requested: chosen.loaded.requested },
-      peer: peer === null ? { skipped: (setup as { skipped: string }).skipped } : { interpreter: PYTHON, ...peer.description, openblasCoretype: peer.coretype },
+      peer:
+        peer === null
+          ? { skipped: (setup as { skipped: string }).skipped }
+          : { interpreter: PYTHON, ...peer.description, openblasCoretype: peer.coretype },
       charLm: { title: workloads.find((w) => w.key === 'charLm')!.title, ...stepResult('charLm') },
       timeSeries: { title: workloads.find((w) => w.key === 'timeSeries')!.title, ...stepResult('timeSeries') },
       endToEnd: {
-        title: 'char-LM on Moby Dick (E=50, H=128, B=128 global, T=100): lstm train --local-workers 2 (shards of 32) vs PyTorch DDP over gloo, 2 processes x 1 thread',
-        ours: { workers: 2, steps: STEPS, windowsPerSecond: round(median(endToEndRounds.map((r) => r.ours)), 1), perRound: endToEndRounds.map((r) => round(r.ours, 1)) },
+        title:
+          'char-LM on Moby Dick (E=50, H=128, B=128 global, T=100): lstm train --local-workers 2 (shards of 32) vs PyTorch DDP over gloo, 2 processes x 1 thread',
+        ours: {
+          workers: 2,
+          steps: STEPS,
+          windowsPerSecond: round(median(endToEndRounds.map((r) => r.ours)), 1),
+          perRound: endToEndRounds.map((r) => round(r.ours, 1)),
+        },
         ddp:
           peer === null
             ? null
@@ -346,17 +405,29 @@ async function main(): Promise<void> {
       },
     };
 
-    const peerName = peer === null ? 'PyTorch (skipped)' : `PyTorch ${String(peer.description['debianPackage'] ?? peer.description['torch'])}`;
-    console.log(`\nlstm-runner (${backend.name}) vs ${peerName}, medians of ${ROUNDS} interleaved rounds; "ours vs PyTorch" = how many times faster ours is`);
+    const peerName =
+      peer === null ? 'PyTorch (skipped)' : `PyTorch ${String(peer.description['debianPackage'] ?? peer.description['torch'])}`;
+    console.log(
+      `\nlstm-runner (${backend.name}) vs ${peerName}, medians of ${ROUNDS} interleaved rounds; "ours vs PyTorch" = how many times faster ours is`,
+    );
     console.log(`| what | ours (${backend.name}) | PyTorch | ours vs PyTorch | target (issue 11, native) |`);
     console.log('| --- | ---: | ---: | ---: | --- |');
-    for (const [key, label] of [['charLm', 'char-LM step, 1 thread, ms'], ['timeSeries', 'time-series step, 1 thread, ms']] as const) {
+    for (const [key, label] of [
+      ['charLm', 'char-LM step, 1 thread, ms'],
+      ['timeSeries', 'time-series step, 1 thread, ms'],
+    ] as const) {
       const r = results[key];
-      console.log(`| ${label} | ${fmt(r.ours.msPerStep)} | ${fmt(r.pytorch?.msPerStep)} | ${r.oursVsPytorch === null ? '-' : `${fmt(r.oursVsPytorch, 2)}x`} | >= 1.2x |`);
+      console.log(
+        `| ${label} | ${fmt(r.ours.msPerStep)} | ${fmt(r.pytorch?.msPerStep)} | ${r.oursVsPytorch === null ? '-' : `${fmt(r.oursVsPytorch, 2)}x`} | >= 1.2x |`,
+      );
     }
     const e2e = results.endToEnd;
-    console.log(`| char-LM end to end, windows/s: 2 workers vs DDP 2 x 1 thread | ${fmt(e2e.ours.windowsPerSecond)} | ${fmt(e2e.ddp?.windowsPerSecond)} | ${e2e.oursVsDdp === null ? '-' : `${fmt(e2e.oursVsDdp, 2)}x`} | >= 1.3x |`);
-    console.log(`load average before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${loadAfter.map((l) => l.toFixed(2)).join(' ')}`);
+    console.log(
+      `| char-LM end to end, windows/s: 2 workers vs DDP 2 x 1 thread | ${fmt(e2e.ours.windowsPerSecond)} | ${fmt(e2e.ddp?.windowsPerSecond)} | ${e2e.oursVsDdp === null ? '-' : `${fmt(e2e.oursVsDdp, 2)}x`} | >= 1.3x |`,
+    );
+    console.log(
+      `load average before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${loadAfter.map((l) => l.toFixed(2)).join(' ')}`,
+    );
 
     const out = join(ROOT, 'bench/results/peers.json');
     writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
