@@ -1,11 +1,14 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ComputeBackend } from './backend';
 import { createReferenceBackend } from './reference';
 import { BackendUnavailableError } from './errors/backend-unavailable-error';
 import { NoBackendAvailableError } from './errors/no-backend-available-error';
 import { BackendRegistry, DEFAULT_AUTO_ORDER } from './backend-registry';
-import { registerTfjsBackends } from './tfjs/tfjs-backend';
+import { createTfjsBackend, registerTfjsBackends } from './tfjs/tfjs-backend';
 import { UnknownBackendError } from './errors/unknown-backend-error';
 
 function fake(name: string): () => Promise<ComputeBackend<Float32Array>> {
@@ -81,6 +84,42 @@ describe('registerTfjsBackends on this machine', () => {
 
   it('registers the four tfjs backends', () => {
     expect(registry.names()).toEqual(['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']);
+  });
+
+  // The case the skipped tests below cannot see on a machine with the packages: a package
+  // that is installed but whose native addon or library is missing (tfjs-node's install
+  // step failed, or a GPU image without CUDA). Fake packages in a temporary node_modules.
+  it.each([
+    [
+      'its native addon is missing',
+      'The Node.js native addon module (tfjs_binding.node) can not be found at path: /x/tfjs_binding.node',
+      undefined,
+    ],
+    ['its native library does not load', 'libtensorflow.so.2: cannot open shared object file', 'ERR_DLOPEN_FAILED'],
+  ])('a package that is installed but whose addon cannot load is unavailable: %s', async (reason, message, code) => {
+    const root = mkdtempSync(join(tmpdir(), 'fake-tfjs-node-'));
+    try {
+      const dir = join(root, 'node_modules', '@tensorflow', 'tfjs-node');
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: '@tensorflow/tfjs-node', version: '4.22.0', main: 'index.js' }));
+      writeFileSync(
+        join(dir, 'index.js'),
+        `throw Object.assign(new Error(${JSON.stringify(message)}), { code: ${JSON.stringify(code)} });`,
+      );
+      const requireHere = createRequire(join(root, 'index.js'));
+      const error = await createTfjsBackend('tensorflow', requireHere).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(BackendUnavailableError);
+      expect((error as BackendUnavailableError).reason).toBe(`${reason} (${message})`);
+      // auto passes over it, saying why.
+      const fake = new BackendRegistry({ autoOrder: ['tensorflow', 'reference'] });
+      fake.register('tensorflow', () => createTfjsBackend('tensorflow', requireHere));
+      fake.register('reference', () => Promise.resolve(createReferenceBackend('float32')));
+      const loaded = await fake.load('auto');
+      expect(loaded.backend.name).toBe('reference');
+      expect(loaded.skipped).toEqual([{ name: 'tensorflow', kind: 'unavailable', reason: `${reason} (${message})` }]);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 
   it.skipIf(isInstalled('@tensorflow/tfjs-node'))(

@@ -32,8 +32,6 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tim
   }
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
 describe('scheduled retraining', () => {
   const redisUrl = inject('redisUrl');
   const prefix = `sched-${process.pid}-${Date.now()}`;
@@ -166,9 +164,15 @@ describe('scheduled retraining', () => {
     expect(await store.head(scheduleKey(scheduleId))).toBeNull();
     expect(await mirrored(scheduleId)).toBe(false);
     await expect(removeSchedule(connection, scheduleId)).rejects.toThrow(`no schedule ${scheduleId}`);
-    await sleep(1_000); // a firing already in hand may still finish
-    const jobsAfterRemoval = (await listJobIds(store)).length;
-    await sleep(5_000);
-    expect((await listJobIds(store)).length).toBe(jobsAfterRemoval);
+    // Nothing is left that could fire: no scheduler (above), and once a firing already in hand
+    // is done, no firing job of the schedule waits, is delayed or runs.
+    const firings = new Queue(SCHEDULES_QUEUE_NAME, { connection: redisOptionsFromUrl(redisUrl), prefix });
+    try {
+      await waitFor('the firing in hand to finish', async () => ((await firings.getActiveCount()) === 0 ? true : undefined));
+      const pending = await firings.getJobs(['waiting', 'delayed', 'active', 'prioritized']);
+      expect(pending.filter((job) => (job.data as { scheduleId?: string }).scheduleId === scheduleId)).toEqual([]);
+    } finally {
+      await firings.close();
+    }
   });
 });

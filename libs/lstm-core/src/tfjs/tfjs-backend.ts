@@ -49,10 +49,10 @@ function missingReason(error: unknown, packageName: string): string | null {
   return null;
 }
 
-function loadPackage(name: TfjsBackendName): unknown {
+function loadPackage(name: TfjsBackendName, require: NodeJS.Require): unknown {
   const { packageName } = PACKAGES[name];
   try {
-    return requirePackage(packageName);
+    return require(packageName);
   } catch (error) {
     const reason = missingReason(error, packageName);
     if (reason === null) throw error;
@@ -160,9 +160,12 @@ class TfjsComputeBackend implements ComputeBackend<Float32Array> {
  * Loads the tfjs backend package for `name`, initialises it and returns a ComputeBackend over
  * it. Throws BackendUnavailableError (naming the npm package) when it cannot load here.
  */
-export async function createTfjsBackend(name: TfjsBackendName): Promise<ComputeBackend<Float32Array>> {
+export async function createTfjsBackend(
+  name: TfjsBackendName,
+  require: NodeJS.Require = requirePackage,
+): Promise<ComputeBackend<Float32Array>> {
   const { packageName, tfjsName } = PACKAGES[name];
-  const backendModule = loadPackage(name);
+  const backendModule = loadPackage(name, require);
   if (tf.findBackendFactory(tfjsName) === null) {
     throw new BackendUnavailableError(
       name,

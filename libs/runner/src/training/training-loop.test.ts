@@ -170,6 +170,7 @@ describe('TrainingLoop over an in-process shard runner', () => {
     expect(metrics.map((m) => m.step)).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
     // Validated every 4 steps and at each epoch's end (5 steps an epoch).
     expect(metrics.filter((m) => m.validationLoss !== null).map((m) => m.step)).toEqual([4, 5, 8, 10]);
+    expect(metrics.length).toBeGreaterThan(0);
     expect(metrics.every((m) => Number.isFinite(m.trainLoss))).toBe(true);
     expect(run.store.objects.has(`models/loop/latest.json`)).toBe(true);
     // Gradients are pruned as the run goes, and weight versions but the last two.
