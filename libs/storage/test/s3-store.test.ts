@@ -1,13 +1,18 @@
-// The S3 store against a real s3rver (started by the global setup), through openStore as
-// the apps use it. Every test works under its own prefix and removes what it wrote.
+// The S3 store's contract, against a real S3-compatible server, through openStore as the
+// apps use it: by default the s3rver the global setup starts; with LSTM_TEST_S3_ENDPOINT
+// (and LSTM_TEST_S3_BUCKET, and the AWS credential chain) any other one, MinIO or AWS, so
+// that operators can check theirs. Every test works under its own prefix and removes what it
+// wrote. s3rver ignores If-Match / If-None-Match: the conditional-write refusals are checked
+// only against another server.
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import { inspect } from 'node:util';
 import { afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { getVerified, ObjectNotFoundError, openStore, putChecked, StoreError, type ObjectStore, type OpenStoreOptions } from '../src/index';
 
-const endpoint = inject('s3Endpoint');
-const bucket = inject('s3Bucket');
+const external = process.env['LSTM_TEST_S3_ENDPOINT'];
+const endpoint = external ?? inject('s3Endpoint');
+const bucket = external === undefined ? inject('s3Bucket') : (process.env['LSTM_TEST_S3_BUCKET'] ?? 'lstm-test');
 const opened: ObjectStore[] = [];
 
 /** A store under a fresh prefix, closed and emptied after the test. */
@@ -38,6 +43,7 @@ async function closedPort(): Promise<number> {
 }
 
 beforeAll(() => {
+  if (external !== undefined) return;
   // s3rver's one account; the store finds it through the SDK's standard credential chain.
   process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
   process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
@@ -150,5 +156,22 @@ describe('S3 store on s3rver', () => {
     const seen = [store.url, String(error), (error as Error).stack, inspect(error, { depth: 10 }), JSON.stringify(error)].join('\n');
     expect(seen).not.toContain(secretAccessKey);
     expect(seen).not.toContain(accessKeyId);
+  });
+
+  it('offers a compare-and-set: versions from getVersioned, writes that name the version they read', async () => {
+    const store = freshStore();
+    expect(await store.getVersioned('pointer.json')).toBeNull();
+    expect(await store.putIfVersion('pointer.json', 'one', null)).toBe(true);
+    const first = await store.getVersioned('pointer.json');
+    expect(new TextDecoder().decode(first!.body)).toBe('one');
+    expect(first!.version).not.toBe('');
+    expect(await store.putIfVersion('pointer.json', 'two', first!.version)).toBe(true);
+    const second = await store.getVersioned('pointer.json');
+    expect(second!.version).not.toBe(first!.version);
+    if (external === undefined) return;
+    // Refusals: only a server that honours the conditions (not s3rver).
+    expect(await store.putIfVersion('pointer.json', 'stale', first!.version)).toBe(false);
+    expect(await store.putIfVersion('pointer.json', 'again', null)).toBe(false);
+    expect(new TextDecoder().decode(await store.get('pointer.json'))).toBe('two');
   });
 });
