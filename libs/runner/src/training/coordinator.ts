@@ -252,7 +252,10 @@ export class Coordinator {
         ...(runOptions.stopAfterSteps === undefined ? {} : { stopAtStep: restored.training.step + runOptions.stopAfterSteps }),
         maxValidationShards: this.options.maxValidationShards,
         log,
-        onProgress: (progress) => this.observe(progress, profile),
+        onProgress: (progress) => {
+          watch.noteProgress();
+          this.observe(progress, profile);
+        },
       },
       restored.training,
       weights,

@@ -29,6 +29,21 @@ describe('WorkerWatch', () => {
     expect(reports).toHaveLength(2);
   });
 
+  it('clears a notice at the next look after a step completed, without waiting to look at the workers', async () => {
+    const reports: (WorkerWait | null)[] = [];
+    const watch = new WorkerWatch(
+      'wasm-t1',
+      { checkEveryMs: 1000, noticeAfterMs: 0 },
+      async () => [],
+      async (wait) => void reports.push(wait),
+    );
+    await watch.look(0);
+    expect(reports).toHaveLength(1);
+    watch.noteProgress();
+    await watch.look(1);
+    expect(reports).toEqual([reports[0], null]);
+  });
+
   it('says nothing while the profile is served', async () => {
     const reports: unknown[] = [];
     const watch = new WorkerWatch(

@@ -14,9 +14,11 @@ export interface WorkerWatchOptions {
 export const DEFAULT_WORKER_WATCH_OPTIONS: WorkerWatchOptions = { checkEveryMs: 5_000, noticeAfterMs: 30_000 };
 
 export class WorkerWatch {
-  private lastLook = 0;
+  private lastLook = Number.NEGATIVE_INFINITY;
   private unservedSince: number | null = null;
   private reported = false;
+  /** A step completed since the last look: some worker serves the profile. */
+  private progressed = false;
 
   constructor(
     private readonly profile: string,
@@ -27,8 +29,22 @@ export class WorkerWatch {
     private readonly report: (wait: WorkerWait | null) => Promise<void>,
   ) {}
 
+  /** A step of the job completed: workers serve its profile (the next look clears a notice at once). */
+  noteProgress(): void {
+    this.progressed = true;
+  }
+
   /** Looks at the workers when it is time to; cheap to call often. */
   async look(now = Date.now()): Promise<void> {
+    if (this.progressed) {
+      this.progressed = false;
+      this.unservedSince = null;
+      if (this.reported) {
+        this.reported = false;
+        await this.report(null);
+      }
+      return;
+    }
     if (now - this.lastLook < this.options.checkEveryMs) return;
     this.lastLook = now;
     const served = await this.servedProfiles();
