@@ -42,6 +42,7 @@ export function aggregateShardGradients(shards: readonly ShardGradient[], parame
 
 /** Shards added in one pass over memory, in one expression (V8 keeps the sum in a register). */
 const GROUP = 8;
+type Group = [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
 
 /**
  * out [P] = (sum over shards, in shard order, of gradients[s] [P]) * scale, summed in
@@ -52,34 +53,16 @@ const GROUP = 8;
 function sumShards(gradients: readonly Float32Array[], out: Float32Array, scale: number): void {
   const n = out.length;
   let zeros: Float32Array | undefined;
-  const groupOf = (first: number): Float32Array[] =>
-    Array.from({ length: GROUP }, (_, k) => gradients[first + k] ?? (zeros ??= new Float32Array(n)));
+  const groupOf = (first: number): Group =>
+    Array.from({ length: GROUP }, (_, k) => gradients[first + k] ?? (zeros ??= new Float32Array(n))) as Group;
   if (gradients.length <= GROUP) {
-    const [g0, g1, g2, g3, g4, g5, g6, g7] = groupOf(0) as [
-      Float32Array,
-      Float32Array,
-      Float32Array,
-      Float32Array,
-      Float32Array,
-      Float32Array,
-      Float32Array,
-      Float32Array,
-    ];
+    const [g0, g1, g2, g3, g4, g5, g6, g7] = groupOf(0);
     for (let p = 0; p < n; p++) out[p] = (0 + g0[p]! + g1[p]! + g2[p]! + g3[p]! + g4[p]! + g5[p]! + g6[p]! + g7[p]!) * scale;
     return;
   }
   const sum = new Float64Array(n);
   for (let first = 0; first < gradients.length; first += GROUP) {
-    const [g0, g1, g2, g3, g4, g5, g6, g7] = groupOf(first) as [
-      Float32Array,
-      Float32Array,
-      Float32Array,
-      Float32Array,
-      Float32Array,
-      Float32Array,
-      Float32Array,
-      Float32Array,
-    ];
+    const [g0, g1, g2, g3, g4, g5, g6, g7] = groupOf(first);
     for (let p = 0; p < n; p++) sum[p] = sum[p]! + g0[p]! + g1[p]! + g2[p]! + g3[p]! + g4[p]! + g5[p]! + g6[p]! + g7[p]!;
   }
   for (let p = 0; p < n; p++) out[p] = sum[p]! * scale;
