@@ -20,6 +20,8 @@ export interface MetricRecord {
   readonly stepMs: number;
   /** Sum of the workers' time on the step's training shards; stepMs minus this is coordination when one worker runs. */
   readonly shardComputeMs: number;
+  /** The coordinator's own time in the step, not overlapping the workers (absent in records of earlier releases). */
+  readonly serialMs?: number;
   readonly wallTimeMs: number;
   readonly time: string;
 }
@@ -33,6 +35,7 @@ export const metricRecordSchema = mapping({
   windowsPerSecond: finiteNumber(),
   stepMs: finiteNumber(),
   shardComputeMs: finiteNumber(),
+  serialMs: finiteNumber().exactOptional(),
   wallTimeMs: finiteNumber(),
   time: nonEmptyString(),
 }) satisfies z.ZodType<MetricRecord>;

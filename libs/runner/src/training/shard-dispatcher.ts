@@ -172,6 +172,7 @@ export class ShardDispatcher implements ShardRunner {
     tasks: readonly ShardTask<D>[],
     check: () => Promise<void>,
     onResult: (index: number, result: R) => void = () => undefined,
+    onEnqueued: () => void = () => undefined,
   ): Promise<R[]> {
     await this.removal;
     const jobOptions = {
@@ -183,6 +184,7 @@ export class ShardDispatcher implements ShardRunner {
     const jobIds = tasks.flatMap((task) => [task.taskId, task.taskId + DUPLICATE_SUFFIX]);
     for (const id of jobIds) this.watched.set(id, {});
     await this.queue.addBulk(tasks.map((task) => ({ name: 'gradient', data: task.data, opts: { ...jobOptions, jobId: task.taskId } })));
+    onEnqueued();
     const progress: ShardProgress<R>[] = tasks.map((task) => ({ task, duplicated: false, failure: undefined }));
     const durations: number[] = [];
     let lastCheck = 0;

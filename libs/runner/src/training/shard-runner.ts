@@ -15,10 +15,12 @@ export interface ShardRunner {
    * then and may throw to abandon the step (lease lost, Redis reset, cancel). `onResult` sees
    * a task's result (by its index) as soon as it is in, and may see it more than once (a
    * straggler's duplicate); a shard that failed for good rejects with ShardFailedError.
+   * `onEnqueued` is told when the tasks are on the queue (the rest is waiting for workers).
    */
   run<D extends object, R>(
     tasks: readonly ShardTask<D>[],
     check: () => Promise<void>,
     onResult?: (index: number, result: R) => void,
+    onEnqueued?: () => void,
   ): Promise<R[]>;
 }

@@ -80,9 +80,11 @@ class InProcessShards implements ShardRunner {
     tasks: readonly ShardTask<D>[],
     check: () => Promise<void>,
     onResult?: (index: number, result: R) => void,
+    onEnqueued?: () => void,
   ): Promise<R[]> {
     this.calls += 1;
     await check();
+    onEnqueued?.();
     const gradientTasks = tasks as unknown as readonly ShardTask<GradientJobData>[];
     const failing = gradientTasks.find((task) => this.fail(task));
     if (failing !== undefined) throw new ShardFailedError(failing.taskId, failing.shard, 3, 'boom');
@@ -172,6 +174,8 @@ describe('TrainingLoop over an in-process shard runner', () => {
     expect(metrics.filter((m) => m.validationLoss !== null).map((m) => m.step)).toEqual([4, 5, 8, 10]);
     expect(metrics.length).toBeGreaterThan(0);
     expect(metrics.every((m) => Number.isFinite(m.trainLoss))).toBe(true);
+    // The coordinator's own time is measured apart from the wait for shards.
+    expect(metrics.every((m) => m.serialMs !== undefined && Number.isFinite(m.serialMs) && m.serialMs >= 0)).toBe(true);
     expect(run.store.objects.has(`models/loop/latest.json`)).toBe(true);
     // Gradients are pruned as the run goes, and weight versions but the last two.
     const keys = [...run.store.objects.keys()];

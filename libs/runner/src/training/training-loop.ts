@@ -116,10 +116,11 @@ export class TrainingLoop {
   /** One optimizer step, then what is due after it: validation, the metric record, a checkpoint. */
   private async step(): Promise<void> {
     const { check, plan, record, recorder, onProgress } = this.options;
+    const checked = performance.now();
     await check();
     const started = Date.now();
     const position = plan.position(this.state.step);
-    const { results, shards } = await this.trainShards(position);
+    const { results, shards, waitMs } = await this.trainShards(position);
     await recorder.settle();
     const outcome = optimizerStep(this.state.params, this.state.optimizer, shards, record.spec.training.clipNorm);
     if (outcome.kind === 'rejected') throw new TrainingFailedError(record.id, `step ${this.state.step}: ${outcome.reason}`);
@@ -128,6 +129,9 @@ export class TrainingLoop {
     this.weights = await recorder.writeWeights(this.state);
     // The training step ends here; validation and bookkeeping are not part of its speed.
     const stepMs = Date.now() - started;
+    // The coordinator's own part of it: the checks, the dispatch, the gradients not yet in,
+    // the sum, the optimizer and the weights write (what does not overlap the workers).
+    const serialMs = performance.now() - checked - waitMs;
     const step = this.state.step;
     const epochEnd = step % plan.stepsPerEpoch === 0;
     const runEnd = step === plan.totalSteps;
@@ -141,6 +145,7 @@ export class TrainingLoop {
       windowsPerSecond: (outcome.count * 1000) / Math.max(1, stepMs),
       stepMs,
       shardComputeMs: results.reduce((sum, result) => sum + result.computeMs, 0),
+      serialMs,
       wallTimeMs: Date.now(),
       time: new Date().toISOString(),
     };
@@ -158,7 +163,7 @@ export class TrainingLoop {
   }
 
   /** The step's training shards, each gradient fetched from the store as soon as its shard is in. */
-  private async trainShards(position: StepPosition): Promise<{ results: TrainShardResult[]; shards: ShardGradient[] }> {
+  private async trainShards(position: StepPosition): Promise<{ results: TrainShardResult[]; shards: ShardGradient[]; waitMs: number }> {
     const { plan, check } = this.options;
     const tasks: TrainTask[] = [];
     for (let shard = 0; shard < plan.shardsInStep(position.stepInEpoch); shard++) tasks.push(this.task('train', shard, position));
@@ -181,9 +186,11 @@ export class TrainingLoop {
     const onResult = (shard: number, result: GradientJobResult): void => {
       if (result.kind === 'train') void fetchGradient(shard, result);
     };
-    const results = await this.runShards(tasks, onResult);
+    let enqueuedAt = performance.now();
+    const results = await this.runShards(tasks, onResult, () => (enqueuedAt = performance.now()));
+    const waitMs = performance.now() - enqueuedAt;
     const trained = await Promise.all(results.map((result) => this.expectKind(result, 'train', check)));
-    return { results: trained, shards: await Promise.all(trained.map((result, shard) => fetchGradient(shard, result))) };
+    return { results: trained, shards: await Promise.all(trained.map((result, shard) => fetchGradient(shard, result))), waitMs };
   }
 
   /** Mean validation loss over an evenly spaced subset of at most maxValidationShards shards; updates the validation state. */
@@ -226,9 +233,10 @@ export class TrainingLoop {
   private async runShards(
     tasks: readonly TrainTask[],
     onResult?: (index: number, result: GradientJobResult) => void,
+    onEnqueued?: () => void,
   ): Promise<GradientJobResult[]> {
     try {
-      return await this.options.shards.run<GradientJobData, GradientJobResult>(tasks, this.options.check, onResult);
+      return await this.options.shards.run<GradientJobData, GradientJobResult>(tasks, this.options.check, onResult, onEnqueued);
     } catch (error) {
       if (error instanceof ShardFailedError) this.options.log(`step ${this.state.step}: ${error.message}`);
       throw error;
