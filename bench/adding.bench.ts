@@ -6,12 +6,10 @@
 //
 //   npm run bench:adding [-- --backend wasm|cpu|reference] [--seed N] [--max-steps N]
 
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createReferenceBackend, createTfjsBackend, type ComputeBackend } from '@lstm-runner/lstm-core';
 import { addingProblemWindow, trainAddingProblem } from './adding-problem';
+import { writeBenchResults } from './bench-results';
 
 const { values: args } = parseArgs({
   options: {
@@ -96,8 +94,5 @@ console.log(
 console.log(`time: ${seconds.toFixed(0)} s, ${figures.msPerStep.toFixed(1)} ms/step (validation included)`);
 console.log(solved ? `solved (>= ${100 * REQUIRED_ACCURACY}%)` : `NOT solved: below ${100 * REQUIRED_ACCURACY}%`);
 
-const out = join(dirname(fileURLToPath(import.meta.url)), 'results', 'adding.json');
-mkdirSync(dirname(out), { recursive: true });
-writeFileSync(out, `${JSON.stringify(figures, null, 2)}\n`);
-console.log(`wrote ${out}`);
+writeBenchResults('adding', figures);
 if (!solved) process.exitCode = 1;

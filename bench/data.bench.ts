@@ -13,6 +13,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ShardPlan, localFileSource, openDataset, prepareDataset, type TextDataSpec } from '@lstm-runner/data';
 import { openStore } from '@lstm-runner/storage';
+import { writeBenchResults } from './bench-results';
 
 const CORPUS_BYTES = 10 * 1024 * 1024;
 const window = { lookBack: 100, step: 1, horizon: 1 };
@@ -170,9 +171,7 @@ async function main(): Promise<void> {
     const width = Math.max(...rows.map(([name]) => name.length));
     console.log('| what | figure |\n| --- | --- |');
     for (const [name, figure] of rows) console.log(`| ${name.padEnd(width)} | ${figure} |`);
-    const out = join(dirname(fileURLToPath(import.meta.url)), 'results', 'data.json');
-    writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
-    console.log(`\nwrote ${out}`);
+    writeBenchResults('data', results);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

@@ -36,6 +36,7 @@ import { openStore } from '@lstm-runner/storage';
 import { readMetrics, type MetricRecord } from '@lstm-runner/job-store';
 import { aggregateShardGradients } from '@lstm-runner/runner';
 import { startRedisServer } from '../test-support/servers';
+import { median, writeBenchResults } from './bench-results';
 
 const ROOT = join(import.meta.dirname, '..');
 export const STEPS = Number(process.env['BENCH_STEPS'] ?? 40);
@@ -45,11 +46,6 @@ export const STEPS = Number(process.env['BENCH_STEPS'] ?? 40);
 // 58-62 ms, with 1 worker and with 2).
 const WARMUP_STEPS = 8;
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 5);
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
-}
 
 function benchAggregation(): { msMedian: number; parameters: number; shards: number } {
   const parameters = 1_000_000;
@@ -329,9 +325,7 @@ async function main(): Promise<void> {
     console.log(
       `| peak RSS, 10.7 MB corpus, 10.7 M windows | worker ${fmt(memory.workerPeakMiB)} MiB, coordinator ${fmt(memory.coordinatorPeakMiB)} MiB | | worker <= 500 MB |`,
     );
-    const out = join(ROOT, 'bench/results/distributed.json');
-    writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
-    console.log(`\nwrote ${out}`);
+    writeBenchResults('distributed', results);
   } finally {
     redis.stop();
     rmSync(dir, { recursive: true, force: true });
