@@ -1,5 +1,6 @@
 // Module boundaries (Nx tags): apps -> libs only, apps never import each other,
-// lstm-core depends on nothing of ours, and the compute/data libs never touch Redis or S3.
+// lstm-core depends on nothing of ours, lstm-native only on lstm-core, and the compute/data
+// libs never touch Redis or S3.
 import nx from '@nx/eslint-plugin';
 import tseslint from 'typescript-eslint';
 
@@ -8,6 +9,8 @@ const serviceClients = ['bullmq', 'ioredis', '@aws-sdk/*'];
 const depConstraints = [
   { sourceTag: 'scope:core', onlyDependOnLibsWithTags: [], bannedExternalImports: serviceClients },
   { sourceTag: 'scope:storage', onlyDependOnLibsWithTags: [] },
+  // The oneDNN addon's backend: lstm-core's interface and registry, nothing else of ours.
+  { sourceTag: 'scope:native', onlyDependOnLibsWithTags: ['scope:core'], bannedExternalImports: serviceClients },
   {
     sourceTag: 'scope:data',
     onlyDependOnLibsWithTags: ['scope:core', 'scope:storage'],
