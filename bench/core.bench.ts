@@ -14,7 +14,10 @@
 // Each workload runs in a child process of its own: measured after the char-LM in the same
 // process, the time series' figures moved by up to 10% (the wasm heap the char-LM and its
 // tfjs-layers model leave behind).
-// Prints a table and writes bench/results/core.json. Asserts nothing about time.
+// The native backend (@lstm-runner/lstm-native, oneDNN) runs the same step in the same rounds,
+// with 2 threads and with 1 (two backends in one process: the thread count is set per call),
+// when its addon is built; otherwise the bench says why and goes on without it.
+// Prints a table and writes bench/results/core.json and a dated copy. Asserts nothing about time.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -33,6 +36,7 @@ import {
   type ComputeBackend,
   type ModelSpec,
 } from '@lstm-runner/lstm-core';
+import { createNativeBackend, nativeAvailability } from '@lstm-runner/lstm-native';
 
 interface Workload {
   readonly key: 'charLm' | 'timeSeries';
@@ -43,6 +47,8 @@ interface Workload {
   /** Measurement rounds, and steps of ours and of the matMul replay per round (tfjs-layers: one). */
   readonly rounds: number;
   readonly stepsPerRound: number;
+  /** Native steps per round, for each thread count. */
+  readonly nativeStepsPerRound: number;
   /** The same network in tfjs-layers, on the embedded float input. */
   readonly layersModel: () => tf.LayersModel;
 }
@@ -61,6 +67,7 @@ const workloads: Workload[] = [
     T: 100,
     rounds: 7,
     stepsPerRound: 2,
+    nativeStepsPerRound: 6,
     layersModel: () => {
       const model = tf.sequential({
         layers: [
@@ -80,6 +87,7 @@ const workloads: Workload[] = [
     T: 30,
     rounds: 9,
     stepsPerRound: 4,
+    nativeStepsPerRound: 12,
     layersModel: () => {
       const model = tf.sequential({
         layers: [
@@ -222,19 +230,39 @@ function layersData(workload: Workload, batch: Batch<Float32Array>, backend: Com
   return { x: tf.tensor3d(batch.features!, [B, T, spec.input.size]), y: tf.tensor2d(batch.targets!, [B, 1]) };
 }
 
-async function measure(workload: Workload, backend: ComputeBackend<Float32Array>) {
-  const { spec, B, T } = workload;
-  const batch = makeBatch(workload);
-  const params = initializeParameters(spec, 1);
+/** One training step on a backend: lossAndGradient, the average over the batch, Adam; each
+ * step function trains its own copy of the parameters. */
+function trainingStep(workload: Workload, backend: ComputeBackend<Float32Array>, batch: Batch<Float32Array>): { step(): void; params: Float32Array } {
+  const params = initializeParameters(workload.spec, 1);
   const grads = new Float32Array(params.length);
   const adam = createOptimizer({ type: 'adam', learningRate: 0.001 }, params.length);
   const activations = new ModelActivations((length) => backend.allocate(length));
-  const ourStep = (): void => {
-    grads.fill(0);
-    const { count } = lossAndGradient(backend, spec, params, batch, grads, activations);
-    for (let k = 0; k < grads.length; k++) grads[k] = grads[k]! / count;
-    adam.apply(params, grads);
+  return {
+    params,
+    step: () => {
+      grads.fill(0);
+      const { count } = lossAndGradient(backend, workload.spec, params, batch, grads, activations);
+      for (let k = 0; k < grads.length; k++) grads[k] = grads[k]! / count;
+      adam.apply(params, grads);
+    },
   };
+}
+
+/** The native backend with 2 threads and with 1, or why it is not measured. */
+async function nativeBackends(): Promise<{ two: ComputeBackend<Float32Array>; one: ComputeBackend<Float32Array> } | { unavailable: string }> {
+  const availability = nativeAvailability();
+  if (!availability.available) return { unavailable: availability.reason };
+  // The first load pins OMP_NUM_THREADS=2, OMP_WAIT_POLICY=PASSIVE and the ISA; the 1-thread
+  // backend sets its thread count per call.
+  return { two: await createNativeBackend({ threads: 2 }), one: await createNativeBackend({ threads: 1 }) };
+}
+
+async function measure(workload: Workload, backend: ComputeBackend<Float32Array>) {
+  const { spec, B, T } = workload;
+  const batch = makeBatch(workload);
+  const { step: ourStep, params } = trainingStep(workload, backend, batch);
+  const native = await nativeBackends();
+  const nativeSteps = 'unavailable' in native ? null : { two: trainingStep(workload, native.two, batch).step, one: trainingStep(workload, native.one, batch).step };
   const timed = (step: () => void): number => {
     const start = performance.now();
     step();
@@ -263,8 +291,16 @@ async function measure(workload: Workload, backend: ComputeBackend<Float32Array>
     return performance.now() - start;
   };
   for (let n = 0; n < WARM_UP_STEPS; n++) await fitOnce();
+  for (let n = 0; n < WARM_UP_STEPS && nativeSteps !== null; n++) {
+    nativeSteps.two();
+    nativeSteps.one();
+  }
 
   const ours: number[] = [];
+  const nativeTwo: number[] = [];
+  const nativeOne: number[] = [];
+  const nativeSpeedups: number[] = [];
+  const nativeOneSpeedups: number[] = [];
   const matMulOnly: number[] = [];
   const layers: number[] = [];
   // Ratios per round, from measurements minutes apart at most: load that comes and goes
@@ -277,6 +313,19 @@ async function measure(workload: Workload, backend: ComputeBackend<Float32Array>
     for (let n = 0; n < workload.stepsPerRound; n++) oursInRound.push(timed(ourStep));
     for (let n = 0; n < workload.stepsPerRound; n++) matMulInRound.push(replay.run());
     const layersMs = await fitOnce();
+    if (nativeSteps !== null) {
+      // Alternating 2 and 1 threads within the round: load moves both alike.
+      const twoInRound: number[] = [];
+      const oneInRound: number[] = [];
+      for (let n = 0; n < workload.nativeStepsPerRound; n++) {
+        twoInRound.push(timed(nativeSteps.two));
+        oneInRound.push(timed(nativeSteps.one));
+      }
+      nativeTwo.push(...twoInRound);
+      nativeOne.push(...oneInRound);
+      nativeSpeedups.push(median(oursInRound) / median(twoInRound));
+      nativeOneSpeedups.push(median(oursInRound) / median(oneInRound));
+    }
     ours.push(...oursInRound);
     matMulOnly.push(...matMulInRound);
     layers.push(layersMs);
@@ -291,9 +340,25 @@ async function measure(workload: Workload, backend: ComputeBackend<Float32Array>
 
   const msPerStep = median(ours);
   const matMulMs = median(matMulOnly);
+  const nativeFigures = (times: number[], speedups: number[]) => ({
+    msPerStep: round(median(times), 1),
+    gflops: round(flops / median(times) / 1e6, 2),
+    speedupVsWasm: round(median(speedups), 2),
+    speedupVsWasmPerRound: speedups.map((v) => round(v, 2)),
+    samples: times.length,
+  });
   return {
     title: workload.title,
     wasm: { msPerStep: round(msPerStep, 1), gflops: round(flops / msPerStep / 1e6, 2) },
+    native:
+      'unavailable' in native
+        ? { unavailable: native.unavailable }
+        : {
+            description: native.two.description,
+            threads: 2,
+            ...nativeFigures(nativeTwo, nativeSpeedups),
+            oneThread: { description: native.one.description, ...nativeFigures(nativeOne, nativeOneSpeedups) },
+          },
     tfjsLayers: { msPerStep: round(median(layers), 1) },
     speedupVsTfjsLayers: round(median(speedups), 2),
     matMulGflops: round(flops / matMulMs / 1e6, 2),
@@ -359,8 +424,23 @@ async function main(): Promise<void> {
       `${r.memory.before.numTensors}/${r.memory.after.numTensors}`,
     ]);
   }
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
-  for (const row of rows) console.log(row.map((cell, c) => cell.padStart(widths[c]!)).join('  '));
+  printTable(rows);
+  const nativeRows = [['workload', 'native ms/step (2 threads)', 'GFLOP/s', 'vs wasm', 'native ms/step (1 thread)', 'GFLOP/s', 'vs wasm']];
+  let nativeDescription = '';
+  for (const [key, r] of Object.entries(results)) {
+    const native = r.native;
+    if (native.unavailable !== undefined) {
+      console.log(`native: not measured: ${native.unavailable}`);
+      continue;
+    }
+    nativeDescription = native.description;
+    const one = native.oneThread;
+    nativeRows.push([key, native.msPerStep.toFixed(1), native.gflops.toFixed(2), `${native.speedupVsWasm.toFixed(2)}x`, one.msPerStep.toFixed(1), one.gflops.toFixed(2), `${one.speedupVsWasm.toFixed(2)}x`]);
+  }
+  if (nativeRows.length > 1) {
+    console.log(nativeDescription);
+    printTable(nativeRows);
+  }
   console.log(`load average before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${loadAfter.map((l) => l.toFixed(2)).join(' ')}`);
 
   const output = {
@@ -375,9 +455,16 @@ async function main(): Promise<void> {
     },
     date: new Date().toISOString(),
   };
-  const file = join(dirname(fileURLToPath(import.meta.url)), 'results', 'core.json');
-  writeFileSync(file, `${JSON.stringify(output, null, 2)}\n`);
-  console.log(`wrote ${file}`);
+  const resultsDirectory = join(dirname(fileURLToPath(import.meta.url)), 'results');
+  for (const name of ['core.json', `core-${output.date.slice(0, 10)}.json`]) {
+    writeFileSync(join(resultsDirectory, name), `${JSON.stringify(output, null, 2)}\n`);
+    console.log(`wrote ${join(resultsDirectory, name)}`);
+  }
+}
+
+function printTable(rows: string[][]): void {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
+  for (const row of rows) console.log(row.map((cell, c) => cell.padStart(widths[c]!)).join('  '));
 }
 
 const workloadFlag = process.argv.indexOf('--workload');

@@ -5,10 +5,12 @@
 // - An LSTM layer's forward and backward over all timesteps are one oneDNN LSTM primitive
 //   call each. oneDNN's gate order is Keras's (i, f, c~, o) and its plain weight layouts
 //   ldigo [1,1,I,4,H] / [1,1,H,4,H] and bias ldgo [1,1,4,H] are Keras's kernel [I,4H],
-//   recurrent kernel [H,4H] and bias [4H] byte for byte; data ntc [T,B,C] read with
-//   strides is our batch-major [B,T,C]. So nothing is converted by hand: the primitives
-//   pick their own (padded, or for the backward transposed) weight layouts and one oneDNN
-//   reorder per call brings the weights into them.
+//   recurrent kernel [H,4H] and bias [4H] byte for byte. The primitives pick their own
+//   (padded, or for the backward transposed) weight layouts and one oneDNN reorder per call
+//   brings the weights into them. Data goes in and out time-major (tnc [T,B,C]), transposed
+//   from and to our batch-major [B,T,C] once per call: oneDNN also takes ntc, a strided
+//   view of [B,T,C], but then it cannot run the input projection and the weight gradients
+//   of all timesteps as single merged GEMMs.
 // - The dense head is oneDNN's sgemm; the embedding is plain loops in a fixed order.
 // - Context-aware: every Node environment (main thread, worker thread) gets its own
 //   instance: its own engine, stream and primitive cache. Calls are synchronous.
@@ -78,6 +80,19 @@ class Carver {
   size_t offset_;
 };
 
+// [B,T,C] (ours, batch-major) <-> [T,B,C] (oneDNN's tnc, time-major), by rows of C floats.
+void BatchToTimeMajor(const float* from, float* to, int64_t B, int64_t T, int64_t C) {
+  for (int64_t b = 0; b < B; b++) {
+    for (int64_t t = 0; t < T; t++) std::memcpy(to + (t * B + b) * C, from + (b * T + t) * C, C * sizeof(float));
+  }
+}
+
+void TimeToBatchMajor(const float* from, float* to, int64_t B, int64_t T, int64_t C) {
+  for (int64_t b = 0; b < B; b++) {
+    for (int64_t t = 0; t < T; t++) std::memcpy(to + (b * T + t) * C, from + (t * B + b) * C, C * sizeof(float));
+  }
+}
+
 struct LstmKey {
   int threads;
   int64_t B, T, I, H;
@@ -112,8 +127,8 @@ class LstmPrimitives {
  public:
   explicit LstmPrimitives(const LstmKey& key)
       : key_(key),
-        srcLayer_({key.T, key.B, key.I}, kF32, Tag::ntc),
-        dstLayer_({key.T, key.B, key.H}, kF32, Tag::ntc),
+        srcLayer_({key.T, key.B, key.I}, kF32, Tag::tnc),
+        dstLayer_({key.T, key.B, key.H}, kF32, Tag::tnc),
         state_({1, 1, key.B, key.H}, kF32, Tag::ldnc),
         userWeightsLayer_({1, 1, key.I, 4, key.H}, kF32, Tag::ldigo),
         userWeightsIter_({1, 1, key.H, 4, key.H}, kF32, Tag::ldigo),
@@ -185,8 +200,8 @@ class LstmPrimitives {
   size_t hiddenBytes() const { return dstLayer_.get_size(); }
   size_t stateBytes() const { return state_.get_size(); }
 
-  // A training forward's workspace: oneDNN's, then copies of x and of the hidden states
-  // (the backward reads both, and the caller may reuse its arrays in between).
+  // A training forward's workspace: oneDNN's, then x and the hidden states, time-major (the
+  // backward reads both, and the caller may reuse its arrays in between).
   size_t workspaceBytes(const dnnl::engine& engine) {
     return CarvedBytes({training(engine).forwardPd.workspace_desc().get_size(), inputBytes(), hiddenBytes()});
   }
@@ -196,12 +211,12 @@ class LstmPrimitives {
       return CarvedBytes({t.forwardPd.scratchpad_desc().get_size(), t.forwardLayer.bytes(), t.forwardIter.bytes(), stateBytes()});
     }
     const Inference& i = inference(engine);
-    return CarvedBytes({i.pd.scratchpad_desc().get_size(), i.layer.bytes(), i.iter.bytes(), stateBytes()});
+    return CarvedBytes({i.pd.scratchpad_desc().get_size(), i.layer.bytes(), i.iter.bytes(), stateBytes(), inputBytes(), hiddenBytes()});
   }
   size_t backwardScratchBytes(const dnnl::engine& engine) {
     const Training& t = training(engine);
     return CarvedBytes({t.backwardPd.scratchpad_desc().get_size(), t.backwardLayer.bytes(), t.backwardIter.bytes(), stateBytes(), stateBytes(),
-                        stateBytes(), inputBytes()});
+                        stateBytes(), hiddenBytes(), inputBytes()});
   }
 
   const memory::desc& srcLayer() const { return srcLayer_; }
@@ -343,39 +358,43 @@ class LstmNative : public Napi::Addon<LstmNative> {
       const LstmPrimitives::Training& t = lstm.training(engine_);
       Carver workspace = args.Buffer(10, "lstm workspace");
       memory oneDnnWorkspace(t.forwardPd.workspace_desc(), engine_, workspace.Take(t.forwardPd.workspace_desc().get_size()));
-      float* inputCopy = workspace.Take(lstm.inputBytes());
-      float* hiddenCopy = workspace.Take(lstm.hiddenBytes());
-      std::memcpy(inputCopy, x, lstm.inputBytes());
+      float* input = workspace.Take(lstm.inputBytes());
+      float* output = workspace.Take(lstm.hiddenBytes());
+      BatchToTimeMajor(x, input, k.B, k.T, k.I);
       memory scratchpad(t.forwardPd.scratchpad_desc(), engine_, scratch.Take(t.forwardPd.scratchpad_desc().get_size()));
       memory layer = t.forwardLayer.Apply(engine_, stream_, userLayer, scratch.Take(t.forwardLayer.bytes()));
       memory iter = t.forwardIter.Apply(engine_, stream_, userIter, scratch.Take(t.forwardIter.bytes()));
       memory zeros = ZeroState(lstm, scratch);
-      t.forward.execute(stream_, {{DNNL_ARG_SRC_LAYER, memory(lstm.srcLayer(), engine_, inputCopy)},
+      t.forward.execute(stream_, {{DNNL_ARG_SRC_LAYER, memory(lstm.srcLayer(), engine_, input)},
                                   {DNNL_ARG_SRC_ITER, zeros},
                                   {DNNL_ARG_SRC_ITER_C, zeros},
                                   {DNNL_ARG_WEIGHTS_LAYER, layer},
                                   {DNNL_ARG_WEIGHTS_ITER, iter},
                                   {DNNL_ARG_BIAS, bias},
-                                  {DNNL_ARG_DST_LAYER, memory(lstm.dstLayer(), engine_, hiddenCopy)},
+                                  {DNNL_ARG_DST_LAYER, memory(lstm.dstLayer(), engine_, output)},
                                   {DNNL_ARG_WORKSPACE, oneDnnWorkspace},
                                   {DNNL_ARG_SCRATCHPAD, scratchpad}});
       stream_.wait();
-      std::memcpy(hidden, hiddenCopy, lstm.hiddenBytes());
+      TimeToBatchMajor(output, hidden, k.B, k.T, k.H);
     } else {
       const LstmPrimitives::Inference& i = lstm.inference(engine_);
       memory scratchpad(i.pd.scratchpad_desc(), engine_, scratch.Take(i.pd.scratchpad_desc().get_size()));
       memory layer = i.layer.Apply(engine_, stream_, userLayer, scratch.Take(i.layer.bytes()));
       memory iter = i.iter.Apply(engine_, stream_, userIter, scratch.Take(i.iter.bytes()));
       memory zeros = ZeroState(lstm, scratch);
-      i.forward.execute(stream_, {{DNNL_ARG_SRC_LAYER, memory(lstm.srcLayer(), engine_, x)},
+      float* input = scratch.Take(lstm.inputBytes());
+      float* output = scratch.Take(lstm.hiddenBytes());
+      BatchToTimeMajor(x, input, k.B, k.T, k.I);
+      i.forward.execute(stream_, {{DNNL_ARG_SRC_LAYER, memory(lstm.srcLayer(), engine_, input)},
                                   {DNNL_ARG_SRC_ITER, zeros},
                                   {DNNL_ARG_SRC_ITER_C, zeros},
                                   {DNNL_ARG_WEIGHTS_LAYER, layer},
                                   {DNNL_ARG_WEIGHTS_ITER, iter},
                                   {DNNL_ARG_BIAS, bias},
-                                  {DNNL_ARG_DST_LAYER, memory(lstm.dstLayer(), engine_, hidden)},
+                                  {DNNL_ARG_DST_LAYER, memory(lstm.dstLayer(), engine_, output)},
                                   {DNNL_ARG_SCRATCHPAD, scratchpad}});
       stream_.wait();
+      TimeToBatchMajor(output, hidden, k.B, k.T, k.H);
     }
     return info.Env().Undefined();
   }
@@ -390,8 +409,8 @@ class LstmNative : public Napi::Addon<LstmNative> {
     const LstmPrimitives::Training& t = lstm.training(engine_);
     Carver workspace = args.Buffer(5, "lstm workspace");
     memory oneDnnWorkspace(t.forwardPd.workspace_desc(), engine_, workspace.Take(t.forwardPd.workspace_desc().get_size()));
-    float* inputCopy = workspace.Take(lstm.inputBytes());
-    float* hiddenCopy = workspace.Take(lstm.hiddenBytes());
+    float* input = workspace.Take(lstm.inputBytes());
+    float* output = workspace.Take(lstm.hiddenBytes());
     float* dHidden = args.Floats(6, k.B * k.T * k.H);
     memory userLayer(lstm.userWeightsLayer(), engine_, args.Floats(7, k.I * 4 * k.H));
     memory userIter(lstm.userWeightsIter(), engine_, args.Floats(8, k.H * 4 * k.H));
@@ -407,25 +426,28 @@ class LstmNative : public Napi::Addon<LstmNative> {
     memory zeros = ZeroState(lstm, scratch);
     memory dState(lstm.state(), engine_, scratch.Take(lstm.stateBytes()));
     memory dCellState(lstm.state(), engine_, scratch.Take(lstm.stateBytes()));
-    // dX is an output of the primitive whether or not the caller wants it.
-    float* unwantedDx = scratch.Take(lstm.inputBytes());
-    t.backward.execute(stream_, {{DNNL_ARG_SRC_LAYER, memory(lstm.srcLayer(), engine_, inputCopy)},
+    float* dOutput = scratch.Take(lstm.hiddenBytes());
+    float* dInput = scratch.Take(lstm.inputBytes());
+    BatchToTimeMajor(dHidden, dOutput, k.B, k.T, k.H);
+    t.backward.execute(stream_, {{DNNL_ARG_SRC_LAYER, memory(lstm.srcLayer(), engine_, input)},
                                  {DNNL_ARG_SRC_ITER, zeros},
                                  {DNNL_ARG_SRC_ITER_C, zeros},
                                  {DNNL_ARG_WEIGHTS_LAYER, layer},
                                  {DNNL_ARG_WEIGHTS_ITER, iter},
                                  {DNNL_ARG_BIAS, bias},
-                                 {DNNL_ARG_DST_LAYER, memory(lstm.dstLayer(), engine_, hiddenCopy)},
-                                 {DNNL_ARG_DIFF_SRC_LAYER, memory(lstm.srcLayer(), engine_, dX != nullptr ? dX : unwantedDx)},
+                                 {DNNL_ARG_DST_LAYER, memory(lstm.dstLayer(), engine_, output)},
+                                 {DNNL_ARG_DIFF_SRC_LAYER, memory(lstm.srcLayer(), engine_, dInput)},
                                  {DNNL_ARG_DIFF_SRC_ITER, dState},
                                  {DNNL_ARG_DIFF_SRC_ITER_C, dCellState},
                                  {DNNL_ARG_DIFF_WEIGHTS_LAYER, dKernel},
                                  {DNNL_ARG_DIFF_WEIGHTS_ITER, dRecurrent},
                                  {DNNL_ARG_DIFF_BIAS, dBias},
-                                 {DNNL_ARG_DIFF_DST_LAYER, memory(lstm.dstLayer(), engine_, dHidden)},
+                                 {DNNL_ARG_DIFF_DST_LAYER, memory(lstm.dstLayer(), engine_, dOutput)},
                                  {DNNL_ARG_WORKSPACE, oneDnnWorkspace},
                                  {DNNL_ARG_SCRATCHPAD, scratchpad}});
     stream_.wait();
+    // dX is an output of the primitive whether or not the caller wants it.
+    if (dX != nullptr) TimeToBatchMajor(dInput, dX, k.B, k.T, k.I);
     return info.Env().Undefined();
   }
 
