@@ -36,7 +36,7 @@ import {
   type ComputeBackend,
   type ModelSpec,
 } from '@lstm-runner/lstm-core';
-import { createNativeBackend, nativeAvailability } from '@lstm-runner/lstm-native';
+import { createNativeBackend, nativeAvailability, type NativeComputeBackend } from '@lstm-runner/lstm-native';
 
 interface Workload {
   readonly key: 'charLm' | 'timeSeries';
@@ -248,8 +248,58 @@ function trainingStep(workload: Workload, backend: ComputeBackend<Float32Array>,
   };
 }
 
+/**
+ * The backend with the time spent in each of its methods added up: where a step's time goes.
+ * ('other' in the breakdown is the rest of the step: the loss, the copies in lossAndGradient,
+ * the average and Adam, all in JS.)
+ */
+function timedMethods(backend: NativeComputeBackend): { backend: ComputeBackend<Float32Array>; totals: Map<string, number> } {
+  const totals = new Map<string, number>();
+  const add = (key: string, ms: number): void => {
+    totals.set(key, (totals.get(key) ?? 0) + ms);
+  };
+  const wrapped = new Proxy(backend, {
+    get(target, property) {
+      const value: unknown = Reflect.get(target, property);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]): unknown => {
+        const before = target.lstmPrimitiveMilliseconds();
+        const start = performance.now();
+        try {
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        } finally {
+          add(String(property), performance.now() - start);
+          const after = target.lstmPrimitiveMilliseconds();
+          add('primitiveForward', after.forward - before.forward);
+          add('primitiveBackward', after.backward - before.backward);
+        }
+      };
+    },
+  });
+  return { backend: wrapped, totals };
+}
+
+/**
+ * ms per step inside oneDNN's LSTM primitives (forward, backward), at the LSTM calls'
+ * boundary (transposes, weight reorders, checks), in the dense head, the embedding and the rest.
+ */
+function breakdown(totals: Map<string, number>, steps: number, msPerStep: number) {
+  const perStep = (...methods: string[]) => methods.reduce((sum, method) => sum + (totals.get(method) ?? 0), 0) / steps;
+  const primitiveForward = perStep('primitiveForward');
+  const primitiveBackward = perStep('primitiveBackward');
+  const parts = {
+    lstmForwardPrimitive: primitiveForward,
+    lstmBackwardPrimitive: primitiveBackward,
+    lstmBoundary: perStep('lstmForward', 'lstmBackward') - primitiveForward - primitiveBackward,
+    dense: perStep('denseForward', 'denseBackward'),
+    embedding: perStep('embeddingForward', 'embeddingBackward'),
+  };
+  const other = msPerStep - Object.values(parts).reduce((sum, ms) => sum + ms, 0);
+  return Object.fromEntries(Object.entries({ ...parts, other }).map(([key, ms]) => [key, round(ms, 2)]));
+}
+
 /** The native backend with 2 threads and with 1, or why it is not measured. */
-async function nativeBackends(): Promise<{ two: ComputeBackend<Float32Array>; one: ComputeBackend<Float32Array> } | { unavailable: string }> {
+async function nativeBackends(): Promise<{ two: NativeComputeBackend; one: NativeComputeBackend } | { unavailable: string }> {
   const availability = nativeAvailability();
   if (!availability.available) return { unavailable: availability.reason };
   // The first load pins OMP_NUM_THREADS=2, OMP_WAIT_POLICY=PASSIVE and the ISA; the 1-thread
@@ -262,7 +312,9 @@ async function measure(workload: Workload, backend: ComputeBackend<Float32Array>
   const batch = makeBatch(workload);
   const { step: ourStep, params } = trainingStep(workload, backend, batch);
   const native = await nativeBackends();
-  const nativeSteps = 'unavailable' in native ? null : { two: trainingStep(workload, native.two, batch).step, one: trainingStep(workload, native.one, batch).step };
+  const timedNative = 'unavailable' in native ? null : { two: timedMethods(native.two), one: timedMethods(native.one) };
+  const nativeSteps =
+    timedNative === null ? null : { two: trainingStep(workload, timedNative.two.backend, batch).step, one: trainingStep(workload, timedNative.one.backend, batch).step };
   const timed = (step: () => void): number => {
     const start = performance.now();
     step();
@@ -295,6 +347,8 @@ async function measure(workload: Workload, backend: ComputeBackend<Float32Array>
     nativeSteps.two();
     nativeSteps.one();
   }
+  timedNative?.two.totals.clear();
+  timedNative?.one.totals.clear();
 
   const ours: number[] = [];
   const nativeTwo: number[] = [];
@@ -340,12 +394,14 @@ async function measure(workload: Workload, backend: ComputeBackend<Float32Array>
 
   const msPerStep = median(ours);
   const matMulMs = median(matMulOnly);
-  const nativeFigures = (times: number[], speedups: number[]) => ({
+  const nativeFigures = (times: number[], speedups: number[], totals: Map<string, number>) => ({
     msPerStep: round(median(times), 1),
     gflops: round(flops / median(times) / 1e6, 2),
     speedupVsWasm: round(median(speedups), 2),
     speedupVsWasmPerRound: speedups.map((v) => round(v, 2)),
     samples: times.length,
+    // Means over the measured steps (the step time above is a median).
+    breakdownMsPerStep: breakdown(totals, times.length, times.reduce((sum, ms) => sum + ms, 0) / times.length),
   });
   return {
     title: workload.title,
@@ -356,8 +412,8 @@ async function measure(workload: Workload, backend: ComputeBackend<Float32Array>
         : {
             description: native.two.description,
             threads: 2,
-            ...nativeFigures(nativeTwo, nativeSpeedups),
-            oneThread: { description: native.one.description, ...nativeFigures(nativeOne, nativeOneSpeedups) },
+            ...nativeFigures(nativeTwo, nativeSpeedups, timedNative!.two.totals),
+            oneThread: { description: native.one.description, ...nativeFigures(nativeOne, nativeOneSpeedups, timedNative!.one.totals) },
           },
     tfjsLayers: { msPerStep: round(median(layers), 1) },
     speedupVsTfjsLayers: round(median(speedups), 2),
@@ -440,6 +496,16 @@ async function main(): Promise<void> {
   if (nativeRows.length > 1) {
     console.log(nativeDescription);
     printTable(nativeRows);
+    const parts = ['lstmForwardPrimitive', 'lstmBackwardPrimitive', 'lstmBoundary', 'dense', 'embedding', 'other'];
+    const breakdownRows = [['where a native step goes (mean ms)', ...parts]];
+    for (const [key, r] of Object.entries(results)) {
+      const native = r.native;
+      if (native.unavailable !== undefined) continue;
+      for (const [threads, figures] of [['2 threads', native], ['1 thread', native.oneThread]] as const) {
+        breakdownRows.push([`${key}, ${threads}`, ...parts.map((part) => (figures.breakdownMsPerStep[part] ?? 0).toFixed(2))]);
+      }
+    }
+    printTable(breakdownRows);
   }
   console.log(`load average before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${loadAfter.map((l) => l.toFixed(2)).join(' ')}`);
 

@@ -17,6 +17,7 @@
     {
       'target_name': 'lstm_native',
       'sources': ['native/lstm_native.cc'],
+      'cflags_cc': ['-fopenmp'],
       'libraries': ['-ldnnl', '-lgomp'],
     },
   ],

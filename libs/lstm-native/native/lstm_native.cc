@@ -23,6 +23,7 @@
 #include <napi.h>
 #include <omp.h>
 
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <list>
@@ -80,14 +81,17 @@ class Carver {
   size_t offset_;
 };
 
-// [B,T,C] (ours, batch-major) <-> [T,B,C] (oneDNN's tnc, time-major), by rows of C floats.
+// [B,T,C] (ours, batch-major) <-> [T,B,C] (oneDNN's tnc, time-major), by rows of C floats,
+// on the call's OpenMP threads (copies: the result does not depend on how they share it).
 void BatchToTimeMajor(const float* from, float* to, int64_t B, int64_t T, int64_t C) {
+#pragma omp parallel for
   for (int64_t b = 0; b < B; b++) {
     for (int64_t t = 0; t < T; t++) std::memcpy(to + (t * B + b) * C, from + (b * T + t) * C, C * sizeof(float));
   }
 }
 
 void TimeToBatchMajor(const float* from, float* to, int64_t B, int64_t T, int64_t C) {
+#pragma omp parallel for
   for (int64_t b = 0; b < B; b++) {
     for (int64_t t = 0; t < T; t++) std::memcpy(to + (b * T + t) * C, from + (t * B + b) * C, C * sizeof(float));
   }
@@ -313,6 +317,7 @@ class LstmNative : public Napi::Addon<LstmNative> {
                              InstanceMethod("embeddingForward", &LstmNative::EmbeddingForward),
                              InstanceMethod("embeddingBackward", &LstmNative::EmbeddingBackward),
                              InstanceMethod("clearCache", &LstmNative::ClearCache),
+                             InstanceMethod("primitiveMilliseconds", &LstmNative::PrimitiveMilliseconds),
                          });
     (void)env;
   }
@@ -365,6 +370,7 @@ class LstmNative : public Napi::Addon<LstmNative> {
       memory layer = t.forwardLayer.Apply(engine_, stream_, userLayer, scratch.Take(t.forwardLayer.bytes()));
       memory iter = t.forwardIter.Apply(engine_, stream_, userIter, scratch.Take(t.forwardIter.bytes()));
       memory zeros = ZeroState(lstm, scratch);
+      const auto started = std::chrono::steady_clock::now();
       t.forward.execute(stream_, {{DNNL_ARG_SRC_LAYER, memory(lstm.srcLayer(), engine_, input)},
                                   {DNNL_ARG_SRC_ITER, zeros},
                                   {DNNL_ARG_SRC_ITER_C, zeros},
@@ -375,6 +381,7 @@ class LstmNative : public Napi::Addon<LstmNative> {
                                   {DNNL_ARG_WORKSPACE, oneDnnWorkspace},
                                   {DNNL_ARG_SCRATCHPAD, scratchpad}});
       stream_.wait();
+      forwardMs_ += Since(started);
       TimeToBatchMajor(output, hidden, k.B, k.T, k.H);
     } else {
       const LstmPrimitives::Inference& i = lstm.inference(engine_);
@@ -385,6 +392,7 @@ class LstmNative : public Napi::Addon<LstmNative> {
       float* input = scratch.Take(lstm.inputBytes());
       float* output = scratch.Take(lstm.hiddenBytes());
       BatchToTimeMajor(x, input, k.B, k.T, k.I);
+      const auto started = std::chrono::steady_clock::now();
       i.forward.execute(stream_, {{DNNL_ARG_SRC_LAYER, memory(lstm.srcLayer(), engine_, input)},
                                   {DNNL_ARG_SRC_ITER, zeros},
                                   {DNNL_ARG_SRC_ITER_C, zeros},
@@ -394,6 +402,7 @@ class LstmNative : public Napi::Addon<LstmNative> {
                                   {DNNL_ARG_DST_LAYER, memory(lstm.dstLayer(), engine_, output)},
                                   {DNNL_ARG_SCRATCHPAD, scratchpad}});
       stream_.wait();
+      forwardMs_ += Since(started);
       TimeToBatchMajor(output, hidden, k.B, k.T, k.H);
     }
     return info.Env().Undefined();
@@ -429,6 +438,7 @@ class LstmNative : public Napi::Addon<LstmNative> {
     float* dOutput = scratch.Take(lstm.hiddenBytes());
     float* dInput = scratch.Take(lstm.inputBytes());
     BatchToTimeMajor(dHidden, dOutput, k.B, k.T, k.H);
+    const auto started = std::chrono::steady_clock::now();
     t.backward.execute(stream_, {{DNNL_ARG_SRC_LAYER, memory(lstm.srcLayer(), engine_, input)},
                                  {DNNL_ARG_SRC_ITER, zeros},
                                  {DNNL_ARG_SRC_ITER_C, zeros},
@@ -446,6 +456,7 @@ class LstmNative : public Napi::Addon<LstmNative> {
                                  {DNNL_ARG_WORKSPACE, oneDnnWorkspace},
                                  {DNNL_ARG_SCRATCHPAD, scratchpad}});
     stream_.wait();
+    backwardMs_ += Since(started);
     // dX is an output of the primitive whether or not the caller wants it.
     if (dX != nullptr) TimeToBatchMajor(dInput, dX, k.B, k.T, k.I);
     return info.Env().Undefined();
@@ -522,6 +533,19 @@ class LstmNative : public Napi::Addon<LstmNative> {
     return Napi::Number::New(info.Env(), static_cast<double>(dropped));
   }
 
+  // () -> [forward, backward]: milliseconds this instance spent inside oneDNN's LSTM
+  // primitives (the rest of a call is the boundary: transposes, weight reorders, checks).
+  Napi::Value PrimitiveMilliseconds(const Napi::CallbackInfo& info) {
+    Napi::Array times = Napi::Array::New(info.Env(), 2);
+    times.Set(0u, forwardMs_);
+    times.Set(1u, backwardMs_);
+    return times;
+  }
+
+  static double Since(std::chrono::steady_clock::time_point started) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  }
+
   // The primitives of the shape at args[first..first+3], most recently used first.
   LstmPrimitives& Lstm(const Napi::CallbackInfo& info, const Args& args, size_t first) {
     const LstmKey key{Threads(info, args), args.Int(first), args.Int(first + 1), args.Int(first + 2), args.Int(first + 3)};
@@ -555,6 +579,8 @@ class LstmNative : public Napi::Addon<LstmNative> {
   dnnl::engine engine_;
   dnnl::stream stream_;
   std::list<std::unique_ptr<LstmPrimitives>> lstm_;
+  double forwardMs_ = 0;
+  double backwardMs_ = 0;
 };
 
 }  // namespace

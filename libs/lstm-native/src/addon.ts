@@ -61,6 +61,8 @@ export interface OneDnnAddon {
   embeddingBackward(tokens: Int32Array, dX: Float32Array, dTable: Float32Array, V: number, E: number): void;
   /** Drops this thread's compiled LSTM primitives; returns how many shapes it held. */
   clearCache(): number;
+  /** [forward, backward]: ms this thread's instance spent inside oneDNN's LSTM primitives so far. */
+  primitiveMilliseconds(): [number, number];
 }
 
 export interface LoadedAddon {

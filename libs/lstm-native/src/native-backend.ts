@@ -233,6 +233,14 @@ export class NativeComputeBackend implements ComputeBackend<Float32Array> {
     if (cache instanceof NativeLstmCache && cache.owner === this) cache.release();
   }
 
+  /** For profiles: ms spent inside oneDNN's LSTM primitives so far by this thread (all native
+   * backends of a thread together); the rest of an LSTM call is the boundary's transposes,
+   * weight reorders and checks. */
+  lstmPrimitiveMilliseconds(): { readonly forward: number; readonly backward: number } {
+    const [forward, backward] = this.addon.primitiveMilliseconds();
+    return { forward, backward };
+  }
+
   /** Frees the pooled buffers and this thread's compiled primitives; later calls throw. Idempotent. */
   dispose(): void {
     if (this.disposed) return;
