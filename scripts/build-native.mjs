@@ -32,11 +32,12 @@ function missingPrerequisite(compiler, nodeDir, gyp) {
   return null;
 }
 
-function finish(status) {
-  // No addon from an earlier build may outlive a failed one.
-  if (!status.built) rmSync(join(BUILD_DIR, 'Release'), { recursive: true, force: true });
+function finish(status, log) {
+  // Nothing of an earlier build (an addon, its log) may outlive a failed one.
+  if (!status.built) rmSync(BUILD_DIR, { recursive: true, force: true });
   mkdirSync(BUILD_DIR, { recursive: true });
   writeFileSync(join(BUILD_DIR, 'status.json'), `${JSON.stringify(status, null, 2)}\n`);
+  if (log !== undefined) writeFileSync(join(BUILD_DIR, 'build.log'), log);
   if (status.built) console.log(`lstm-native: built the oneDNN addon in ${status.seconds} s`);
   else console.log(`lstm-native: the native backend is unavailable: ${status.reason}`);
 }
@@ -52,12 +53,10 @@ if (missing !== null) {
 } else {
   const build = spawnSync(process.execPath, [gyp, 'rebuild', `--nodedir=${nodeDir}`], { cwd: PACKAGE_DIR, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   const log = `${build.stdout ?? ''}${build.stderr ?? ''}`;
-  mkdirSync(BUILD_DIR, { recursive: true });
-  writeFileSync(join(BUILD_DIR, 'build.log'), log);
   const seconds = Number(((performance.now() - started) / 1000).toFixed(1));
-  if (build.status === 0) finish({ built: true, seconds });
+  if (build.status === 0) finish({ built: true, seconds }, log);
   else {
     const firstError = log.split('\n').find((line) => /error/i.test(line))?.trim() ?? `node-gyp exited with ${build.status ?? build.signal}`;
-    finish({ built: false, reason: `the build failed: ${firstError} (libs/lstm-native/build/build.log has the rest)` });
+    finish({ built: false, reason: `the build failed: ${firstError} (libs/lstm-native/build/build.log has the rest)` }, log);
   }
 }
