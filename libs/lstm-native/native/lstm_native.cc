@@ -2,8 +2,8 @@
 // interface it serves). Shapes: B batch, T time, I input, H hidden, K head outputs, E
 // embedding, V vocabulary; every array is row-major and float32.
 //
-// - An LSTM layer's forward and backward over all timesteps are one oneDNN LSTM primitive
-//   call each. oneDNN's gate order is Keras's (i, f, c~, o) and its plain weight layouts
+// - An LSTM layer's forward and backward over all timesteps are oneDNN LSTM primitive
+//   calls. oneDNN's gate order is Keras's (i, f, c~, o) and its plain weight layouts
 //   ldigo [1,1,I,4,H] / [1,1,H,4,H] and bias ldgo [1,1,4,H] are Keras's kernel [I,4H],
 //   recurrent kernel [H,4H] and bias [4H] byte for byte. The primitives pick their own
 //   (padded, or for the backward transposed) weight layouts and one oneDNN reorder per call
@@ -11,18 +11,25 @@
 //   from and to our batch-major [B,T,C] once per call: oneDNN also takes ntc, a strided
 //   view of [B,T,C], but then it cannot run the input projection and the weight gradients
 //   of all timesteps as single merged GEMMs.
+// - Threads share a call by windows, not inside oneDNN: the batch is cut into one run of
+//   rows per thread and each run is a single-threaded oneDNN call, side by side. Windows
+//   are independent, so the threads meet once per call instead of at every timestep (oneDNN's
+//   own threading synchronises several times per timestep; measured here it was slower than
+//   one thread on the time-series layers and 1.6-2x slower than this split on shards of 32).
+//   The runs' weight gradients are added up in run order, so a thread count always gives the
+//   same bits.
 // - The dense head is oneDNN's sgemm; the embedding is plain loops in a fixed order.
 // - Context-aware: every Node environment (main thread, worker thread) gets its own
-//   instance: its own engine, stream and primitive cache. Calls are synchronous.
+//   instance: its own engine, streams and primitive cache. Calls are synchronous.
 // - No pointer into JS memory outlives a call: a training forward's workspace (which the
 //   backward needs) and all scratch memory are ArrayBuffers the JS side owns and passes in
 //   on every call. The instance keeps only primitives, in a small LRU cache per shape.
-// - The thread count is an argument of every call: omp_set_num_threads sets it for the
-//   calling thread only (OpenMP keeps it per thread), so backends with different thread
-//   counts can share a process.
+// - The thread count is an argument of every call, so backends with different thread
+//   counts can share a process (OpenMP keeps its settings per calling thread).
 #include <napi.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
@@ -31,7 +38,9 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include "oneapi/dnnl/dnnl.hpp"
 
@@ -52,7 +61,7 @@ constexpr size_t kLstmCacheCapacity = 8;
 size_t AlignUp(size_t bytes) { return (bytes + kAlignment - 1) / kAlignment * kAlignment; }
 
 // Bytes a buffer needs to hold regions of these sizes carved by Carver.
-size_t CarvedBytes(std::initializer_list<size_t> sizes) {
+size_t CarvedBytes(const std::vector<size_t>& sizes) {
   size_t total = kAlignment - 1;
   for (size_t size : sizes) total += AlignUp(size);
   return total;
@@ -81,29 +90,66 @@ class Carver {
   size_t offset_;
 };
 
-// [B,T,C] (ours, batch-major) <-> [T,B,C] (oneDNN's tnc, time-major), by rows of C floats,
-// on the call's OpenMP threads (copies: the result does not depend on how they share it).
+// [B,T,C] (ours, batch-major) <-> [T,B,C] (oneDNN's tnc, time-major), by rows of C floats.
 void BatchToTimeMajor(const float* from, float* to, int64_t B, int64_t T, int64_t C) {
-#pragma omp parallel for
   for (int64_t b = 0; b < B; b++) {
     for (int64_t t = 0; t < T; t++) std::memcpy(to + (t * B + b) * C, from + (b * T + t) * C, C * sizeof(float));
   }
 }
 
 void TimeToBatchMajor(const float* from, float* to, int64_t B, int64_t T, int64_t C) {
-#pragma omp parallel for
   for (int64_t b = 0; b < B; b++) {
     for (int64_t t = 0; t < T; t++) std::memcpy(to + (b * T + t) * C, from + (t * B + b) * C, C * sizeof(float));
   }
 }
 
 struct LstmKey {
-  int threads;
   int64_t B, T, I, H;
-  bool operator==(const LstmKey& other) const {
-    return threads == other.threads && B == other.B && T == other.T && I == other.I && H == other.H;
-  }
+  bool operator==(const LstmKey& other) const { return B == other.B && T == other.T && I == other.I && H == other.H; }
 };
+
+// A run of a call's windows: rows first .. first + rows - 1 of the batch.
+struct BatchPart {
+  int64_t first, rows;
+};
+
+// B windows among `threads`: min(threads, B) runs, the first B % runs of them one row longer.
+std::vector<BatchPart> SplitBatch(int threads, int64_t B) {
+  const int64_t parts = std::min<int64_t>(threads, B);
+  std::vector<BatchPart> split;
+  int64_t first = 0;
+  for (int64_t part = 0; part < parts; part++) {
+    const int64_t rows = B / parts + (part < B % parts ? 1 : 0);
+    split.push_back({first, rows});
+    first += rows;
+  }
+  return split;
+}
+
+// Runs run(part) for parts 0 .. parts - 1 side by side on the calling thread's OpenMP team,
+// each single-threaded inside, and rethrows the first error.
+template <typename Run>
+void RunParts(size_t parts, const Run& run) {
+  if (parts == 1) {
+    run(0);
+    return;
+  }
+  std::string error;
+#pragma omp parallel num_threads(static_cast<int>(parts))
+  {
+    omp_set_num_threads(1);
+    // A team may have fewer threads than asked for (OMP_DYNAMIC, thread limits): every part still runs.
+    for (size_t part = omp_get_thread_num(); part < parts; part += omp_get_num_threads()) {
+      try {
+        run(part);
+      } catch (const std::exception& e) {
+#pragma omp critical(lstm_native_error)
+        if (error.empty()) error = e.what();
+      }
+    }
+  }
+  if (!error.empty()) throw std::runtime_error(error);
+}
 
 // Reorders user weights into a primitive's layout, or says none is needed.
 class WeightsReorder {
@@ -204,23 +250,35 @@ class LstmPrimitives {
   size_t hiddenBytes() const { return dstLayer_.get_size(); }
   size_t stateBytes() const { return state_.get_size(); }
 
-  // A training forward's workspace: oneDNN's, then x and the hidden states, time-major (the
-  // backward reads both, and the caller may reuse its arrays in between).
-  size_t workspaceBytes(const dnnl::engine& engine) {
-    return CarvedBytes({training(engine).forwardPd.workspace_desc().get_size(), inputBytes(), hiddenBytes()});
+  // The regions of one run, in the order the calls carve them. A training forward's
+  // workspace: oneDNN's, then x and the hidden states, time-major (the backward reads both,
+  // and the caller may reuse its arrays in between).
+  std::vector<size_t> workspaceRegions(const dnnl::engine& engine) {
+    return {training(engine).forwardPd.workspace_desc().get_size(), inputBytes(), hiddenBytes()};
   }
-  size_t forwardScratchBytes(const dnnl::engine& engine, bool isTraining) {
+  // Scratchpad, reordered weights, zero state; inference adds the time-major x and hidden states.
+  std::vector<size_t> forwardScratchRegions(const dnnl::engine& engine, bool isTraining) {
     if (isTraining) {
       const Training& t = training(engine);
-      return CarvedBytes({t.forwardPd.scratchpad_desc().get_size(), t.forwardLayer.bytes(), t.forwardIter.bytes(), stateBytes()});
+      return {t.forwardPd.scratchpad_desc().get_size(), t.forwardLayer.bytes(), t.forwardIter.bytes(), stateBytes()};
     }
     const Inference& i = inference(engine);
-    return CarvedBytes({i.pd.scratchpad_desc().get_size(), i.layer.bytes(), i.iter.bytes(), stateBytes(), inputBytes(), hiddenBytes()});
+    return {i.pd.scratchpad_desc().get_size(), i.layer.bytes(), i.iter.bytes(), stateBytes(), inputBytes(), hiddenBytes()};
   }
-  size_t backwardScratchBytes(const dnnl::engine& engine) {
+  // Scratchpad, reordered weights, zero state, the initial states' gradients, dHidden and dX
+  // time-major; runs after the first add their own weight gradients, summed afterwards.
+  std::vector<size_t> backwardScratchRegions(const dnnl::engine& engine, bool ownGradients) {
     const Training& t = training(engine);
-    return CarvedBytes({t.backwardPd.scratchpad_desc().get_size(), t.backwardLayer.bytes(), t.backwardIter.bytes(), stateBytes(), stateBytes(),
-                        stateBytes(), hiddenBytes(), inputBytes()});
+    std::vector<size_t> regions{t.backwardPd.scratchpad_desc().get_size(),
+                                t.backwardLayer.bytes(),
+                                t.backwardIter.bytes(),
+                                stateBytes(),
+                                stateBytes(),
+                                stateBytes(),
+                                hiddenBytes(),
+                                inputBytes()};
+    if (ownGradients) regions.insert(regions.end(), {userWeightsLayer_.get_size(), userWeightsIter_.get_size(), bias_.get_size()});
+    return regions;
   }
 
   const memory::desc& srcLayer() const { return srcLayer_; }
@@ -306,7 +364,7 @@ int Threads(const Napi::CallbackInfo& info, const Args& args) {
 
 class LstmNative : public Napi::Addon<LstmNative> {
  public:
-  LstmNative(Napi::Env env, Napi::Object exports) : engine_(dnnl::engine::kind::cpu, 0), stream_(engine_) {
+  LstmNative(Napi::Env env, Napi::Object exports) : engine_(dnnl::engine::kind::cpu, 0) {
     DefineAddon(exports, {
                              InstanceMethod("buildInfo", &LstmNative::BuildInfo),
                              InstanceMethod("lstmBufferSizes", &LstmNative::LstmBufferSizes),
@@ -334,15 +392,23 @@ class LstmNative : public Napi::Addon<LstmNative> {
   }
 
   // (threads, B, T, I, H) -> [workspace, training forward scratch, backward scratch,
-  // inference forward scratch] in bytes. Compiles the shape's primitives.
+  // inference forward scratch] in bytes. Compiles the primitives of the call's runs.
   Napi::Value LstmBufferSizes(const Napi::CallbackInfo& info) {
     Args args(info);
-    LstmPrimitives& lstm = Lstm(info, args, 1);
+    LstmCall call = Plan(info, args);
+    std::vector<size_t> workspace, forward, backward, inference;
+    for (size_t part = 0; part < call.parts.size(); part++) {
+      LstmPrimitives& lstm = *call.parts[part];
+      Append(workspace, lstm.workspaceRegions(engine_));
+      Append(forward, lstm.forwardScratchRegions(engine_, true));
+      Append(backward, lstm.backwardScratchRegions(engine_, part > 0));
+      Append(inference, lstm.forwardScratchRegions(engine_, false));
+    }
     Napi::Array sizes = Napi::Array::New(info.Env(), 4);
-    sizes.Set(0u, static_cast<double>(lstm.workspaceBytes(engine_)));
-    sizes.Set(1u, static_cast<double>(lstm.forwardScratchBytes(engine_, true)));
-    sizes.Set(2u, static_cast<double>(lstm.backwardScratchBytes(engine_)));
-    sizes.Set(3u, static_cast<double>(lstm.forwardScratchBytes(engine_, false)));
+    sizes.Set(0u, static_cast<double>(CarvedBytes(workspace)));
+    sizes.Set(1u, static_cast<double>(CarvedBytes(forward)));
+    sizes.Set(2u, static_cast<double>(CarvedBytes(backward)));
+    sizes.Set(3u, static_cast<double>(CarvedBytes(inference)));
     return sizes;
   }
 
@@ -350,61 +416,88 @@ class LstmNative : public Napi::Addon<LstmNative> {
   //  hidden [B,T,H] out, workspace: ArrayBuffer | null (null: inference), scratch: ArrayBuffer)
   Napi::Value LstmForward(const Napi::CallbackInfo& info) {
     Args args(info);
-    LstmPrimitives& lstm = Lstm(info, args, 1);
-    const LstmKey& k = lstm.key();
-    float* x = args.Floats(5, k.B * k.T * k.I);
-    memory userLayer(lstm.userWeightsLayer(), engine_, args.Floats(6, k.I * 4 * k.H));
-    memory userIter(lstm.userWeightsIter(), engine_, args.Floats(7, k.H * 4 * k.H));
-    memory bias(lstm.bias(), engine_, args.Floats(8, 4 * k.H));
+    LstmCall call = Plan(info, args);
+    const LstmKey& k = call.shape;
+    const float* x = args.Floats(5, k.B * k.T * k.I);
+    float* kernel = args.Floats(6, k.I * 4 * k.H);
+    float* recurrent = args.Floats(7, k.H * 4 * k.H);
+    float* bias = args.Floats(8, 4 * k.H);
     float* hidden = args.Floats(9, k.B * k.T * k.H);
     const bool isTraining = !info[10].IsNull();
+    std::optional<Carver> workspace;
+    if (isTraining) workspace.emplace(args.Buffer(10, "lstm workspace"));
     Carver scratch = args.Buffer(11, "lstm forward scratch");
-    if (isTraining) {
-      const LstmPrimitives::Training& t = lstm.training(engine_);
-      Carver workspace = args.Buffer(10, "lstm workspace");
-      memory oneDnnWorkspace(t.forwardPd.workspace_desc(), engine_, workspace.Take(t.forwardPd.workspace_desc().get_size()));
-      float* input = workspace.Take(lstm.inputBytes());
-      float* output = workspace.Take(lstm.hiddenBytes());
-      BatchToTimeMajor(x, input, k.B, k.T, k.I);
-      memory scratchpad(t.forwardPd.scratchpad_desc(), engine_, scratch.Take(t.forwardPd.scratchpad_desc().get_size()));
-      memory layer = t.forwardLayer.Apply(engine_, stream_, userLayer, scratch.Take(t.forwardLayer.bytes()));
-      memory iter = t.forwardIter.Apply(engine_, stream_, userIter, scratch.Take(t.forwardIter.bytes()));
-      memory zeros = ZeroState(lstm, scratch);
-      const auto started = std::chrono::steady_clock::now();
-      t.forward.execute(stream_, {{DNNL_ARG_SRC_LAYER, memory(lstm.srcLayer(), engine_, input)},
-                                  {DNNL_ARG_SRC_ITER, zeros},
-                                  {DNNL_ARG_SRC_ITER_C, zeros},
-                                  {DNNL_ARG_WEIGHTS_LAYER, layer},
-                                  {DNNL_ARG_WEIGHTS_ITER, iter},
-                                  {DNNL_ARG_BIAS, bias},
-                                  {DNNL_ARG_DST_LAYER, memory(lstm.dstLayer(), engine_, output)},
-                                  {DNNL_ARG_WORKSPACE, oneDnnWorkspace},
-                                  {DNNL_ARG_SCRATCHPAD, scratchpad}});
-      stream_.wait();
-      forwardMs_ += Since(started);
-      TimeToBatchMajor(output, hidden, k.B, k.T, k.H);
-    } else {
-      const LstmPrimitives::Inference& i = lstm.inference(engine_);
-      memory scratchpad(i.pd.scratchpad_desc(), engine_, scratch.Take(i.pd.scratchpad_desc().get_size()));
-      memory layer = i.layer.Apply(engine_, stream_, userLayer, scratch.Take(i.layer.bytes()));
-      memory iter = i.iter.Apply(engine_, stream_, userIter, scratch.Take(i.iter.bytes()));
-      memory zeros = ZeroState(lstm, scratch);
-      float* input = scratch.Take(lstm.inputBytes());
-      float* output = scratch.Take(lstm.hiddenBytes());
-      BatchToTimeMajor(x, input, k.B, k.T, k.I);
-      const auto started = std::chrono::steady_clock::now();
-      i.forward.execute(stream_, {{DNNL_ARG_SRC_LAYER, memory(lstm.srcLayer(), engine_, input)},
-                                  {DNNL_ARG_SRC_ITER, zeros},
-                                  {DNNL_ARG_SRC_ITER_C, zeros},
-                                  {DNNL_ARG_WEIGHTS_LAYER, layer},
-                                  {DNNL_ARG_WEIGHTS_ITER, iter},
-                                  {DNNL_ARG_BIAS, bias},
-                                  {DNNL_ARG_DST_LAYER, memory(lstm.dstLayer(), engine_, output)},
-                                  {DNNL_ARG_SCRATCHPAD, scratchpad}});
-      stream_.wait();
-      forwardMs_ += Since(started);
-      TimeToBatchMajor(output, hidden, k.B, k.T, k.H);
+    // Carved in the order LstmBufferSizes counted, before the runs start.
+    struct Run {
+      float* workspace;
+      float* input;
+      float* output;
+      float* scratchpad;
+      float* layer;
+      float* iter;
+      float* zeros;
+      double primitiveMs;
+    };
+    std::vector<Run> runs(call.parts.size());
+    for (size_t part = 0; part < runs.size(); part++) {
+      LstmPrimitives& lstm = *call.parts[part];
+      Run& run = runs[part];
+      if (isTraining) {
+        const LstmPrimitives::Training& t = lstm.training(engine_);
+        run.workspace = workspace->Take(t.forwardPd.workspace_desc().get_size());
+        run.input = workspace->Take(lstm.inputBytes());
+        run.output = workspace->Take(lstm.hiddenBytes());
+        run.scratchpad = scratch.Take(t.forwardPd.scratchpad_desc().get_size());
+        run.layer = scratch.Take(t.forwardLayer.bytes());
+        run.iter = scratch.Take(t.forwardIter.bytes());
+        run.zeros = scratch.Take(lstm.stateBytes());
+      } else {
+        const LstmPrimitives::Inference& i = lstm.inference(engine_);
+        run.scratchpad = scratch.Take(i.pd.scratchpad_desc().get_size());
+        run.layer = scratch.Take(i.layer.bytes());
+        run.iter = scratch.Take(i.iter.bytes());
+        run.zeros = scratch.Take(lstm.stateBytes());
+        run.input = scratch.Take(lstm.inputBytes());
+        run.output = scratch.Take(lstm.hiddenBytes());
+      }
     }
+    RunParts(runs.size(), [&](size_t part) {
+      LstmPrimitives& lstm = *call.parts[part];
+      const BatchPart& rows = call.split[part];
+      Run& run = runs[part];
+      dnnl::stream& stream = streams_[part];
+      BatchToTimeMajor(x + rows.first * k.T * k.I, run.input, rows.rows, k.T, k.I);
+      std::memset(run.zeros, 0, lstm.stateBytes());
+      memory zeros(lstm.state(), engine_, run.zeros);
+      memory userLayer(lstm.userWeightsLayer(), engine_, kernel);
+      memory userIter(lstm.userWeightsIter(), engine_, recurrent);
+      std::unordered_map<int, memory> arguments{{DNNL_ARG_SRC_LAYER, memory(lstm.srcLayer(), engine_, run.input)},
+                                                {DNNL_ARG_SRC_ITER, zeros},
+                                                {DNNL_ARG_SRC_ITER_C, zeros},
+                                                {DNNL_ARG_BIAS, memory(lstm.bias(), engine_, bias)},
+                                                {DNNL_ARG_DST_LAYER, memory(lstm.dstLayer(), engine_, run.output)}};
+      const dnnl::primitive* primitive;
+      if (isTraining) {
+        const LstmPrimitives::Training& t = lstm.training(engine_);
+        arguments[DNNL_ARG_WEIGHTS_LAYER] = t.forwardLayer.Apply(engine_, stream, userLayer, run.layer);
+        arguments[DNNL_ARG_WEIGHTS_ITER] = t.forwardIter.Apply(engine_, stream, userIter, run.iter);
+        arguments[DNNL_ARG_WORKSPACE] = memory(t.forwardPd.workspace_desc(), engine_, run.workspace);
+        arguments[DNNL_ARG_SCRATCHPAD] = memory(t.forwardPd.scratchpad_desc(), engine_, run.scratchpad);
+        primitive = &t.forward;
+      } else {
+        const LstmPrimitives::Inference& i = lstm.inference(engine_);
+        arguments[DNNL_ARG_WEIGHTS_LAYER] = i.layer.Apply(engine_, stream, userLayer, run.layer);
+        arguments[DNNL_ARG_WEIGHTS_ITER] = i.iter.Apply(engine_, stream, userIter, run.iter);
+        arguments[DNNL_ARG_SCRATCHPAD] = memory(i.pd.scratchpad_desc(), engine_, run.scratchpad);
+        primitive = &i.forward;
+      }
+      const auto started = std::chrono::steady_clock::now();
+      primitive->execute(stream, arguments);
+      stream.wait();
+      run.primitiveMs = Since(started);
+      TimeToBatchMajor(run.output, hidden + rows.first * k.T * k.H, rows.rows, k.T, k.H);
+    });
+    forwardMs_ += SlowestRun(runs);
     return info.Env().Undefined();
   }
 
@@ -413,52 +506,103 @@ class LstmNative : public Napi::Addon<LstmNative> {
   //  dBias [4H] +=, dX [B,T,I] out | null, scratch: ArrayBuffer)
   Napi::Value LstmBackward(const Napi::CallbackInfo& info) {
     Args args(info);
-    LstmPrimitives& lstm = Lstm(info, args, 1);
-    const LstmKey& k = lstm.key();
-    const LstmPrimitives::Training& t = lstm.training(engine_);
+    LstmCall call = Plan(info, args);
+    const LstmKey& k = call.shape;
     Carver workspace = args.Buffer(5, "lstm workspace");
-    memory oneDnnWorkspace(t.forwardPd.workspace_desc(), engine_, workspace.Take(t.forwardPd.workspace_desc().get_size()));
-    float* input = workspace.Take(lstm.inputBytes());
-    float* output = workspace.Take(lstm.hiddenBytes());
-    float* dHidden = args.Floats(6, k.B * k.T * k.H);
-    memory userLayer(lstm.userWeightsLayer(), engine_, args.Floats(7, k.I * 4 * k.H));
-    memory userIter(lstm.userWeightsIter(), engine_, args.Floats(8, k.H * 4 * k.H));
-    memory bias(lstm.bias(), engine_, args.Floats(9, 4 * k.H));
-    memory dKernel(lstm.userWeightsLayer(), engine_, args.Floats(10, k.I * 4 * k.H));
-    memory dRecurrent(lstm.userWeightsIter(), engine_, args.Floats(11, k.H * 4 * k.H));
-    memory dBias(lstm.bias(), engine_, args.Floats(12, 4 * k.H));
+    const float* dHidden = args.Floats(6, k.B * k.T * k.H);
+    float* kernel = args.Floats(7, k.I * 4 * k.H);
+    float* recurrent = args.Floats(8, k.H * 4 * k.H);
+    float* bias = args.Floats(9, 4 * k.H);
+    float* dKernel = args.Floats(10, k.I * 4 * k.H);
+    float* dRecurrent = args.Floats(11, k.H * 4 * k.H);
+    float* dBias = args.Floats(12, 4 * k.H);
     float* dX = args.OptionalFloats(13, k.B * k.T * k.I);
     Carver scratch = args.Buffer(14, "lstm backward scratch");
-    memory scratchpad(t.backwardPd.scratchpad_desc(), engine_, scratch.Take(t.backwardPd.scratchpad_desc().get_size()));
-    memory layer = t.backwardLayer.Apply(engine_, stream_, userLayer, scratch.Take(t.backwardLayer.bytes()));
-    memory iter = t.backwardIter.Apply(engine_, stream_, userIter, scratch.Take(t.backwardIter.bytes()));
-    memory zeros = ZeroState(lstm, scratch);
-    memory dState(lstm.state(), engine_, scratch.Take(lstm.stateBytes()));
-    memory dCellState(lstm.state(), engine_, scratch.Take(lstm.stateBytes()));
-    float* dOutput = scratch.Take(lstm.hiddenBytes());
-    float* dInput = scratch.Take(lstm.inputBytes());
-    BatchToTimeMajor(dHidden, dOutput, k.B, k.T, k.H);
-    const auto started = std::chrono::steady_clock::now();
-    t.backward.execute(stream_, {{DNNL_ARG_SRC_LAYER, memory(lstm.srcLayer(), engine_, input)},
-                                 {DNNL_ARG_SRC_ITER, zeros},
-                                 {DNNL_ARG_SRC_ITER_C, zeros},
-                                 {DNNL_ARG_WEIGHTS_LAYER, layer},
-                                 {DNNL_ARG_WEIGHTS_ITER, iter},
-                                 {DNNL_ARG_BIAS, bias},
-                                 {DNNL_ARG_DST_LAYER, memory(lstm.dstLayer(), engine_, output)},
-                                 {DNNL_ARG_DIFF_SRC_LAYER, memory(lstm.srcLayer(), engine_, dInput)},
-                                 {DNNL_ARG_DIFF_SRC_ITER, dState},
-                                 {DNNL_ARG_DIFF_SRC_ITER_C, dCellState},
-                                 {DNNL_ARG_DIFF_WEIGHTS_LAYER, dKernel},
-                                 {DNNL_ARG_DIFF_WEIGHTS_ITER, dRecurrent},
-                                 {DNNL_ARG_DIFF_BIAS, dBias},
-                                 {DNNL_ARG_DIFF_DST_LAYER, memory(lstm.dstLayer(), engine_, dOutput)},
-                                 {DNNL_ARG_WORKSPACE, oneDnnWorkspace},
-                                 {DNNL_ARG_SCRATCHPAD, scratchpad}});
-    stream_.wait();
-    backwardMs_ += Since(started);
-    // dX is an output of the primitive whether or not the caller wants it.
-    if (dX != nullptr) TimeToBatchMajor(dInput, dX, k.B, k.T, k.I);
+    struct Run {
+      float* workspace;
+      float* input;
+      float* output;
+      float* scratchpad;
+      float* layer;
+      float* iter;
+      float* zeros;
+      float* dState;
+      float* dCellState;
+      float* dOutput;
+      float* dInput;
+      // The first run adds into the caller's gradients; later runs into their own, summed after.
+      float* dKernel;
+      float* dRecurrent;
+      float* dBias;
+      double primitiveMs;
+    };
+    std::vector<Run> runs(call.parts.size());
+    for (size_t part = 0; part < runs.size(); part++) {
+      LstmPrimitives& lstm = *call.parts[part];
+      const LstmPrimitives::Training& t = lstm.training(engine_);
+      Run& run = runs[part];
+      run.workspace = workspace.Take(t.forwardPd.workspace_desc().get_size());
+      run.input = workspace.Take(lstm.inputBytes());
+      run.output = workspace.Take(lstm.hiddenBytes());
+      run.scratchpad = scratch.Take(t.backwardPd.scratchpad_desc().get_size());
+      run.layer = scratch.Take(t.backwardLayer.bytes());
+      run.iter = scratch.Take(t.backwardIter.bytes());
+      run.zeros = scratch.Take(lstm.stateBytes());
+      run.dState = scratch.Take(lstm.stateBytes());
+      run.dCellState = scratch.Take(lstm.stateBytes());
+      run.dOutput = scratch.Take(lstm.hiddenBytes());
+      run.dInput = scratch.Take(lstm.inputBytes());
+      const bool ownGradients = part > 0;
+      run.dKernel = ownGradients ? scratch.Take(lstm.userWeightsLayer().get_size()) : dKernel;
+      run.dRecurrent = ownGradients ? scratch.Take(lstm.userWeightsIter().get_size()) : dRecurrent;
+      run.dBias = ownGradients ? scratch.Take(lstm.bias().get_size()) : dBias;
+    }
+    RunParts(runs.size(), [&](size_t part) {
+      LstmPrimitives& lstm = *call.parts[part];
+      const LstmPrimitives::Training& t = lstm.training(engine_);
+      const BatchPart& rows = call.split[part];
+      Run& run = runs[part];
+      dnnl::stream& stream = streams_[part];
+      BatchToTimeMajor(dHidden + rows.first * k.T * k.H, run.dOutput, rows.rows, k.T, k.H);
+      std::memset(run.zeros, 0, lstm.stateBytes());
+      if (part > 0) {
+        std::memset(run.dKernel, 0, lstm.userWeightsLayer().get_size());
+        std::memset(run.dRecurrent, 0, lstm.userWeightsIter().get_size());
+        std::memset(run.dBias, 0, lstm.bias().get_size());
+      }
+      memory zeros(lstm.state(), engine_, run.zeros);
+      memory userLayer(lstm.userWeightsLayer(), engine_, kernel);
+      memory userIter(lstm.userWeightsIter(), engine_, recurrent);
+      memory layer = t.backwardLayer.Apply(engine_, stream, userLayer, run.layer);
+      memory iter = t.backwardIter.Apply(engine_, stream, userIter, run.iter);
+      const auto started = std::chrono::steady_clock::now();
+      t.backward.execute(stream, {{DNNL_ARG_SRC_LAYER, memory(lstm.srcLayer(), engine_, run.input)},
+                                  {DNNL_ARG_SRC_ITER, zeros},
+                                  {DNNL_ARG_SRC_ITER_C, zeros},
+                                  {DNNL_ARG_WEIGHTS_LAYER, layer},
+                                  {DNNL_ARG_WEIGHTS_ITER, iter},
+                                  {DNNL_ARG_BIAS, memory(lstm.bias(), engine_, bias)},
+                                  {DNNL_ARG_DST_LAYER, memory(lstm.dstLayer(), engine_, run.output)},
+                                  {DNNL_ARG_DIFF_SRC_LAYER, memory(lstm.srcLayer(), engine_, run.dInput)},
+                                  {DNNL_ARG_DIFF_SRC_ITER, memory(lstm.state(), engine_, run.dState)},
+                                  {DNNL_ARG_DIFF_SRC_ITER_C, memory(lstm.state(), engine_, run.dCellState)},
+                                  {DNNL_ARG_DIFF_WEIGHTS_LAYER, memory(lstm.userWeightsLayer(), engine_, run.dKernel)},
+                                  {DNNL_ARG_DIFF_WEIGHTS_ITER, memory(lstm.userWeightsIter(), engine_, run.dRecurrent)},
+                                  {DNNL_ARG_DIFF_BIAS, memory(lstm.bias(), engine_, run.dBias)},
+                                  {DNNL_ARG_DIFF_DST_LAYER, memory(lstm.dstLayer(), engine_, run.dOutput)},
+                                  {DNNL_ARG_WORKSPACE, memory(t.forwardPd.workspace_desc(), engine_, run.workspace)},
+                                  {DNNL_ARG_SCRATCHPAD, memory(t.backwardPd.scratchpad_desc(), engine_, run.scratchpad)}});
+      stream.wait();
+      run.primitiveMs = Since(started);
+      // dX is an output of the primitive whether or not the caller wants it.
+      if (dX != nullptr) TimeToBatchMajor(run.dInput, dX + rows.first * k.T * k.I, rows.rows, k.T, k.I);
+    });
+    for (size_t part = 1; part < runs.size(); part++) {
+      AddInto(dKernel, runs[part].dKernel, k.I * 4 * k.H);
+      AddInto(dRecurrent, runs[part].dRecurrent, k.H * 4 * k.H);
+      AddInto(dBias, runs[part].dBias, 4 * k.H);
+    }
+    backwardMs_ += SlowestRun(runs);
     return info.Env().Undefined();
   }
 
@@ -546,25 +690,50 @@ class LstmNative : public Napi::Addon<LstmNative> {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
   }
 
-  // The primitives of the shape at args[first..first+3], most recently used first.
-  LstmPrimitives& Lstm(const Napi::CallbackInfo& info, const Args& args, size_t first) {
-    const LstmKey key{Threads(info, args), args.Int(first), args.Int(first + 1), args.Int(first + 2), args.Int(first + 3)};
-    if (key.B < 1 || key.T < 1 || key.I < 1 || key.H < 1) throw Napi::RangeError::New(info.Env(), "lstm shape: B, T, I and H must be positive");
+  // A call's shape (args[1..4]), its runs of windows and their primitives. The primitives
+  // are single-threaded and compiled here, before any run starts.
+  struct LstmCall {
+    LstmKey shape;
+    std::vector<BatchPart> split;
+    std::vector<std::shared_ptr<LstmPrimitives>> parts;
+  };
+
+  LstmCall Plan(const Napi::CallbackInfo& info, const Args& args) {
+    const int threads = Threads(info, args);
+    const LstmKey shape{args.Int(1), args.Int(2), args.Int(3), args.Int(4)};
+    if (shape.B < 1 || shape.T < 1 || shape.I < 1 || shape.H < 1) throw Napi::RangeError::New(info.Env(), "lstm shape: B, T, I and H must be positive");
+    omp_set_num_threads(1);
+    LstmCall call{shape, SplitBatch(threads, shape.B), {}};
+    for (const BatchPart& part : call.split) call.parts.push_back(Lstm({part.rows, shape.T, shape.I, shape.H}));
+    while (streams_.size() < call.parts.size()) streams_.emplace_back(engine_);
+    return call;
+  }
+
+  // The primitives of one run's shape, most recently used first.
+  std::shared_ptr<LstmPrimitives> Lstm(const LstmKey& key) {
     for (auto it = lstm_.begin(); it != lstm_.end(); ++it) {
       if ((*it)->key() == key) {
         lstm_.splice(lstm_.begin(), lstm_, it);
-        return *lstm_.front();
+        return lstm_.front();
       }
     }
-    lstm_.push_front(std::make_unique<LstmPrimitives>(key));
+    lstm_.push_front(std::make_shared<LstmPrimitives>(key));
     if (lstm_.size() > kLstmCacheCapacity) lstm_.pop_back();
-    return *lstm_.front();
+    return lstm_.front();
   }
 
-  memory ZeroState(const LstmPrimitives& lstm, Carver& scratch) {
-    float* zeros = scratch.Take(lstm.stateBytes());
-    std::memset(zeros, 0, lstm.stateBytes());
-    return memory(lstm.state(), engine_, zeros);
+  static void Append(std::vector<size_t>& regions, const std::vector<size_t>& more) { regions.insert(regions.end(), more.begin(), more.end()); }
+
+  // The runs go side by side: the primitives' share of a call's time is the slowest run's.
+  template <typename Run>
+  static double SlowestRun(const std::vector<Run>& runs) {
+    double slowest = 0;
+    for (const Run& run : runs) slowest = std::max(slowest, run.primitiveMs);
+    return slowest;
+  }
+
+  static void AddInto(float* sum, const float* part, int64_t length) {
+    for (int64_t i = 0; i < length; i++) sum[i] += part[i];
   }
 
   static int64_t CheckedToken(const Napi::CallbackInfo& info, int32_t token, int64_t V) {
@@ -577,8 +746,9 @@ class LstmNative : public Napi::Addon<LstmNative> {
   }
 
   dnnl::engine engine_;
-  dnnl::stream stream_;
-  std::list<std::unique_ptr<LstmPrimitives>> lstm_;
+  // One per run of a call: streams are not shared between threads.
+  std::vector<dnnl::stream> streams_;
+  std::list<std::shared_ptr<LstmPrimitives>> lstm_;
   double forwardMs_ = 0;
   double backwardMs_ = 0;
 };
