@@ -353,6 +353,16 @@ async function measure(workload: Workload, backend: ComputeBackend<Float32Array>
   const ours: number[] = [];
   const nativeTwo: number[] = [];
   const nativeOne: number[] = [];
+  // CPU time of the process per native step (all its threads): the work itself, which other
+  // load on the machine moves less than the wall time.
+  const nativeCpu = { two: [] as number[], one: [] as number[] };
+  const timedWithCpu = (step: () => void, cpu: number[]): number => {
+    const before = process.cpuUsage();
+    const ms = timed(step);
+    const used = process.cpuUsage(before);
+    cpu.push((used.user + used.system) / 1000);
+    return ms;
+  };
   const nativeSpeedups: number[] = [];
   const nativeOneSpeedups: number[] = [];
   const matMulOnly: number[] = [];
@@ -372,8 +382,8 @@ async function measure(workload: Workload, backend: ComputeBackend<Float32Array>
       const twoInRound: number[] = [];
       const oneInRound: number[] = [];
       for (let n = 0; n < workload.nativeStepsPerRound; n++) {
-        twoInRound.push(timed(nativeSteps.two));
-        oneInRound.push(timed(nativeSteps.one));
+        twoInRound.push(timedWithCpu(nativeSteps.two, nativeCpu.two));
+        oneInRound.push(timedWithCpu(nativeSteps.one, nativeCpu.one));
       }
       nativeTwo.push(...twoInRound);
       nativeOne.push(...oneInRound);
@@ -394,8 +404,9 @@ async function measure(workload: Workload, backend: ComputeBackend<Float32Array>
 
   const msPerStep = median(ours);
   const matMulMs = median(matMulOnly);
-  const nativeFigures = (times: number[], speedups: number[], totals: Map<string, number>) => ({
+  const nativeFigures = (times: number[], speedups: number[], totals: Map<string, number>, cpu: number[]) => ({
     msPerStep: round(median(times), 1),
+    cpuMsPerStep: round(median(cpu), 1),
     gflops: round(flops / median(times) / 1e6, 2),
     speedupVsWasm: round(median(speedups), 2),
     speedupVsWasmPerRound: speedups.map((v) => round(v, 2)),
@@ -412,8 +423,8 @@ async function measure(workload: Workload, backend: ComputeBackend<Float32Array>
         : {
             description: native.two.description,
             threads: 2,
-            ...nativeFigures(nativeTwo, nativeSpeedups, timedNative!.two.totals),
-            oneThread: { description: native.one.description, ...nativeFigures(nativeOne, nativeOneSpeedups, timedNative!.one.totals) },
+            ...nativeFigures(nativeTwo, nativeSpeedups, timedNative!.two.totals, nativeCpu.two),
+            oneThread: { description: native.one.description, ...nativeFigures(nativeOne, nativeOneSpeedups, timedNative!.one.totals, nativeCpu.one) },
           },
     tfjsLayers: { msPerStep: round(median(layers), 1) },
     speedupVsTfjsLayers: round(median(speedups), 2),
@@ -481,7 +492,7 @@ async function main(): Promise<void> {
     ]);
   }
   printTable(rows);
-  const nativeRows = [['workload', 'native ms/step (2 threads)', 'GFLOP/s', 'vs wasm', 'native ms/step (1 thread)', 'GFLOP/s', 'vs wasm']];
+  const nativeRows = [['workload', 'native ms/step (2 threads)', 'CPU ms', 'GFLOP/s', 'vs wasm', 'native ms/step (1 thread)', 'CPU ms', 'GFLOP/s', 'vs wasm']];
   let nativeDescription = '';
   for (const [key, r] of Object.entries(results)) {
     const native = r.native;
@@ -491,7 +502,17 @@ async function main(): Promise<void> {
     }
     nativeDescription = native.description;
     const one = native.oneThread;
-    nativeRows.push([key, native.msPerStep.toFixed(1), native.gflops.toFixed(2), `${native.speedupVsWasm.toFixed(2)}x`, one.msPerStep.toFixed(1), one.gflops.toFixed(2), `${one.speedupVsWasm.toFixed(2)}x`]);
+    nativeRows.push([
+      key,
+      native.msPerStep.toFixed(1),
+      native.cpuMsPerStep.toFixed(1),
+      native.gflops.toFixed(2),
+      `${native.speedupVsWasm.toFixed(2)}x`,
+      one.msPerStep.toFixed(1),
+      one.cpuMsPerStep.toFixed(1),
+      one.gflops.toFixed(2),
+      `${one.speedupVsWasm.toFixed(2)}x`,
+    ]);
   }
   if (nativeRows.length > 1) {
     console.log(nativeDescription);
