@@ -1,6 +1,6 @@
 // Module boundaries (Nx tags): apps -> libs only, apps never import each other,
-// lstm-core depends on nothing of ours, the compute/data libs never touch Redis or S3, and
-// only libs/runner (and the apps) touch BullMQ and ioredis.
+// lstm-core depends on nothing of ours, lstm-native only on lstm-core, the compute/data libs
+// never touch Redis or S3, and only libs/runner (and the apps) touch BullMQ and ioredis.
 import nx from '@nx/eslint-plugin';
 import tseslint from 'typescript-eslint';
 
@@ -8,6 +8,7 @@ const serviceClients = ['bullmq', 'ioredis', '@aws-sdk/*'];
 
 const depConstraints = [
   { sourceTag: 'scope:core', onlyDependOnLibsWithTags: [], bannedExternalImports: serviceClients },
+  // The oneDNN addon's backend: lstm-core's interface and registry, nothing else of ours.
   { sourceTag: 'scope:native', onlyDependOnLibsWithTags: ['scope:core'], bannedExternalImports: serviceClients },
   {
     sourceTag: 'scope:backends',

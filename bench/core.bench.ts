@@ -14,7 +14,10 @@
 // Each workload runs in a child process of its own: measured after the char-LM in the same
 // process, the time series' figures moved by up to 10% (the wasm heap the char-LM and its
 // tfjs-layers model leave behind).
-// Prints a table and writes bench/results/core.json. Asserts nothing about time.
+// The native backend (@lstm-runner/lstm-native, oneDNN) runs the same step in the same rounds,
+// with 2 threads and with 1 (two backends in one process: the thread count is set per call),
+// when its addon is built; otherwise the bench says why and goes on without it.
+// Prints a table and writes bench/results/core.json and a dated copy. Asserts nothing about time.
 // bench/peers.bench.ts imports the workloads and our step from here.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -35,6 +38,7 @@ import {
   type ComputeBackend,
   type ModelSpec,
 } from '@lstm-runner/lstm-core';
+import { createNativeBackend, nativeAvailability, type NativeComputeBackend } from '@lstm-runner/lstm-native';
 
 export interface Workload {
   readonly key: 'charLm' | 'timeSeries';
@@ -45,6 +49,8 @@ export interface Workload {
   /** Measurement rounds, and steps of ours and of the matMul replay per round (tfjs-layers: one). */
   readonly rounds: number;
   readonly stepsPerRound: number;
+  /** Native steps per round, for each thread count. */
+  readonly nativeStepsPerRound: number;
   /** The same network in tfjs-layers, on the embedded float input. */
   readonly layersModel: () => tf.LayersModel;
 }
@@ -63,6 +69,7 @@ export const workloads: Workload[] = [
     T: 100,
     rounds: 7,
     stepsPerRound: 2,
+    nativeStepsPerRound: 6,
     layersModel: () => {
       const model = tf.sequential({
         layers: [
@@ -82,6 +89,7 @@ export const workloads: Workload[] = [
     T: 30,
     rounds: 9,
     stepsPerRound: 4,
+    nativeStepsPerRound: 12,
     layersModel: () => {
       const model = tf.sequential({
         layers: [
@@ -242,32 +250,103 @@ function layersData(
 
 /**
  * Our whole training step on `batch`: lossAndGradient (forward, BPTT, embedding scatter-add),
- * the mean over the batch, clipping by global norm when `clipNorm` is given, and Adam.
+ * the mean over the batch, clipping by global norm when `clipNorm` is given, and Adam; each
+ * step function trains its own copy of the parameters.
  */
 export function createTrainingStep(
   spec: ModelSpec,
   backend: ComputeBackend<Float32Array>,
   batch: Batch<Float32Array>,
   clipNorm?: number,
-): () => void {
+): { step(): void; params: Float32Array } {
   const params = initializeParameters(spec, 1);
   const grads = new Float32Array(params.length);
   const adam = createOptimizer({ type: 'adam', learningRate: 0.001 }, params.length);
   const activations = new ModelActivations((length) => backend.allocate(length));
-  return (): void => {
-    grads.fill(0);
-    const { count } = lossAndGradient(backend, spec, params, batch, grads, activations);
-    for (let k = 0; k < grads.length; k++) grads[k] = grads[k]! / count;
-    if (clipNorm !== undefined) clipByGlobalNorm(grads, clipNorm);
-    adam.apply(params, grads);
+  return {
+    params,
+    step: () => {
+      grads.fill(0);
+      const { count } = lossAndGradient(backend, spec, params, batch, grads, activations);
+      for (let k = 0; k < grads.length; k++) grads[k] = grads[k]! / count;
+      if (clipNorm !== undefined) clipByGlobalNorm(grads, clipNorm);
+      adam.apply(params, grads);
+    },
   };
+}
+
+/**
+ * The backend with the time spent in each of its methods added up: where a step's time goes.
+ * ('other' in the breakdown is the rest of the step: the loss, the copies in lossAndGradient,
+ * the average and Adam, all in JS.)
+ */
+function timedMethods(backend: NativeComputeBackend): { backend: ComputeBackend<Float32Array>; totals: Map<string, number> } {
+  const totals = new Map<string, number>();
+  const add = (key: string, ms: number): void => {
+    totals.set(key, (totals.get(key) ?? 0) + ms);
+  };
+  const wrapped = new Proxy(backend, {
+    get(target, property) {
+      const value: unknown = Reflect.get(target, property);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]): unknown => {
+        const before = target.lstmPrimitiveMilliseconds();
+        const start = performance.now();
+        try {
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        } finally {
+          add(String(property), performance.now() - start);
+          const after = target.lstmPrimitiveMilliseconds();
+          add('primitiveForward', after.forward - before.forward);
+          add('primitiveBackward', after.backward - before.backward);
+        }
+      };
+    },
+  });
+  return { backend: wrapped, totals };
+}
+
+/**
+ * ms per step inside oneDNN's LSTM primitives (forward, backward), at the LSTM calls'
+ * boundary (transposes, weight reorders, checks), in the dense head, the embedding and the rest.
+ */
+function breakdown(totals: Map<string, number>, steps: number, msPerStep: number) {
+  const perStep = (...methods: string[]) => methods.reduce((sum, method) => sum + (totals.get(method) ?? 0), 0) / steps;
+  const primitiveForward = perStep('primitiveForward');
+  const primitiveBackward = perStep('primitiveBackward');
+  const parts = {
+    lstmForwardPrimitive: primitiveForward,
+    lstmBackwardPrimitive: primitiveBackward,
+    lstmBoundary: perStep('lstmForward', 'lstmBackward') - primitiveForward - primitiveBackward,
+    dense: perStep('denseForward', 'denseBackward'),
+    embedding: perStep('embeddingForward', 'embeddingBackward'),
+  };
+  const other = msPerStep - Object.values(parts).reduce((sum, ms) => sum + ms, 0);
+  return Object.fromEntries(Object.entries({ ...parts, other }).map(([key, ms]) => [key, round(ms, 2)]));
+}
+
+/** The native backend with 2 threads and with 1, or why it is not measured. */
+async function nativeBackends(): Promise<{ two: NativeComputeBackend; one: NativeComputeBackend } | { unavailable: string }> {
+  const availability = nativeAvailability();
+  if (!availability.available) return { unavailable: availability.reason };
+  // The first load pins OMP_NUM_THREADS=2, OMP_WAIT_POLICY=PASSIVE and the ISA; the 1-thread
+  // backend sets its thread count per call.
+  return { two: await createNativeBackend({ threads: 2 }), one: await createNativeBackend({ threads: 1 }) };
 }
 
 async function measure(workload: Workload, backend: ComputeBackend<Float32Array>) {
   const { spec, B, T } = workload;
   const batch = makeBatch(workload);
-  const params = initializeParameters(spec, 1);
-  const ourStep = createTrainingStep(spec, backend, batch);
+  const { step: ourStep, params } = createTrainingStep(spec, backend, batch);
+  const native = await nativeBackends();
+  const timedNative = 'unavailable' in native ? null : { two: timedMethods(native.two), one: timedMethods(native.one) };
+  const nativeSteps =
+    timedNative === null
+      ? null
+      : {
+          two: createTrainingStep(spec, timedNative.two.backend, batch).step,
+          one: createTrainingStep(spec, timedNative.one.backend, batch).step,
+        };
   const timed = (step: () => void): number => {
     const start = performance.now();
     step();
@@ -296,8 +375,28 @@ async function measure(workload: Workload, backend: ComputeBackend<Float32Array>
     return performance.now() - start;
   };
   for (let n = 0; n < WARM_UP_STEPS; n++) await fitOnce();
+  for (let n = 0; n < WARM_UP_STEPS && nativeSteps !== null; n++) {
+    nativeSteps.two();
+    nativeSteps.one();
+  }
+  timedNative?.two.totals.clear();
+  timedNative?.one.totals.clear();
 
   const ours: number[] = [];
+  const nativeTwo: number[] = [];
+  const nativeOne: number[] = [];
+  // CPU time of the process per native step (all its threads): the work itself, which other
+  // load on the machine moves less than the wall time.
+  const nativeCpu = { two: [] as number[], one: [] as number[] };
+  const timedWithCpu = (step: () => void, cpu: number[]): number => {
+    const before = process.cpuUsage();
+    const ms = timed(step);
+    const used = process.cpuUsage(before);
+    cpu.push((used.user + used.system) / 1000);
+    return ms;
+  };
+  const nativeSpeedups: number[] = [];
+  const nativeOneSpeedups: number[] = [];
   const matMulOnly: number[] = [];
   const layers: number[] = [];
   // Ratios per round, from measurements minutes apart at most: load that comes and goes
@@ -310,6 +409,19 @@ async function measure(workload: Workload, backend: ComputeBackend<Float32Array>
     for (let n = 0; n < workload.stepsPerRound; n++) oursInRound.push(timed(ourStep));
     for (let n = 0; n < workload.stepsPerRound; n++) matMulInRound.push(replay.run());
     const layersMs = await fitOnce();
+    if (nativeSteps !== null) {
+      // Alternating 2 and 1 threads within the round: load moves both alike.
+      const twoInRound: number[] = [];
+      const oneInRound: number[] = [];
+      for (let n = 0; n < workload.nativeStepsPerRound; n++) {
+        twoInRound.push(timedWithCpu(nativeSteps.two, nativeCpu.two));
+        oneInRound.push(timedWithCpu(nativeSteps.one, nativeCpu.one));
+      }
+      nativeTwo.push(...twoInRound);
+      nativeOne.push(...oneInRound);
+      nativeSpeedups.push(median(oursInRound) / median(twoInRound));
+      nativeOneSpeedups.push(median(oursInRound) / median(oneInRound));
+    }
     ours.push(...oursInRound);
     matMulOnly.push(...matMulInRound);
     layers.push(layersMs);
@@ -324,9 +436,31 @@ async function measure(workload: Workload, backend: ComputeBackend<Float32Array>
 
   const msPerStep = median(ours);
   const matMulMs = median(matMulOnly);
+  const nativeFigures = (times: number[], speedups: number[], totals: Map<string, number>, cpu: number[]) => ({
+    msPerStep: round(median(times), 1),
+    cpuMsPerStep: round(median(cpu), 1),
+    gflops: round(flops / median(times) / 1e6, 2),
+    speedupVsWasm: round(median(speedups), 2),
+    speedupVsWasmPerRound: speedups.map((v) => round(v, 2)),
+    samples: times.length,
+    // Means over the measured steps (the step time above is a median).
+    breakdownMsPerStep: breakdown(totals, times.length, times.reduce((sum, ms) => sum + ms, 0) / times.length),
+  });
   return {
     title: workload.title,
     wasm: { msPerStep: round(msPerStep, 1), gflops: round(flops / msPerStep / 1e6, 2) },
+    native:
+      'unavailable' in native
+        ? { unavailable: native.unavailable }
+        : {
+            description: native.two.description,
+            threads: 2,
+            ...nativeFigures(nativeTwo, nativeSpeedups, timedNative!.two.totals, nativeCpu.two),
+            oneThread: {
+              description: native.one.description,
+              ...nativeFigures(nativeOne, nativeOneSpeedups, timedNative!.one.totals, nativeCpu.one),
+            },
+          },
     tfjsLayers: { msPerStep: round(median(layers), 1) },
     speedupVsTfjsLayers: round(median(speedups), 2),
     matMulGflops: round(flops / matMulMs / 1e6, 2),
@@ -410,8 +544,48 @@ async function main(): Promise<void> {
       `${r.memory.before.numTensors}/${r.memory.after.numTensors}`,
     ]);
   }
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
-  for (const row of rows) console.log(row.map((cell, c) => cell.padStart(widths[c]!)).join('  '));
+  printTable(rows);
+  const nativeRows = [
+    ['workload', 'native ms/step (2 threads)', 'CPU ms', 'GFLOP/s', 'vs wasm', 'native ms/step (1 thread)', 'CPU ms', 'GFLOP/s', 'vs wasm'],
+  ];
+  let nativeDescription = '';
+  for (const [key, r] of Object.entries(results)) {
+    const native = r.native;
+    if (native.unavailable !== undefined) {
+      console.log(`native: not measured: ${native.unavailable}`);
+      continue;
+    }
+    nativeDescription = native.description;
+    const one = native.oneThread;
+    nativeRows.push([
+      key,
+      native.msPerStep.toFixed(1),
+      native.cpuMsPerStep.toFixed(1),
+      native.gflops.toFixed(2),
+      `${native.speedupVsWasm.toFixed(2)}x`,
+      one.msPerStep.toFixed(1),
+      one.cpuMsPerStep.toFixed(1),
+      one.gflops.toFixed(2),
+      `${one.speedupVsWasm.toFixed(2)}x`,
+    ]);
+  }
+  if (nativeRows.length > 1) {
+    console.log(nativeDescription);
+    printTable(nativeRows);
+    const parts = ['lstmForwardPrimitive', 'lstmBackwardPrimitive', 'lstmBoundary', 'dense', 'embedding', 'other'];
+    const breakdownRows = [['where a native step goes (mean ms)', ...parts]];
+    for (const [key, r] of Object.entries(results)) {
+      const native = r.native;
+      if (native.unavailable !== undefined) continue;
+      for (const [threads, figures] of [
+        ['2 threads', native],
+        ['1 thread', native.oneThread],
+      ] as const) {
+        breakdownRows.push([`${key}, ${threads}`, ...parts.map((part) => (figures.breakdownMsPerStep[part] ?? 0).toFixed(2))]);
+      }
+    }
+    printTable(breakdownRows);
+  }
   console.log(
     `load average before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${loadAfter.map((l) => l.toFixed(2)).join(' ')}`,
   );
@@ -428,9 +602,16 @@ async function main(): Promise<void> {
     },
     date: new Date().toISOString(),
   };
-  const file = join(dirname(fileURLToPath(import.meta.url)), 'results', 'core.json');
-  writeFileSync(file, `${JSON.stringify(output, null, 2)}\n`);
-  console.log(`wrote ${file}`);
+  const resultsDirectory = join(dirname(fileURLToPath(import.meta.url)), 'results');
+  for (const name of ['core.json', `core-${output.date.slice(0, 10)}.json`]) {
+    writeFileSync(join(resultsDirectory, name), `${JSON.stringify(output, null, 2)}\n`);
+    console.log(`wrote ${join(resultsDirectory, name)}`);
+  }
+}
+
+function printTable(rows: string[][]): void {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
+  for (const row of rows) console.log(row.map((cell, c) => cell.padStart(widths[c]!)).join('  '));
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

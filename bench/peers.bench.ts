@@ -139,7 +139,7 @@ async function serveOurStep(key: string, backendName: string): Promise<void> {
   const workload = workloads.find((w) => w.key === key);
   if (workload === undefined) throw new Error(`unknown workload ${key}`);
   const { loaded } = await chooseBackend(backendName);
-  const step = createTrainingStep(workload.spec, loaded.backend, makeBatch(workload), CLIP_NORM[workload.key]);
+  const { step } = createTrainingStep(workload.spec, loaded.backend, makeBatch(workload), CLIP_NORM[workload.key]);
   for (let n = 0; n < WARM_UP_STEPS; n++) step();
   const emit = (message: unknown): void => void process.stdout.write(`${JSON.stringify(message)}\n`);
   emit({ ready: true, backend: loaded.backend.description });

@@ -12,11 +12,12 @@ import {
   type ComputeBackend,
   type LoadedBackend,
 } from '@lstm-runner/lstm-core';
+import { registerNativeBackend } from '@lstm-runner/lstm-native';
 import type { NumericsProfile, ProfileSpec } from '@lstm-runner/protocol';
 
-/** A registry holding every backend of this build (the tfjs ones; native when it is built). */
+/** A registry holding every backend of this build: the tfjs ones and native (which says why not when its addon is not built). */
 export function createBackendRegistry(): BackendRegistry {
-  return registerTfjsBackends(new BackendRegistry());
+  return registerNativeBackend(registerTfjsBackends(new BackendRegistry()));
 }
 
 /** Loads a backend by name, or the first that loads for 'auto'. */

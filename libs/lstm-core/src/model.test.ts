@@ -1,48 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { initializeParameters } from './init';
 import { parameterLayout } from './layout';
 import { evaluateLoss, lossAndGradient, ModelActivations, type Batch } from './model';
 import { createReferenceBackend } from './reference';
-import { createRng } from './rng';
-import type { ModelSpec } from './model-spec';
+import { finiteDifferenceCases as cases, testBatch, testParameters } from '../../../test-support/finite-differences';
 
 const float64 = createReferenceBackend('float64');
-
-/** Parameters from the Keras init, with biases and scale disturbed so every gate and block matters. */
-function testParameters(spec: ModelSpec, seed: number): Float64Array {
-  const rng = createRng(seed + 1000);
-  return Float64Array.from(initializeParameters(spec, seed), (value) => 1.5 * value + 0.1 * rng.nextNormal());
-}
-
-function testBatch(spec: ModelSpec, B: number, T: number, seed: number): Batch<Float64Array> {
-  const rng = createRng(seed);
-  const labels =
-    spec.head.kind === 'regression'
-      ? { targets: Float64Array.from({ length: B * spec.head.outputs }, () => rng.nextNormal()) }
-      : { classes: Int32Array.from({ length: B }, () => rng.nextInt(spec.head.kind === 'classification' ? spec.head.classes : 1)) };
-  const inputs =
-    spec.input.kind === 'features'
-      ? { features: Float64Array.from({ length: B * T * spec.input.size }, () => rng.nextNormal()) }
-      : { tokens: Int32Array.from({ length: B * T }, () => rng.nextInt(spec.input.kind === 'tokens' ? spec.input.vocabulary : 1)) };
-  return { B, T, ...inputs, ...labels };
-}
-
-const cases: [string, ModelSpec][] = [
-  ['features, 1 layer, regression', { input: { kind: 'features', size: 3 }, layers: [5], head: { kind: 'regression', outputs: 2 } }],
-  ['features, 3 layers, regression', { input: { kind: 'features', size: 3 }, layers: [4, 3, 5], head: { kind: 'regression', outputs: 2 } }],
-  [
-    'tokens, 1 layer, classification',
-    { input: { kind: 'tokens', vocabulary: 6, embedding: 3 }, layers: [4], head: { kind: 'classification', classes: 6 } },
-  ],
-  [
-    'tokens, 3 layers, classification',
-    { input: { kind: 'tokens', vocabulary: 6, embedding: 3 }, layers: [3, 4, 2], head: { kind: 'classification', classes: 6 } },
-  ],
-  [
-    'features, 2 layers, classification',
-    { input: { kind: 'features', size: 2 }, layers: [3, 4], head: { kind: 'classification', classes: 3 } },
-  ],
-];
 
 describe('lossAndGradient against central finite differences (float64)', () => {
   it.each(cases)('%s: every parameter block', (_, spec) => {

@@ -13,13 +13,14 @@ export class BackendUnavailableError extends Error {
     readonly packageName: string,
     /** What went wrong, one line. */
     readonly reason: string,
-    options?: { cause?: unknown },
+    /** `remedy`: how to make it available, one sentence, or '' when the reason says it already;
+     * by default how to install packageName from the registry. */
+    options?: { cause?: unknown; remedy?: string },
   ) {
-    super(
-      `compute backend '${backend}' is unavailable: ${reason}. ` +
-        `It needs the npm package ${packageName}: install it with \`npm install ${packageName}\` ` +
-        `(its install downloads a native library, so it needs network access and a supported platform).`,
-      options,
-    );
+    const remedy =
+      options?.remedy ??
+      `It needs the npm package ${packageName}: install it with \`npm install ${packageName}\` ` +
+        `(its install downloads a native library, so it needs network access and a supported platform).`;
+    super(`compute backend '${backend}' is unavailable: ${reason}.${remedy === '' ? '' : ` ${remedy}`}`, options);
   }
 }
