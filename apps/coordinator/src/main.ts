@@ -1,6 +1,7 @@
 // The `lstm` command: argument parsing and wiring; the logic lives in libs.
 import { Command, CommanderError } from 'commander';
 import { printError, useLogFormat } from './cli-context';
+import { dashboardCommands } from './commands/dashboard-commands';
 import { dataCommands } from './commands/data-commands';
 import { jobCommands } from './commands/job-commands';
 import { modelCommands } from './commands/model-commands';
@@ -23,6 +24,7 @@ function buildProgram(): Command {
   serviceCommands(program);
   modelCommands(program);
   scheduleCommands(program);
+  dashboardCommands(program);
   return program;
 }
 

@@ -3,7 +3,7 @@
 // label sets stay bounded; everything else is labelled by numerics profile, shard kind or
 // event, or by the few kinds of bytes moved (metered-store.ts).
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { QueueDepth } from '../operations/queue-depths';
+import type { QueueDepth } from '../operations/cluster-reader';
 import type { BytesMoved } from './metered-store';
 
 const STEP_SECONDS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];

@@ -4,7 +4,7 @@
 import { openStore, type ObjectStore } from '@lstm-runner/storage';
 import type { Registry } from 'prom-client';
 import { whyRedisUnreachable } from '../redis/redis-connection';
-import { QueueDepthReader } from '../operations/queue-depths';
+import { ClusterReader } from '../operations/cluster-reader';
 import type { CoordinatorService } from '../operations/coordinator-service';
 import type { GradientWorker } from '../worker/gradient-worker';
 import type { CoordinatorMetrics, WorkerMetrics } from './runner-metrics';
@@ -58,7 +58,7 @@ export async function serveWorkerEndpoints(
 ): Promise<ServedEndpoints> {
   const store = openStore(storeUrl, { endpoint: s3Endpoint, attempts: 1, timeoutMs: PROBE_TIMEOUT_MS });
   // A worker reports the depth of its own queue only: summed over workers it would count many times.
-  const depths = new QueueDepthReader(redisUrl, prefix);
+  const depths = new ClusterReader(redisUrl, prefix);
   metrics.observeQueues(() => depths.depths([worker.announcement().profile], false));
   const ready = async (): Promise<string | null> => {
     const redis = await whyRedisUnreachable(redisUrl, PROBE_TIMEOUT_MS);

@@ -14,7 +14,7 @@ import { DEFAULT_LEASE_OPTIONS } from '../training/job-lease';
 import type { JobOutcome } from '../training/training-loop';
 import { meteredStore } from '../http/metered-store';
 import type { CoordinatorMetrics } from '../http/runner-metrics';
-import { QueueDepthReader } from './queue-depths';
+import { ClusterReader } from './cluster-reader';
 import { ScheduleRunner } from './schedules';
 
 export interface RunJobRequest {
@@ -65,7 +65,7 @@ export class CoordinatorService {
   private readonly schedules: ScheduleRunner;
   private worker: Worker<RunJobRequest, JobOutcome> | undefined;
   private readonly leaseTtlMs: number;
-  private readonly queueDepths: QueueDepthReader | undefined;
+  private readonly queueDepths: ClusterReader | undefined;
   private closing: Promise<void> | undefined;
 
   constructor(options: CoordinatorServiceOptions) {
@@ -87,7 +87,7 @@ export class CoordinatorService {
     });
     const { redisUrl, prefix, s3Endpoint, log } = options;
     if (metrics !== undefined) {
-      const depths = new QueueDepthReader(redisUrl, prefix);
+      const depths = new ClusterReader(redisUrl, prefix);
       this.queueDepths = depths;
       metrics.observeQueues(() => depths.depths(this.coordinator.runningJobs().map((job) => formatNumericsProfile(job.profile))));
     }

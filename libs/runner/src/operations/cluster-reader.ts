@@ -1,10 +1,11 @@
-// How many shard jobs wait on each numerics profile's gradient queue: for /metrics (read on
-// each scrape) and the dashboard. One Redis connection serves every queue read.
+// What the cluster is doing, read from Redis through one connection: the live workers and
+// how many shard jobs wait on each numerics profile's gradient queue. For /metrics (read at
+// each scrape) and the dashboard.
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { gradientQueueName, parseNumericsProfile } from '@lstm-runner/protocol';
 import { connectRedis } from '../redis/redis-connection';
-import { listLiveWorkers, servedProfiles } from './worker-registry';
+import { listLiveWorkers, servedProfiles, type WorkerAnnouncement } from './worker-registry';
 
 export interface QueueDepth {
   /** The numerics profile, in string form. */
@@ -18,7 +19,7 @@ export interface QueueDepth {
   readonly delayed: number;
 }
 
-export class QueueDepthReader {
+export class ClusterReader {
   private readonly redis: Redis;
   private readonly queues = new Map<string, Queue>();
   private closed = false;
@@ -41,12 +42,17 @@ export class QueueDepthReader {
     return queue;
   }
 
+  /** Every worker whose announcement has not expired, by id. */
+  liveWorkers(): Promise<WorkerAnnouncement[]> {
+    return listLiveWorkers(this.redis, this.prefix);
+  }
+
   /**
    * The depth of each profile's queue (and with alsoServed, of the queues of the profiles live
    * workers serve), sorted by profile; a queue never used reads as empty.
    */
   async depths(profiles: Iterable<string>, alsoServed = true): Promise<QueueDepth[]> {
-    const served = alsoServed ? servedProfiles(await listLiveWorkers(this.redis, this.prefix)) : [];
+    const served = alsoServed ? servedProfiles(await this.liveWorkers()) : [];
     const sorted = [...new Set([...profiles, ...served])].sort();
     return Promise.all(
       sorted.map(async (profile) => {
