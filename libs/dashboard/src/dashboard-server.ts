@@ -3,7 +3,13 @@
 // actions from the page's own origin); every answer carries headers that keep the page out
 // of frames, other origins' scripts and referrers.
 import fastifyCookie from '@fastify/cookie';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, {
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type InjectOptions,
+  type LightMyRequestResponse,
+} from 'fastify';
 import { InvalidIdentifierError } from '@lstm-runner/protocol';
 import {
   DEFAULT_DASHBOARD_OPTIONS,
@@ -134,8 +140,8 @@ export class DashboardServer {
   }
 
   /** A request without a network: for tests. */
-  inject(...args: Parameters<FastifyInstance['inject']>): ReturnType<FastifyInstance['inject']> {
-    return this.app.inject(...args);
+  inject(options: InjectOptions | string): Promise<LightMyRequestResponse> {
+    return this.app.inject(options);
   }
 
   /** Listens; resolves with the page's address. */

@@ -44,17 +44,26 @@ export function dashboardCommands(program: Command): void {
       const log = serviceLog('dashboard');
       const store = openCommandStore(flags);
       const cluster = new RedisClusterView({ store, redisUrl: flags.redis, prefix: flags.queuePrefix });
-      const server = new DashboardServer({
-        store,
-        cluster,
-        port: flags.port,
-        host: flags.host,
-        token: flags.token,
-        allowedHosts: flags.allowedHost,
-        log,
-        redact,
-      });
-      const url = await server.start();
+      let server: DashboardServer;
+      let url: string;
+      try {
+        server = new DashboardServer({
+          store,
+          cluster,
+          port: flags.port,
+          host: flags.host,
+          token: flags.token,
+          allowedHosts: flags.allowedHost,
+          log,
+          redact,
+        });
+        url = await server.start();
+      } catch (error) {
+        // Nothing may keep the process alive after a refusal (a bad bind, a port in use).
+        await cluster.close();
+        await store.close();
+        throw error;
+      }
       log(`serving ${store.url} on ${url}${flags.token === undefined ? '' : ' (open it once with ?token=<your token>)'}`);
       await new Promise<void>((resolve) => {
         const stop = (): void => {
