@@ -4,6 +4,7 @@ import { Option, type Command } from 'commander';
 import { openStore, type ObjectStore } from '@lstm-runner/storage';
 import {
   formatLogLine,
+  GenerationMemory,
   logFormatOption,
   redactCredentials,
   runtimeDefaults,
@@ -74,6 +75,8 @@ export function redact(text: string): string {
 }
 
 let logFormat: LogFormat = 'text';
+/** Each job's generation as this process last logged it, for JSON lines that name only the job. */
+const generations = new GenerationMemory();
 
 /** The --log-format flag of the services and runs (env LSTM_LOG_FORMAT); the program's preAction hook applies it. */
 export function withLogFormat(command: Command): Command {
@@ -101,10 +104,11 @@ export function printError(error: unknown, verbose: boolean): void {
 
 /** Status lines go to stderr so that stdout carries only results (ids, JSON, text). */
 export function info(line: string, fields?: LogFields): void {
-  process.stderr.write(formatLogLine(line, { format: logFormat, redact, ...(fields === undefined ? {} : { fields }) }));
+  process.stderr.write(formatLogLine(line, { format: logFormat, redact, generations, ...(fields === undefined ? {} : { fields }) }));
 }
 
 /** A log of one service in this process: text lines start with `[source] `. */
 export function serviceLog(source: string): (line: string) => void {
-  return (line) => process.stderr.write(formatLogLine(line, { format: logFormat, redact, textPrefix: `[${source}] `, source }));
+  return (line) =>
+    process.stderr.write(formatLogLine(line, { format: logFormat, redact, textPrefix: `[${source}] `, source, generations }));
 }

@@ -65,7 +65,7 @@ export { meteredStore, movedKindOf, MOVED_KINDS } from './http/metered-store';
 export type { BytesMoved, MovedKind, MoveDirection } from './http/metered-store';
 export { ClusterReader } from './operations/cluster-reader';
 export type { QueueDepth } from './operations/cluster-reader';
-export { formatLogLine, LOG_FORMATS, logFieldsOf, logFormatOption, parseLogFormat } from './logging/log-lines';
+export { formatLogLine, GenerationMemory, LOG_FORMATS, logFieldsOf, logFormatOption, parseLogFormat } from './logging/log-lines';
 export type { LogFields, LogFormat, LogLevel } from './logging/log-lines';
 export { serveCoordinatorEndpoints, serveWorkerEndpoints } from './http/service-probes';
 export type { ServedEndpoints } from './http/service-probes';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatLogLine, logFieldsOf, logLevelOf, parseLogFormat } from './log-lines';
+import { formatLogLine, GenerationMemory, logFieldsOf, logLevelOf, parseLogFormat } from './log-lines';
 
 const now = new Date('2026-01-02T03:04:05.000Z');
 const json = (sentence: string, extra: Partial<Parameters<typeof formatLogLine>[1]> = {}): Record<string, unknown> => {
@@ -56,6 +56,17 @@ describe('log lines', () => {
       step: 13,
       workerId: 'h-1-abc',
     });
+  });
+
+  it("adds a job's current generation to its lines that do not say it", () => {
+    const generations = new GenerationMemory();
+    expect(json('job a: completed at step 3', { generations })).not.toHaveProperty('generation');
+    json('job a: generation 2, from step 0 of 8', { generations });
+    json('job b: generation 5, from step 0 of 8', { generations });
+    expect(json('job a: completed at step 8', { generations })).toMatchObject({ jobId: 'a', generation: 2, step: 8 });
+    expect(json('job b: cancelled at step 1', { generations })).toMatchObject({ jobId: 'b', generation: 5 });
+    json('job a: generation 3, from step 6 of 8', { generations });
+    expect(json('job a: stopped at step 7; checkpoint (none)', { generations })).toMatchObject({ generation: 3 });
   });
 
   it('redacts before anything is read or written', () => {

@@ -32,6 +32,8 @@ export interface LogLineOptions {
   readonly fields?: LogFields;
   /** Default: read from the sentence. */
   readonly level?: LogLevel;
+  /** Fills in a job's generation on lines that name the job but not its generation. */
+  readonly generations?: GenerationMemory;
   readonly now?: Date;
 }
 
@@ -92,17 +94,40 @@ export function logFieldsOf(sentence: string): LogFields {
   return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined)) as LogFields;
 }
 
+/**
+ * The generation each job runs in, as this process's lines said it last ("job J: generation
+ * 3, ..."), for its lines that name only the job. Keeps the most recent jobs.
+ */
+export class GenerationMemory {
+  private readonly generations = new Map<string, number>();
+
+  constructor(private readonly capacity = 1_000) {}
+
+  fill(fields: LogFields): LogFields {
+    const { jobId, generation } = fields;
+    if (jobId === undefined) return fields;
+    if (generation !== undefined) {
+      this.generations.delete(jobId);
+      this.generations.set(jobId, generation);
+      if (this.generations.size > this.capacity) this.generations.delete(this.generations.keys().next().value!);
+      return fields;
+    }
+    const known = this.generations.get(jobId);
+    return known === undefined ? fields : { ...fields, generation: known };
+  }
+}
+
 /** One log line, newline included. */
 export function formatLogLine(sentence: string, options: LogLineOptions): string {
   const message = options.redact(sentence);
   if (options.format === 'text') return `${options.textPrefix ?? ''}${message}\n`;
+  const fields = { ...logFieldsOf(message), ...options.fields };
   const record = {
     time: (options.now ?? new Date()).toISOString(),
     level: options.level ?? logLevelOf(message),
     ...(options.source === undefined ? {} : { source: options.source }),
     message,
-    ...logFieldsOf(message),
-    ...options.fields,
+    ...(options.generations === undefined ? fields : options.generations.fill(fields)),
   };
   return `${JSON.stringify(record)}\n`;
 }
