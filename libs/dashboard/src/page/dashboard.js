@@ -66,6 +66,16 @@
     box.textContent = message === null ? '' : message;
   }
 
+  /** What an action did, shown for a while. */
+  function showMessage(text) {
+    const box = $('message');
+    box.textContent = text;
+    box.hidden = false;
+    setTimeout(() => {
+      if (box.textContent === text) box.hidden = true;
+    }, 8000);
+  }
+
   function actionButton(label, job, action) {
     const button = el('button', label, { type: 'button', 'data-action': action });
     button.addEventListener('click', async (event) => {
@@ -73,7 +83,7 @@
       if (!confirm(`${label} job ${job.id}?`)) return;
       try {
         showError(null);
-        alert(await post(`/api/jobs/${encodeURIComponent(job.id)}/${action}`));
+        showMessage(await post(`/api/jobs/${encodeURIComponent(job.id)}/${action}`));
         await refresh();
       } catch (error) {
         showError(error.message);
