@@ -57,10 +57,8 @@ export function isWildcardHost(host: string): boolean {
 // RFC 6750's token68 characters: safe in a header, a query string and our messages.
 const TOKEN_CHARACTERS = /^[A-Za-z0-9._~+/=-]+$/;
 
-export function validateDashboardOptions(options: DashboardOptions): DashboardOptions {
-  const { port, host, token, refreshMs, chartPoints } = options;
-  if (!Number.isInteger(port) || port < 0 || port > 65_535)
-    throw new DashboardConfigError(`dashboard port must be 0 to 65535, got ${port}`);
+/** Throws DashboardConfigError unless the bind and token go together: a non-loopback bind needs a token, a token must be strong. */
+export function assertAccessAllowed(host: string, token: string | undefined): void {
   if (host.trim() === '') throw new DashboardConfigError('dashboard host must not be empty');
   if (token !== undefined) {
     if (token.length < MIN_TOKEN_LENGTH)
@@ -74,6 +72,13 @@ export function validateDashboardOptions(options: DashboardOptions): DashboardOp
       `binding the dashboard to ${host} (not a loopback address) needs a token: --token or LSTM_DASHBOARD_TOKEN`,
     );
   }
+}
+
+export function validateDashboardOptions(options: DashboardOptions): DashboardOptions {
+  const { port, host, token, refreshMs, chartPoints } = options;
+  if (!Number.isInteger(port) || port < 0 || port > 65_535)
+    throw new DashboardConfigError(`dashboard port must be 0 to 65535, got ${port}`);
+  assertAccessAllowed(host, token);
   for (const [name, value, min] of [
     ['refreshMs', refreshMs, 100],
     ['chartPoints', chartPoints, 10],

@@ -2,6 +2,7 @@
 // cluster (jobs, loss curves, workers, queues, cancel and resume), with its access rules.
 export { DashboardServer } from './dashboard-server';
 export {
+  assertAccessAllowed,
   DEFAULT_DASHBOARD_HOST,
   DEFAULT_DASHBOARD_OPTIONS,
   DEFAULT_DASHBOARD_PORT,

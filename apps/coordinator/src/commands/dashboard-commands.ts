@@ -1,6 +1,12 @@
 // lstm dashboard: wiring of libs/dashboard (the page, the API and its access rules live there).
 import { Command, Option } from 'commander';
-import { DashboardServer, DEFAULT_DASHBOARD_HOST, DEFAULT_DASHBOARD_PORT, RedisClusterView } from '@lstm-runner/dashboard';
+import {
+  assertAccessAllowed,
+  DashboardServer,
+  DEFAULT_DASHBOARD_HOST,
+  DEFAULT_DASHBOARD_PORT,
+  RedisClusterView,
+} from '@lstm-runner/dashboard';
 import { assertRedisReachable, portOption } from '@lstm-runner/runner';
 import {
   openCommandStore,
@@ -40,6 +46,8 @@ export function dashboardCommands(program: Command): void {
     )
     .action(async (flags: DashboardFlags) => {
       rememberSecrets(flags.redis, flags.store, flags.token);
+      // A bind the token rules forbid is refused before anything is opened.
+      assertAccessAllowed(flags.host, flags.token);
       await assertRedisReachable(flags.redis);
       const log = serviceLog('dashboard');
       const store = openCommandStore(flags);
