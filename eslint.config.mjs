@@ -41,6 +41,12 @@ const depConstraints = [
     sourceTag: 'scope:runner',
     onlyDependOnLibsWithTags: ['scope:core', 'scope:data', 'scope:storage', 'scope:protocol', 'scope:job-store', 'scope:backends'],
   },
+  {
+    // The dashboard reads the store and acts through libs/runner; Redis stays behind runner's functions.
+    sourceTag: 'scope:dashboard',
+    onlyDependOnLibsWithTags: ['scope:core', 'scope:storage', 'scope:protocol', 'scope:job-store', 'scope:runner'],
+    bannedExternalImports: ['bullmq', 'ioredis'],
+  },
   { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:lib'] },
   { sourceTag: 'type:lib', onlyDependOnLibsWithTags: ['type:lib'] },
 ];

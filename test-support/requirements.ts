@@ -23,6 +23,18 @@ export function isRequired(kind: RequirementKind): boolean {
 }
 
 /**
+ * True when the tests that need `kind` may run. Otherwise they skip, with that one line
+ * printed, or, when the requirement is set, this throws, failing the file.
+ */
+export function requirementMet(kind: RequirementKind, availability: Availability): boolean {
+  if (availability.available) return true;
+  const reason = `${kind} unavailable: ${availability.reason ?? 'no reason given'}`;
+  if (isRequired(kind)) throw new Error(`${requirementVariable(kind)}=1 and ${reason}`);
+  process.stderr.write(`skipping the ${kind} tests: ${reason} (${requirementVariable(kind)}=1 makes this a failure)\n`);
+  return false;
+}
+
+/**
  * A describe for suites that need `kind`: with it available, plain describe. Without, the
  * suites' bodies are not registered; the first describe registers one test instead, skipped
  * with a note that says why (and prints that line: the default reporter shows no notes), or

@@ -2,7 +2,17 @@
 // rule for errors (one line on stderr, stack with --verbose, credentials never printed).
 import { Option, type Command } from 'commander';
 import { openStore, type ObjectStore } from '@lstm-runner/storage';
-import { redactCredentials, runtimeDefaults, type CoordinatorOptions, type RuntimeDefaults } from '@lstm-runner/runner';
+import {
+  formatLogLine,
+  GenerationMemory,
+  logFormatOption,
+  redactCredentials,
+  runtimeDefaults,
+  type CoordinatorOptions,
+  type LogFields,
+  type LogFormat,
+  type RuntimeDefaults,
+} from '@lstm-runner/runner';
 
 export { positiveIntegerOption } from '@lstm-runner/runner';
 
@@ -64,13 +74,41 @@ export function redact(text: string): string {
   return secrets.reduce((out, url) => redactCredentials(out, url), text);
 }
 
+let logFormat: LogFormat = 'text';
+/** Each job's generation as this process last logged it, for JSON lines that name only the job. */
+const generations = new GenerationMemory();
+
+/** The --log-format flag of the services and runs (env LSTM_LOG_FORMAT); the program's preAction hook applies it. */
+export function withLogFormat(command: Command): Command {
+  return command.option(
+    '--log-format <format>',
+    'log lines as text, or json: one object a line with time, level, job, step, shard (env LSTM_LOG_FORMAT)',
+    logFormatOption,
+    defaults().logFormat,
+  );
+}
+
+export function useLogFormat(format: LogFormat): void {
+  logFormat = format;
+}
+
+export function currentLogFormat(): LogFormat {
+  return logFormat;
+}
+
 export function printError(error: unknown, verbose: boolean): void {
   const err = error instanceof Error ? error : new Error(String(error));
   const text = verbose ? (err.stack ?? err.message) : err.message.split('\n')[0]!;
-  process.stderr.write(`lstm: ${redact(text)}\n`);
+  process.stderr.write(formatLogLine(text, { format: logFormat, redact, textPrefix: 'lstm: ', source: 'lstm', level: 'error' }));
 }
 
 /** Status lines go to stderr so that stdout carries only results (ids, JSON, text). */
-export function info(line: string): void {
-  process.stderr.write(`${redact(line)}\n`);
+export function info(line: string, fields?: LogFields): void {
+  process.stderr.write(formatLogLine(line, { format: logFormat, redact, generations, ...(fields === undefined ? {} : { fields }) }));
+}
+
+/** A log of one service in this process: text lines start with `[source] `. */
+export function serviceLog(source: string): (line: string) => void {
+  return (line) =>
+    process.stderr.write(formatLogLine(line, { format: logFormat, redact, textPrefix: `[${source}] `, source, generations }));
 }

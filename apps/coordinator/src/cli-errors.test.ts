@@ -49,4 +49,25 @@ describe('lstm and lstm-worker on bad input', () => {
       expect(output).toContain('Redis');
     }
   });
+
+  it('lstm dashboard refuses a non-loopback bind without a token, and a weak token, in one line before reaching Redis', () => {
+    const refused = run(LSTM, ['dashboard', '--host', '0.0.0.0', '--redis', 'redis://127.0.0.1:1']);
+    expect(refused.code).toBe(1);
+    expect(refused.output.trim()).toBe(
+      'lstm: binding the dashboard to 0.0.0.0 (not a loopback address) needs a token: --token or LSTM_DASHBOARD_TOKEN',
+    );
+    const weak = run(LSTM, ['dashboard', '--host', '0.0.0.0', '--redis', 'redis://127.0.0.1:1'], { LSTM_DASHBOARD_TOKEN: 'short' });
+    expect(weak.code).toBe(1);
+    expect(weak.output.trim().split('\n')).toEqual([expect.stringContaining('the dashboard token must have at least 16 characters')]);
+  });
+
+  it('--log-format json writes errors as one JSON object', () => {
+    const { code, output } = run(LSTM, ['coordinator', '--log-format', 'json', '--redis', 'redis://admin:hunter22@127.0.0.1:1']);
+    expect(code).toBe(1);
+    const lines = output.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ level: 'error', source: 'lstm', message: expect.stringContaining('Redis') });
+    expect(output).not.toContain('hunter22');
+    expect(run(LSTM, ['coordinator', '--log-format', 'xml']).code).toBe(2);
+  });
 });

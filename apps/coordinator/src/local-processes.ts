@@ -68,7 +68,7 @@ export class LocalWorkers {
     let lastLine = '';
     child.stderr?.on('data', (chunk: Buffer) => {
       const lines = chunk.toString().trim().split('\n');
-      lastLine = lines[lines.length - 1] ?? lastLine;
+      lastLine = sentenceOf(lines[lines.length - 1] ?? lastLine);
       if (process.env['LSTM_WORKER_LOGS'] === '1') process.stderr.write(chunk);
     });
     child.once('exit', (code, signal) => {
@@ -93,6 +93,17 @@ export class LocalWorkers {
           }),
       ),
     );
+  }
+}
+
+/** The sentence of a worker's log line, text or JSON (--log-format json). */
+function sentenceOf(line: string): string {
+  if (!line.startsWith('{')) return line;
+  try {
+    const { message } = JSON.parse(line) as { message?: unknown };
+    return typeof message === 'string' ? message : line;
+  } catch {
+    return line;
   }
 }
 

@@ -1,6 +1,7 @@
 // The `lstm` command: argument parsing and wiring; the logic lives in libs.
 import { Command, CommanderError } from 'commander';
-import { printError } from './cli-context';
+import { printError, useLogFormat } from './cli-context';
+import { dashboardCommands } from './commands/dashboard-commands';
 import { dataCommands } from './commands/data-commands';
 import { jobCommands } from './commands/job-commands';
 import { modelCommands } from './commands/model-commands';
@@ -12,12 +13,18 @@ function buildProgram(): Command {
     .description('Distributed LSTM training: a coordinator, BullMQ workers and S3-compatible storage.')
     .option('--verbose', 'print stack traces with errors')
     .showHelpAfterError('(lstm <command> --help for usage)')
-    .exitOverride();
+    .exitOverride()
+    // Commands with --log-format (withLogFormat) log in that format from their first line on.
+    .hook('preAction', (_program, command) => {
+      const { logFormat } = command.opts<{ logFormat?: 'text' | 'json' }>();
+      if (logFormat !== undefined) useLogFormat(logFormat);
+    });
   jobCommands(program);
   dataCommands(program);
   serviceCommands(program);
   modelCommands(program);
   scheduleCommands(program);
+  dashboardCommands(program);
   return program;
 }
 

@@ -4,7 +4,7 @@
 import { SingleBar } from 'cli-progress';
 import type { JobStatus } from '@lstm-runner/job-store';
 import type { StepProgress } from '@lstm-runner/runner';
-import { redact } from './cli-context';
+import { currentLogFormat, info } from './cli-context';
 
 function formatDuration(ms: number): string {
   if (!Number.isFinite(ms) || ms < 0) return '?';
@@ -19,7 +19,8 @@ function formatDuration(ms: number): string {
 export const formatLoss = (loss: number | null): string => (loss === null ? '-' : loss.toPrecision(4));
 
 export class ProgressReporter {
-  private readonly interactive = process.stderr.isTTY === true;
+  // JSON logs are for machines: one line per step then, never a bar.
+  private readonly interactive = process.stderr.isTTY === true && currentLogFormat() === 'text';
   private bar: SingleBar | undefined;
   private epoch = -1;
   private readonly startedAt = Date.now();
@@ -32,7 +33,7 @@ export class ProgressReporter {
     if (this.bar !== undefined) this.bar.stop();
     this.bar = undefined;
     this.epoch = -1;
-    process.stderr.write(`${redact(line)}\n`);
+    info(line);
   }
 
   update(event: StepProgress): void {
@@ -91,8 +92,9 @@ export class ProgressReporter {
       // One line per step, at most one per second, and always the last one.
       if (Date.now() - this.lastPlainLine < 1000 && p.step !== p.totalSteps) return;
       this.lastPlainLine = Date.now();
-      process.stderr.write(
-        `${payload.epochLabel} step ${inEpoch}/${epochSteps} (run ${payload.runStep}) ${payload.rate} windows/s loss ${payload.train} val ${payload.validation} eta epoch ${payload.etaEpoch} run ${payload.etaRun}\n`,
+      info(
+        `${payload.epochLabel} step ${inEpoch}/${epochSteps} (run ${payload.runStep}) ${payload.rate} windows/s loss ${payload.train} val ${payload.validation} eta epoch ${payload.etaEpoch} run ${payload.etaRun}`,
+        { jobId: this.jobId, step: p.step },
       );
       return;
     }

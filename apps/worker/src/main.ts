@@ -4,7 +4,9 @@ import { Command } from 'commander';
 import { localNumericsProfile } from '@lstm-runner/backends';
 import {
   assertRedisReachable,
+  formatLogLine,
   GradientWorker,
+  logFormatOption,
   portOption,
   positiveIntegerOption as positiveInteger,
   redactCredentials,
@@ -44,6 +46,12 @@ const program = new Command('lstm-worker')
     positiveInteger,
     connectionDefaults.stalledIntervalMs,
   )
+  .option(
+    '--log-format <format>',
+    'log lines as text, or json: one object a line with time, level, job, step, shard, worker (env LSTM_LOG_FORMAT)',
+    logFormatOption,
+    connectionDefaults.logFormat,
+  )
   .option('--exit-with-parent', 'leave (finishing the shard in hand) when the parent process is gone (embedded mode)')
   .option('--verbose', 'print stack traces')
   .showHelpAfterError();
@@ -61,12 +69,25 @@ const options = program.opts<{
   queuePrefix: string;
   lockDurationMs: number;
   stalledIntervalMs: number;
+  logFormat: 'text' | 'json';
   exitWithParent?: boolean;
   verbose?: boolean;
 }>();
 
-const log = (line: string): void => {
-  process.stderr.write(`[lstm-worker ${process.pid}] ${redactCredentials(line, options.redis)}\n`);
+/** Set once the worker exists: its lines then carry its id. */
+let workerId: string | undefined;
+
+const log = (line: string, level?: 'error'): void => {
+  process.stderr.write(
+    formatLogLine(line, {
+      format: options.logFormat,
+      redact: (text) => redactCredentials(text, options.redis),
+      textPrefix: `[lstm-worker ${process.pid}] `,
+      source: 'worker',
+      ...(workerId === undefined ? {} : { fields: { workerId } }),
+      ...(level === undefined ? {} : { level }),
+    }),
+  );
 };
 
 async function main(): Promise<void> {
@@ -88,13 +109,22 @@ async function main(): Promise<void> {
     injectedCrash: connectionDefaults.injectedCrash,
     heartbeat: { everyMs: connectionDefaults.heartbeatMs, ttlMs: 3 * connectionDefaults.heartbeatMs },
     metrics,
-    log,
+    log: (line) => log(line),
   });
+  workerId = worker.id;
   // The port comes up first: /readyz says 'not ready' while the backend loads.
   const endpoints =
     options.httpPort === undefined
       ? undefined
-      : await serveWorkerEndpoints(options.httpPort, worker, options.store, options.s3Endpoint, options.redis, metrics);
+      : await serveWorkerEndpoints(
+          options.httpPort,
+          worker,
+          options.store,
+          options.s3Endpoint,
+          options.redis,
+          metrics,
+          options.queuePrefix,
+        );
   if (endpoints !== undefined) log(`http: /healthz, /readyz, /metrics on port ${endpoints.port}`);
   const description = await worker.start();
   log(`ready: ${description}; queue ${worker.queueName}`);
@@ -115,8 +145,8 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   const err = error instanceof Error ? error : new Error(String(error));
-  process.stderr.write(
-    `lstm-worker: ${redactCredentials(options.verbose === true ? (err.stack ?? err.message) : err.message, options.redis)}\n`,
-  );
+  const text = options.verbose === true ? (err.stack ?? err.message) : err.message;
+  if (options.logFormat === 'json') log(text, 'error');
+  else process.stderr.write(`lstm-worker: ${redactCredentials(text, options.redis)}\n`);
   process.exit(1);
 });

@@ -12,6 +12,13 @@ import { sha256Hex } from './checksum';
 import type { ObjectStore, StoreOperation, VersionedObject } from './object-store';
 import { asPlainBytes, assertRange, bodyBytes, rangeBeyondObjectError } from './bytes';
 
+/**
+ * delete() removes directories that became empty, so a put's directory may vanish between
+ * its mkdir and its write; with many puts and deletes in one directory on a busy machine
+ * that can happen several times in a row.
+ */
+const MKDIR_ATTEMPTS = 10;
+
 /** A compare-and-set holds its lock for a read and a write: one held longer was left by a writer that died. */
 const LOCK_STALE_MS = 30_000;
 /** How long a compare-and-set waits for another one's lock. */
@@ -71,8 +78,6 @@ export class LocalStore implements ObjectStore {
     const path = this.pathOf('put', key);
     const directory = dirname(path);
     const temp = join(directory, `${TEMP_FILE_PREFIX}${randomBytes(8).toString('hex')}`);
-    // delete() removes directories that became empty; one may vanish between our mkdir and
-    // the write, so try again a few times.
     for (let attempt = 1; ; attempt++) {
       await mkdir(directory, { recursive: true });
       try {
@@ -80,7 +85,7 @@ export class LocalStore implements ObjectStore {
         break;
       } catch (error) {
         await rm(temp, { force: true });
-        if (errorCode(error) !== 'ENOENT' || attempt >= 3) throw error;
+        if (errorCode(error) !== 'ENOENT' || attempt >= MKDIR_ATTEMPTS) throw error;
       }
     }
     try {

@@ -13,7 +13,16 @@ import {
   reopenJob,
   resolveJobProfile,
 } from '@lstm-runner/runner';
-import { info, openCommandStore, positiveIntegerOption, rememberSecrets, withRedis, withStore, type ConnectionFlags } from '../cli-context';
+import {
+  info,
+  openCommandStore,
+  positiveIntegerOption,
+  rememberSecrets,
+  withLogFormat,
+  withRedis,
+  withStore,
+  type ConnectionFlags,
+} from '../cli-context';
 import { formatLoss } from '../progress';
 import { availableProfiles, connectRun, followJob, runJobFromCli, type RunFlags } from './run-job';
 
@@ -36,7 +45,7 @@ export function jobCommands(program: Command): void {
 }
 
 function trainCommand(program: Command): void {
-  withRedis(withStore(program.command('train')))
+  withLogFormat(withRedis(withStore(program.command('train'))))
     .description('submit a training job (or run it here with --local-workers)')
     .argument('<spec>', 'job spec (YAML or JSON)')
     .option('--job-id <id>', 'id for the new job (default: <name>-<time>-<random>)')
@@ -70,7 +79,7 @@ function trainCommand(program: Command): void {
 }
 
 function resumeCommand(program: Command): void {
-  withRedis(withStore(program.command('resume')))
+  withLogFormat(withRedis(withStore(program.command('resume'))))
     .description('continue a job from its last checkpoint')
     .argument('<job>', 'job id')
     .option('--local-workers <n>', 'run the coordinator and N worker processes here', positiveIntegerOption)

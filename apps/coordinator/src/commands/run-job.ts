@@ -7,7 +7,7 @@ import { localNumericsProfile } from '@lstm-runner/backends';
 import { formatNumericsProfile, type NumericsProfile, type ProfileSpec } from '@lstm-runner/protocol';
 import { assertRedisReachable, Coordinator, enqueueJobRun, markJobFailed, servedProfilesAt, type JobOutcome } from '@lstm-runner/runner';
 import type { ObjectStore } from '@lstm-runner/storage';
-import { defaults, info, coordinatorTimings, rememberSecrets, type ConnectionFlags } from '../cli-context';
+import { currentLogFormat, defaults, info, coordinatorTimings, rememberSecrets, type ConnectionFlags } from '../cli-context';
 import { LocalWorkers, reachRedis, type ReachableRedis } from '../local-processes';
 import { ProgressReporter } from '../progress';
 
@@ -90,7 +90,14 @@ async function runEmbedded(
     backend: profile.backend,
     threads: profile.threads,
     cacheDir: defaults().cacheDir,
-    extraArgs: ['--lock-duration-ms', String(defaults().lockDurationMs), '--stalled-interval-ms', String(defaults().stalledIntervalMs)],
+    extraArgs: [
+      '--lock-duration-ms',
+      String(defaults().lockDurationMs),
+      '--stalled-interval-ms',
+      String(defaults().stalledIntervalMs),
+      '--log-format',
+      currentLogFormat(),
+    ],
     // Workers that cannot start (their backend does not load) leave nothing to wait for.
     onAllExited: (reason) => {
       progress.log(`every local worker exited: ${reason}`);

@@ -4,11 +4,12 @@ import { Command } from 'commander';
 import { assertRedisReachable, CoordinatorMetrics, CoordinatorService, portOption, serveCoordinatorEndpoints } from '@lstm-runner/runner';
 import {
   defaults,
-  info,
   coordinatorTimings,
   openCommandStore,
   positiveIntegerOption,
   rememberSecrets,
+  serviceLog,
+  withLogFormat,
   withRedis,
   withStore,
   type ConnectionFlags,
@@ -16,7 +17,7 @@ import {
 import { workerBinPath } from '../local-processes';
 
 export function serviceCommands(program: Command): void {
-  withRedis(withStore(program.command('coordinator')))
+  withLogFormat(withRedis(withStore(program.command('coordinator'))))
     .description('run the coordinator service: jobs from `lstm train`, and jobs whose coordinator died')
     .option('--concurrency <n>', 'jobs run at once', positiveIntegerOption, 4)
     .option(
@@ -29,6 +30,7 @@ export function serviceCommands(program: Command): void {
     .action(async (flags: ConnectionFlags & { concurrency: number; httpPort?: number; maxDesiredWorkers: number }) => {
       rememberSecrets(flags.redis, flags.store);
       await assertRedisReachable(flags.redis);
+      const log = serviceLog('coordinator');
       const store = openCommandStore(flags);
       const metrics = new CoordinatorMetrics();
       const service = new CoordinatorService({
@@ -40,16 +42,16 @@ export function serviceCommands(program: Command): void {
         coordinator: coordinatorTimings(),
         maxDesiredWorkers: flags.maxDesiredWorkers,
         metrics,
-        log: (line) => info(`[coordinator] ${line}`),
+        log,
       });
       const endpoints =
         flags.httpPort === undefined ? undefined : await serveCoordinatorEndpoints(flags.httpPort, service, store, flags.redis, metrics);
-      if (endpoints !== undefined) info(`[coordinator] http: /healthz, /readyz, /metrics, /scaling on port ${endpoints.port}`);
+      if (endpoints !== undefined) log(`http: /healthz, /readyz, /metrics, /scaling on port ${endpoints.port}`);
       await service.start();
-      info(`[coordinator] serving jobs of ${store.url}`);
+      log(`serving jobs of ${store.url}`);
       await new Promise<void>((resolve) => {
         const stop = (): void => {
-          info('[coordinator] stopping: checkpointing running jobs');
+          log('stopping: checkpointing running jobs');
           void service
             .close()
             .then(() => endpoints?.close())

@@ -1,12 +1,58 @@
 // Prometheus metrics of the coordinator service and of a worker (prom-client), served on
 // their /metrics. Per-job series carry the job id and are dropped when the job ends, so the
-// label sets stay bounded; everything else is labelled by numerics profile or shard kind.
+// label sets stay bounded; everything else is labelled by numerics profile, shard kind or
+// event, or by the few kinds of bytes moved (metered-store.ts).
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { QueueDepth } from '../operations/cluster-reader';
+import type { BytesMoved } from './metered-store';
 
 const STEP_SECONDS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
-export class CoordinatorMetrics {
+/** What both services count: bytes moved through the store, and the depth of the queues they know of. */
+abstract class ServiceMetrics {
   readonly registry = new Registry();
+  private queueSource: (() => Promise<readonly QueueDepth[]>) | undefined;
+
+  readonly storeBytes = new Counter({
+    name: 'lstm_store_bytes_total',
+    help: 'Bytes of gradients, weight versions, checkpoints and dataset segments read or written through the store',
+    labelNames: ['kind', 'direction'],
+    registers: [this.registry],
+  });
+  readonly queueDepth = new Gauge({
+    name: 'lstm_queue_depth',
+    help: 'Shard jobs on a profile queue, by state (waiting, active, delayed), read at each scrape',
+    labelNames: ['profile', 'state'],
+    registers: [this.registry],
+    collect: () => this.collectQueueDepths(),
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Counts bytes moved (the callback of meteredStore). */
+  readonly countBytes = (moved: BytesMoved): void => {
+    this.storeBytes.inc({ kind: moved.kind, direction: moved.direction }, moved.bytes);
+  };
+
+  /** Where the queue depths come from at each scrape (until set, there are none). */
+  observeQueues(source: () => Promise<readonly QueueDepth[]>): void {
+    this.queueSource = source;
+  }
+
+  private async collectQueueDepths(): Promise<void> {
+    if (this.queueSource === undefined) return;
+    // A scrape while Redis is away shows no queue series rather than failing whole.
+    const depths = await this.queueSource().catch(() => []);
+    this.queueDepth.reset();
+    for (const depth of depths) {
+      for (const state of ['waiting', 'active', 'delayed'] as const) this.queueDepth.set({ profile: depth.profile, state }, depth[state]);
+    }
+  }
+}
+
+export class CoordinatorMetrics extends ServiceMetrics {
   readonly stepsCompleted = new Counter({
     name: 'lstm_steps_completed_total',
     help: 'Optimizer steps completed',
@@ -27,22 +73,16 @@ export class CoordinatorMetrics {
     buckets: STEP_SECONDS,
     registers: [this.registry],
   });
-  readonly bytesMoved = new Counter({
-    name: 'lstm_coordinator_bytes_total',
-    help: 'Bytes the coordinator moved through the store: gradients read, weights written',
-    labelNames: ['kind'],
-    registers: [this.registry],
-  });
   readonly shardEvents = new Counter({
     name: 'lstm_shard_events_total',
     help: 'Shard jobs that were retried, stalled (their worker died) and recovered, duplicated as stragglers, or failed for good',
     labelNames: ['event'],
     registers: [this.registry],
   });
-  readonly queueDepth = new Gauge({
-    name: 'lstm_queue_depth',
-    help: 'Shard jobs waiting per profile queue',
-    labelNames: ['profile'],
+  readonly jobsFinished = new Counter({
+    name: 'lstm_jobs_finished_total',
+    help: 'Job runs that ended here: completed, failed or cancelled',
+    labelNames: ['state'],
     registers: [this.registry],
   });
   readonly trainLoss = new Gauge({
@@ -64,10 +104,6 @@ export class CoordinatorMetrics {
     registers: [this.registry],
   });
 
-  constructor() {
-    collectDefaultMetrics({ register: this.registry });
-  }
-
   /** Drops the job's series: a finished job's losses are in the store, not in Prometheus. */
   dropJob(jobId: string): void {
     this.trainLoss.remove({ job: jobId });
@@ -75,8 +111,7 @@ export class CoordinatorMetrics {
   }
 }
 
-export class WorkerMetrics {
-  readonly registry = new Registry();
+export class WorkerMetrics extends ServiceMetrics {
   readonly shards = new Counter({
     name: 'lstm_worker_shards_total',
     help: 'Shards this worker finished, by kind and outcome',
@@ -95,8 +130,4 @@ export class WorkerMetrics {
     help: 'Compute threads that died and were replaced',
     registers: [this.registry],
   });
-
-  constructor() {
-    collectDefaultMetrics({ register: this.registry });
-  }
 }

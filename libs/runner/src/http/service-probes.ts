@@ -4,6 +4,7 @@
 import { openStore, type ObjectStore } from '@lstm-runner/storage';
 import type { Registry } from 'prom-client';
 import { whyRedisUnreachable } from '../redis/redis-connection';
+import { ClusterReader } from '../operations/cluster-reader';
 import type { CoordinatorService } from '../operations/coordinator-service';
 import type { GradientWorker } from '../worker/gradient-worker';
 import type { CoordinatorMetrics, WorkerMetrics } from './runner-metrics';
@@ -53,8 +54,12 @@ export async function serveWorkerEndpoints(
   s3Endpoint: string | undefined,
   redisUrl: string,
   metrics: WorkerMetrics,
+  prefix: string,
 ): Promise<ServedEndpoints> {
   const store = openStore(storeUrl, { endpoint: s3Endpoint, attempts: 1, timeoutMs: PROBE_TIMEOUT_MS });
+  // A worker reports the depth of its own queue only: summed over workers it would count many times.
+  const depths = new ClusterReader(redisUrl, prefix);
+  metrics.observeQueues(() => depths.depths([worker.announcement().profile], false));
   const ready = async (): Promise<string | null> => {
     const redis = await whyRedisUnreachable(redisUrl, PROBE_TIMEOUT_MS);
     if (redis !== null) return `Redis: ${redis}`;
@@ -62,7 +67,10 @@ export async function serveWorkerEndpoints(
     if (stored !== null) return `store: ${stored}`;
     return worker.started ? null : 'the compute backend is still loading';
   };
-  return serve(port, ready, metrics, {}, () => store.close());
+  return serve(port, ready, metrics, {}, async () => {
+    await depths.close();
+    await store.close();
+  });
 }
 
 export async function serveCoordinatorEndpoints(

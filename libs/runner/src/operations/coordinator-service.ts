@@ -4,15 +4,17 @@
 // firings too). Several jobs run at once; each is owned through its lease, so several
 // services can share one Redis and store.
 import { Queue, Worker, type Job } from 'bullmq';
-import { CONTROL_QUEUE_NAME, formatProfileFamily } from '@lstm-runner/protocol';
+import { CONTROL_QUEUE_NAME, formatNumericsProfile, formatProfileFamily } from '@lstm-runner/protocol';
 import type { ObjectStore } from '@lstm-runner/storage';
-import { listJobIds, readJobPointer } from '@lstm-runner/job-store';
+import { isFinalState, listJobIds, readJobPointer } from '@lstm-runner/job-store';
 import { connectRedis, redisOptionsFromUrl } from '../redis/redis-connection';
 import { FAILED_RUN_RETENTION_SECONDS, leaseKey } from '../redis/redis-layout';
 import { Coordinator, type CoordinatorOptions } from '../training/coordinator';
 import { DEFAULT_LEASE_OPTIONS } from '../training/job-lease';
 import type { JobOutcome } from '../training/training-loop';
+import { meteredStore } from '../http/metered-store';
 import type { CoordinatorMetrics } from '../http/runner-metrics';
+import { ClusterReader } from './cluster-reader';
 import { ScheduleRunner } from './schedules';
 
 export interface RunJobRequest {
@@ -63,24 +65,32 @@ export class CoordinatorService {
   private readonly schedules: ScheduleRunner;
   private worker: Worker<RunJobRequest, JobOutcome> | undefined;
   private readonly leaseTtlMs: number;
+  private readonly queueDepths: ClusterReader | undefined;
   private closing: Promise<void> | undefined;
 
   constructor(options: CoordinatorServiceOptions) {
     if (!Number.isInteger(options.concurrency) || options.concurrency < 1) {
       throw new RangeError(`coordinator concurrency must be a positive integer, got ${options.concurrency}`);
     }
-    this.options = options;
-    this.leaseTtlMs = options.coordinator.lease?.ttlMs ?? DEFAULT_LEASE_OPTIONS.ttlMs;
     const { metrics } = options;
+    // With metrics, every byte of weights and gradients this service moves is counted.
+    const store = metrics === undefined ? options.store : meteredStore(options.store, metrics.countBytes);
+    this.options = { ...options, store };
+    this.leaseTtlMs = options.coordinator.lease?.ttlMs ?? DEFAULT_LEASE_OPTIONS.ttlMs;
     this.coordinator = new Coordinator({
       ...options.coordinator,
       ...(metrics === undefined ? {} : { metrics }),
-      store: options.store,
+      store,
       redisUrl: options.redisUrl,
       prefix: options.prefix,
       log: options.log,
     });
-    const { store, redisUrl, prefix, s3Endpoint, log } = options;
+    const { redisUrl, prefix, s3Endpoint, log } = options;
+    if (metrics !== undefined) {
+      const depths = new ClusterReader(redisUrl, prefix);
+      this.queueDepths = depths;
+      metrics.observeQueues(() => depths.depths(this.coordinator.runningJobs().map((job) => formatNumericsProfile(job.profile))));
+    }
     this.schedules = new ScheduleRunner({
       store,
       redisUrl,
@@ -121,9 +131,10 @@ export class CoordinatorService {
       },
     );
     this.worker.on('error', (error) => options.log(`control queue: ${error.message}`));
-    this.worker.on('completed', (job, outcome) =>
-      options.log(`job ${job.data.jobId}: ${outcome.state}${outcome.message === undefined ? '' : ` (${outcome.message})`}`),
-    );
+    this.worker.on('completed', (job, outcome) => {
+      if (isFinalState(outcome.state)) options.metrics?.jobsFinished.inc({ state: outcome.state });
+      options.log(`job ${job.data.jobId}: ${outcome.state}${outcome.message === undefined ? '' : ` (${outcome.message})`}`);
+    });
     this.worker.on('failed', (job, error) => options.log(`job ${job?.data.jobId ?? '?'}: coordinator error: ${error.message}`));
     await this.pickUpOrphans();
     await this.schedules.start();
@@ -155,6 +166,7 @@ export class CoordinatorService {
       await this.schedules.close();
       await this.worker?.close();
       await this.coordinator.close();
+      await this.queueDepths?.close();
     })();
     return this.closing;
   }

@@ -3,6 +3,7 @@
 import {
   isFinalState,
   readJobPointer,
+  readJobRecord,
   updateJobPointer,
   writeJobRecord,
   type JobPointer,
@@ -13,6 +14,8 @@ import { formatNumericsProfile, formatProfileFamily, parseNumericsProfile, type 
 import type { ObjectStore } from '@lstm-runner/storage';
 import { connectRedis } from '../redis/redis-connection';
 import { cancelKey, leaseKey } from '../redis/redis-layout';
+import { enqueueJobRun } from './coordinator-service';
+import { servedProfilesAt } from './worker-registry';
 
 /** How long a cancel request waits in Redis for the job's coordinator. */
 const CANCEL_REQUEST_TTL_SECONDS = 86_400;
@@ -101,4 +104,18 @@ export async function markJobFailed(store: ObjectStore, jobId: string, message: 
   await updateJobPointer(store, jobId, null, (pointer) =>
     pointer === null || isFinalState(pointer.state) ? null : { ...pointer, state: 'failed', message, updatedAt: new Date().toISOString() },
   );
+}
+
+/**
+ * `lstm resume JOB` without local workers, as the dashboard does it: checks that live workers
+ * can go on with the job's numerics (else the one-line reason of profileForResume), reopens
+ * the job and puts a run of it on the control queue for a coordinator service.
+ */
+export async function resumeThroughService(connection: JobControlConnection, jobId: string): Promise<JobPointer> {
+  const { store, redisUrl, prefix } = connection;
+  const record = await readJobRecord(store, jobId);
+  await profileForResume(store, record, await servedProfilesAt(redisUrl, prefix), false);
+  const pointer = await reopenJob(store, jobId);
+  await enqueueJobRun(redisUrl, prefix, jobId);
+  return pointer;
 }

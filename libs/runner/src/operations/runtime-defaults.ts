@@ -11,6 +11,7 @@ import { DEFAULT_WORKER_WATCH_OPTIONS } from '../training/worker-watch';
 import { DEFAULT_GRADIENT_WORKER_OPTIONS } from '../worker/gradient-worker';
 import type { InjectedCrash } from '../worker/compute-thread-messages';
 import { DEFAULT_HEARTBEAT_TIMINGS } from './worker-registry';
+import { parseLogFormat, type LogFormat } from '../logging/log-lines';
 
 export interface RuntimeDefaults {
   readonly redisUrl: string;
@@ -27,6 +28,8 @@ export interface RuntimeDefaults {
   readonly heartbeatMs: number;
   /** How long a running job's profile may go without a live worker before it is reported. */
   readonly workerNoticeMs: number;
+  /** Log lines for people (text) or one JSON object a line (json), LSTM_LOG_FORMAT. */
+  readonly logFormat: LogFormat;
   /** The HTTP port of `lstm coordinator` and `lstm worker` (health, readiness, metrics); undefined: none. */
   readonly httpPort: number | undefined;
   /** Fault injection for drills and soak tests (docs/operations.md): every shard of a worker takes this much longer. */
@@ -52,6 +55,7 @@ export function runtimeDefaults(env: Readonly<Record<string, string | undefined>
     heartbeatMs: number('LSTM_HEARTBEAT_MS', DEFAULT_HEARTBEAT_TIMINGS.everyMs),
     stragglerMinMs: number('LSTM_STRAGGLER_MIN_MS', DEFAULT_DISPATCHER_OPTIONS.stragglerMinMs),
     workerNoticeMs: number('LSTM_WORKER_NOTICE_MS', DEFAULT_WORKER_WATCH_OPTIONS.noticeAfterMs),
+    logFormat: env['LSTM_LOG_FORMAT'] === undefined ? 'text' : parseLogFormat(env['LSTM_LOG_FORMAT'], 'LSTM_LOG_FORMAT'),
     httpPort: env['LSTM_HTTP_PORT'] === undefined ? undefined : parsePort(env['LSTM_HTTP_PORT'], 'LSTM_HTTP_PORT'),
     injectedShardDelayMs:
       env['LSTM_INJECT_SHARD_DELAY_MS'] === undefined

@@ -6,6 +6,7 @@
 import { Worker } from 'node:worker_threads';
 import type { TrainShardResult, ValidationShardResult } from '@lstm-runner/protocol';
 import { ComputeThreadError } from '../errors/compute-thread-error';
+import type { BytesMoved } from '../http/metered-store';
 import type { ComputeThreadMessage, ComputeThreadOptions, ShardComputeRequest } from './compute-thread-messages';
 
 export type ShardComputeResult = TrainShardResult | ValidationShardResult;
@@ -33,6 +34,8 @@ export interface ComputePoolOptions {
   readonly thread: ComputeThreadOptions;
   /** Told when a thread dies and is replaced. */
   readonly onThreadDeath?: (reason: string) => void;
+  /** Told the store bytes a thread moved (with each of its replies, late ones too). */
+  readonly onBytesMoved?: (moved: BytesMoved) => void;
   /** The thread's entry module; default the shard thread (tests give threads that misbehave). */
   readonly entry?: URL;
 }
@@ -68,6 +71,7 @@ export class ComputePool {
         thread.loaded = true;
         return markReady(message.description);
       }
+      for (const moved of message.moved ?? []) this.options.onBytesMoved?.(moved);
       const call = thread.call;
       // A reply to another request (one already failed over) is late: drop it.
       if (call === undefined || call.request.requestId !== message.requestId) return;

@@ -1,5 +1,6 @@
 // The messages between a worker's main thread and its compute threads, in one place.
 import type { GradientJobData, NumericsProfile, TrainShardResult, ValidationShardResult } from '@lstm-runner/protocol';
+import type { BytesMoved } from '../http/metered-store';
 
 /** workerData of a compute thread. */
 export interface ComputeThreadOptions {
@@ -26,9 +27,20 @@ export interface ShardComputeRequest {
   readonly task: GradientJobData;
 }
 
-/** Compute thread -> main thread. */
+/** Compute thread -> main thread. A reply carries the store bytes the thread moved since its last reply (for /metrics). */
 export type ComputeThreadMessage =
   /** The backend loaded: `description` says what runs the math. */
   | { readonly type: 'ready'; readonly description: string }
-  | { readonly type: 'result'; readonly requestId: number; readonly result: TrainShardResult | ValidationShardResult }
-  | { readonly type: 'error'; readonly requestId: number; readonly message: string; readonly errorName: string };
+  | {
+      readonly type: 'result';
+      readonly requestId: number;
+      readonly result: TrainShardResult | ValidationShardResult;
+      readonly moved?: readonly BytesMoved[];
+    }
+  | {
+      readonly type: 'error';
+      readonly requestId: number;
+      readonly message: string;
+      readonly errorName: string;
+      readonly moved?: readonly BytesMoved[];
+    };

@@ -105,6 +105,7 @@ export class GradientWorker {
         ...(injectedCrash === undefined ? {} : { injectedCrash }),
         ...(s3Endpoint === undefined ? {} : { s3Endpoint }),
       },
+      ...(this.options.metrics === undefined ? {} : { onBytesMoved: this.options.metrics.countBytes }),
       onThreadDeath: (reason) => {
         this.options.metrics?.threadRestarts.inc();
         log(`${reason}; its shard fails over and a new thread takes its place`);

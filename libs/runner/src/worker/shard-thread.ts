@@ -3,6 +3,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadComputeBackend } from '@lstm-runner/backends';
 import { openStore } from '@lstm-runner/storage';
+import { BytesMovedTally, meteredStore } from '../http/metered-store';
 import type { ComputeThreadMessage, ComputeThreadOptions, ShardComputeRequest } from './compute-thread-messages';
 import { ShardComputer } from './shard-computer';
 
@@ -10,7 +11,11 @@ async function main(): Promise<void> {
   const options = workerData as ComputeThreadOptions;
   const port = parentPort!;
   const reply = (message: ComputeThreadMessage): void => port.postMessage(message);
-  const store = openStore(options.storeUrl, options.s3Endpoint === undefined ? {} : { endpoint: options.s3Endpoint });
+  const moved = new BytesMovedTally();
+  const store = meteredStore(
+    openStore(options.storeUrl, options.s3Endpoint === undefined ? {} : { endpoint: options.s3Endpoint }),
+    (bytes) => moved.add(bytes),
+  );
   const loaded = await loadComputeBackend(options.profile.backend);
   const computer = new ShardComputer(store, loaded.backend, options.cacheDir);
   reply({ type: 'ready', description: loaded.summary });
@@ -28,10 +33,11 @@ async function main(): Promise<void> {
           process.kill(process.pid, 'SIGSEGV');
         }
         if (options.injectedShardDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, options.injectedShardDelayMs));
-        reply({ type: 'result', requestId: request.requestId, result: await computer.compute(request.task) });
+        const result = await computer.compute(request.task);
+        reply({ type: 'result', requestId: request.requestId, result, moved: moved.take() });
       } catch (error) {
         const err = error instanceof Error ? error : new Error(String(error));
-        reply({ type: 'error', requestId: request.requestId, message: err.message, errorName: err.name });
+        reply({ type: 'error', requestId: request.requestId, message: err.message, errorName: err.name, moved: moved.take() });
       }
     })();
   });
