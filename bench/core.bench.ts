@@ -22,7 +22,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 // The full tfjs for the layers API; it shares tfjs-core's global engine with lstm-core.
 import * as tf from '@tensorflow/tfjs';
@@ -39,6 +39,7 @@ import {
   type ModelSpec,
 } from '@lstm-runner/lstm-core';
 import { createNativeBackend, nativeAvailability, type NativeComputeBackend } from '@lstm-runner/lstm-native';
+import { median, writeBenchResults } from './bench-results';
 
 export interface Workload {
   readonly key: 'charLm' | 'timeSeries';
@@ -198,12 +199,6 @@ function createReplay(products: readonly Product[]): { run(): number; dispose():
       tf.dispose([...lefts.values()]);
     },
   };
-}
-
-export function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 export const round = (value: number, digits: number): number => Number(value.toFixed(digits));
@@ -602,11 +597,7 @@ async function main(): Promise<void> {
     },
     date: new Date().toISOString(),
   };
-  const resultsDirectory = join(dirname(fileURLToPath(import.meta.url)), 'results');
-  for (const name of ['core.json', `core-${output.date.slice(0, 10)}.json`]) {
-    writeFileSync(join(resultsDirectory, name), `${JSON.stringify(output, null, 2)}\n`);
-    console.log(`wrote ${join(resultsDirectory, name)}`);
-  }
+  writeBenchResults('core', output);
 }
 
 function printTable(rows: string[][]): void {

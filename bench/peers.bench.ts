@@ -17,23 +17,21 @@
 // Prints a table and writes bench/results/peers.json and a dated copy. Asserts nothing about
 // time. Not part of CI.
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { BackendRegistry, registerTfjsBackends, type LoadedBackend } from '@lstm-runner/lstm-core';
+import { loadComputeBackend } from '@lstm-runner/backends';
+import type { LoadedBackend } from '@lstm-runner/lstm-core';
 import { startRedisServer } from '../test-support/servers';
-import { createTrainingStep, makeBatch, median, round, workloads, type Workload } from './core.bench';
+import { median, writeBenchResults } from './bench-results';
+import { createTrainingStep, makeBatch, round, workloads, type Workload } from './core.bench';
 import { measureEndToEnd, runTraining, STEPS, writeCharLmSpec } from './distributed.bench';
 
 const ROOT = join(import.meta.dirname, '..');
 const PEER_DIR = join(import.meta.dirname, 'peers');
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 5);
 const PYTHON = process.env['LSTM_PYTHON'] ?? '/usr/bin/python3';
-/** The package of the native backend: registers 'native' once it is installed (libs/lstm-native). */
-const NATIVE_PACKAGE: string = '@lstm-runner/lstm-native';
-/** The backend `--backend` defaults to: the first of these that loads. */
-const DEFAULT_BACKENDS = ['native', 'wasm'];
 const WARM_UP_STEPS = 2;
 /** Steps of each side per round, per workload. */
 const STEPS_PER_ROUND: Record<Workload['key'], number> = { charLm: 3, timeSeries: 6 };
@@ -44,42 +42,14 @@ const DDP_STEPS = 30;
 const DDP_WARM_UP_STEPS = 5;
 
 // ---------------------------------------------------------------------------------------
-// Our backend: the registry the apps fill, plus the native backend when its package is here.
+// Our backend: the apps' own catalog, so 'auto' picks what `lstm worker` would here.
 
-interface ChosenBackend {
-  readonly loaded: LoadedBackend;
-  /** Why the native package could not register, when it could not. */
-  readonly nativeMissing: string | null;
-}
-
-/**
- * The apps' registry (the tfjs backends) plus whatever the native package registers. Its
- * entry point is found by shape, not by name (a function exported as register...Backend(s)
- * that takes the registry), so the bench follows the package as it lands.
- */
-async function benchRegistry(): Promise<{ registry: BackendRegistry; nativeMissing: string | null }> {
-  const registry = registerTfjsBackends(new BackendRegistry({ autoOrder: DEFAULT_BACKENDS }));
-  let native: Record<string, unknown>;
+/** `name` loaded as the workers load it, or an error naming the flag. */
+async function chooseBackend(name: string): Promise<LoadedBackend> {
   try {
-    native = (await import(NATIVE_PACKAGE)) as Record<string, unknown>;
+    return await loadComputeBackend(name);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw error;
-    return { registry, nativeMissing: `${NATIVE_PACKAGE} is not installed` };
-  }
-  const registers = Object.entries(native).filter(([name, value]) => /^register\w*Backends?$/.test(name) && typeof value === 'function');
-  if (registers.length === 0) return { registry, nativeMissing: `${NATIVE_PACKAGE} exports no register...Backend function` };
-  for (const [, register] of registers) (register as (registry: BackendRegistry) => unknown)(registry);
-  return { registry, nativeMissing: null };
-}
-
-/** `name`, or with 'auto' the first of DEFAULT_BACKENDS that loads here. */
-async function chooseBackend(name: string): Promise<ChosenBackend> {
-  const { registry, nativeMissing } = await benchRegistry();
-  try {
-    return { loaded: await registry.load(name), nativeMissing };
-  } catch (error) {
-    const why = name === 'native' && nativeMissing !== null ? ` (${nativeMissing})` : '';
-    throw new Error(`--backend ${name}: ${error instanceof Error ? error.message : String(error)}${why}`, { cause: error });
+    throw new Error(`--backend ${name}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
 }
 
@@ -138,7 +108,7 @@ class StepServer {
 async function serveOurStep(key: string, backendName: string): Promise<void> {
   const workload = workloads.find((w) => w.key === key);
   if (workload === undefined) throw new Error(`unknown workload ${key}`);
-  const { loaded } = await chooseBackend(backendName);
+  const loaded = await chooseBackend(backendName);
   const { step } = createTrainingStep(workload.spec, loaded.backend, makeBatch(workload), CLIP_NORM[workload.key]);
   for (let n = 0; n < WARM_UP_STEPS; n++) step();
   const emit = (message: unknown): void => void process.stdout.write(`${JSON.stringify(message)}\n`);
@@ -260,11 +230,8 @@ const fmt = (value: number | null | undefined, digits = 1): string =>
 
 async function main(): Promise<void> {
   const chosen = await chooseBackend(flagValue('--backend') ?? 'auto');
-  const backend = chosen.loaded.backend;
-  const backendLine =
-    chosen.loaded.requested === 'auto' && backend.name !== 'native' && chosen.nativeMissing !== null
-      ? `${chosen.loaded.summary}; native: ${chosen.nativeMissing}`
-      : chosen.loaded.summary;
+  const backend = chosen.backend;
+  const backendLine = chosen.summary;
   backend.dispose();
   const setup = peerSetup(flagValue('--openblas-coretype'));
   const peer = 'skipped' in setup ? null : setup;
@@ -372,7 +339,7 @@ async function main(): Promise<void> {
         loadAverageAfter: loadAfter.map((l) => round(l, 2)),
       },
       rounds: ROUNDS,
-      ours: { backend: backend.name, description: backendLine, requested: chosen.loaded.requested },
+      ours: { backend: backend.name, description: backendLine, requested: chosen.requested },
       peer:
         peer === null
           ? { skipped: (setup as { skipped: string }).skipped }
@@ -429,11 +396,7 @@ async function main(): Promise<void> {
       `load average before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${loadAfter.map((l) => l.toFixed(2)).join(' ')}`,
     );
 
-    const out = join(ROOT, 'bench/results/peers.json');
-    writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
-    const dated = join(ROOT, `bench/results/peers-${results.date.slice(0, 10)}.json`);
-    copyFileSync(out, dated);
-    console.log(`wrote ${out} and ${dated}`);
+    writeBenchResults('peers', results);
   } finally {
     await Promise.all(servers.map((s) => s.close()));
     redis.stop();
