@@ -1,4 +1,4 @@
-// What every benchmark shares: the median it reports and where its figures go. Each run
+// What every benchmark shares: its flags, the median it reports and where its figures go. Each run
 // writes bench/results/<name>.json (the latest, which docs/benchmarks.md quotes) and a dated
 // copy, <name>-<yyyy-mm-dd>.json, so that the figures of every run stay in the repository.
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -22,4 +22,10 @@ export function writeBenchResults(name: string, figures: unknown, date = new Dat
   for (const path of paths) writeFileSync(path, text);
   console.log(`wrote ${paths.join(' and ')}`);
   return paths;
+}
+
+/** The value after `--name` on the command line, if given. */
+export function benchFlag(name: string): string | undefined {
+  const at = process.argv.indexOf(name);
+  return at >= 0 ? process.argv[at + 1] : undefined;
 }

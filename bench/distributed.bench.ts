@@ -1,24 +1,28 @@
-// npm run bench:distributed — the distributed runner end to end, side by side in one run:
-//   1. windows/s of the char-LM (Moby Dick, B=128, shards of 32, LSTM 128) trained with 1
-//      and with 2 local worker processes (the target on this 2-core machine: >= 1.7x), in
-//      interleaved rounds (1 worker, 2 workers, 1, 2, ...) so that a slow spell of the
-//      machine hits both; the ratio is the median of the rounds' ratios;
-//   2. coordination per step as a share of the step, with 1 worker: the time between two
-//      steps' metric records minus the time the worker spent on the step's shards (queue
-//      round trips, storage, aggregation, optimizer, metrics) — target <= 10%;
+// npm run bench:distributed [-- --backend wasm|native] — the distributed runner end to end,
+// side by side in one run:
+//   1. windows/s of the char-LM (Moby Dick, B=128, shards of 32, LSTM 128) trained by each
+//      layout of this 2-core node: 1 worker x 1 thread, 2 workers x 1 thread and, for a
+//      backend that computes on several threads (native), 1 worker x 2 threads; in
+//      interleaved rounds so that a slow spell of the machine hits every layout; ratios are
+//      medians of the rounds' ratios to 1 worker x 1 thread. The fastest layout is the
+//      documented default of `lstm worker`, `--local-workers` and `npm start`;
+//   2. the coordinator's serial time per step (the metric records' serialMs: checks,
+//      dispatch, gradients not yet in, the sum, the optimizer and the weights write) for each
+//      layout, and with 1 worker the step's time outside the worker's shards as a share of
+//      the step;
 //   3. aggregation of 8 shard gradients of 1 M parameters, clipping and an Adam step
 //      (target <= 50 ms);
 //   4. the machine's own ceiling for the same work, measured in the same rounds: the shard
 //      computation alone (forward, BPTT, embedding gradient of 32 windows; no queue, store
-//      or coordinator) in one process, then in two processes at once. On this VM two
-//      compute processes at once ran anywhere from 1.2x to 1.9x one, from run to run, so
-//      the 2-worker ratio is printed next to this ceiling;
+//      or coordinator) in the processes and threads of each layout. On this VM two compute
+//      processes at once ran anywhere from 1.2x to 1.9x one, from run to run, so each
+//      layout's ratio is printed next to its ceiling;
 //   5. the peak RSS of a worker process (VmHWM, threads included) training the same model on
 //      a 10.7 MB corpus (the State of the Union addresses) with every window of 100
 //      characters, 10.7 million of them (target <= 500 MB), and the coordinator's peak.
 // Real processes, a private redis-server and a local store directory. Prints a table and
-// writes bench/results/distributed.json. Asserts nothing about time.
-// bench/peers.bench.ts imports its end-to-end runs from here.
+// writes bench/results/distributed.json (wasm) or distributed-<backend>.json. Asserts nothing
+// about time. bench/peers.bench.ts imports its end-to-end runs from here.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -27,16 +31,16 @@ import {
   clipByGlobalNorm,
   createOptimizer,
   createRng,
-  createTfjsBackend,
   initializeParameters,
   lossAndGradient,
   type ModelSpec,
 } from '@lstm-runner/lstm-core';
+import { loadComputeBackend } from '@lstm-runner/backends';
 import { openStore } from '@lstm-runner/storage';
 import { readMetrics, type MetricRecord } from '@lstm-runner/job-store';
 import { aggregateShardGradients } from '@lstm-runner/runner';
 import { startRedisServer } from '../test-support/servers';
-import { median, writeBenchResults } from './bench-results';
+import { benchFlag, median, writeBenchResults } from './bench-results';
 
 const ROOT = join(import.meta.dirname, '..');
 export const STEPS = Number(process.env['BENCH_STEPS'] ?? 40);
@@ -68,12 +72,22 @@ function benchAggregation(): { msMedian: number; parameters: number; shards: num
   return { msMedian: median(times), parameters, shards: 8 };
 }
 
-interface EndToEnd {
+/** How a node's 2 cores are used: worker processes, each computing on `threads` threads. */
+export interface NodeLayout {
   readonly workers: number;
+  readonly threads: number;
+}
+
+const layoutName = (layout: NodeLayout): string =>
+  `${layout.workers} worker${layout.workers === 1 ? '' : 's'} x ${layout.threads} thread${layout.threads === 1 ? '' : 's'}`;
+
+interface EndToEnd {
   readonly windowsPerSecond: number;
   readonly msPerStep: number;
-  readonly coordinationMsPerStep: number;
-  readonly coordinationShare: number;
+  /** The coordinator's own part of a step (metric records' serialMs), median. */
+  readonly serialMsPerStep: number;
+  /** A step's time outside the workers' shards; meaningful with one worker only (shards of 2 workers overlap). */
+  readonly outsideShardsMsPerStep: number;
 }
 
 /** Steady-state steps: after the warm-up, and not followed by a validation. */
@@ -108,14 +122,21 @@ function trainCommand(spec: string, jobId: string, workers: number, redisUrl: st
   ] as const;
 }
 
-/** The bench's char-LM (E=50, H=128, B=128, shards of 32) on a corpus of .lstm/data, as a spec file, on `backend` (1 thread). */
-export function writeCharLmSpec(file: string, name: string, corpus: string, windowStep: number, training: string, backend = 'wasm'): void {
+/** The bench's char-LM (E=50, H=128, B=128, shards of 32) on a corpus of .lstm/data, as a spec file, on `profile`. */
+export function writeCharLmSpec(
+  file: string,
+  name: string,
+  corpus: string,
+  windowStep: number,
+  training: string,
+  profile: { readonly backend: string; readonly threads: number } = { backend: 'wasm', threads: 1 },
+): void {
   writeFileSync(
     file,
     `name: ${name}
 data: { source: ${join(ROOT, '.lstm/data', corpus)}, format: text, text: { lowercase: true }, window: { lookBack: 100, step: ${windowStep} }, validation: 0.01 }
 model: { embedding: 50, layers: [128] }
-training: { epochs: 1, batchSize: 128, shardSize: 32, seed: 42, checkpointEvery: 1000, profile: { backend: ${backend}, threads: 1 }, ${training} }
+training: { epochs: 1, batchSize: 128, shardSize: 32, seed: 42, checkpointEvery: 1000, profile: { backend: ${profile.backend}, threads: ${profile.threads} }, ${training} }
 `,
   );
 }
@@ -126,19 +147,17 @@ export function runTraining(spec: string, jobId: string, workers: number, redisU
   if (result.status !== 0) throw new Error(`training with ${workers} workers failed:\n${result.stderr}`);
 }
 
-export async function measureEndToEnd(storeDir: string, jobId: string, workers: number): Promise<EndToEnd> {
+export async function measureEndToEnd(storeDir: string, jobId: string): Promise<EndToEnd> {
   const store = openStore(storeDir);
   try {
     const intervals = steadyIntervals(await readMetrics(store, jobId));
     const msPerStep = median(intervals.map((i) => i.intervalMs));
     const windows = median(intervals.map((i) => (i.record.windowsPerSecond * i.record.stepMs) / 1000));
-    const coordinationMs = median(intervals.map((i) => i.intervalMs - i.record.shardComputeMs));
     return {
-      workers,
       windowsPerSecond: (windows * 1000) / msPerStep,
       msPerStep,
-      coordinationMsPerStep: workers === 1 ? coordinationMs : NaN,
-      coordinationShare: workers === 1 ? coordinationMs / msPerStep : NaN,
+      serialMsPerStep: median(intervals.map((i) => i.record.serialMs ?? Number.NaN)),
+      outsideShardsMsPerStep: median(intervals.map((i) => i.intervalMs - i.record.shardComputeMs)),
     };
   } finally {
     await store.close();
@@ -195,14 +214,14 @@ async function measureMemory(
 const CEILING_SHARDS = 40;
 const SHARD_WINDOWS = 32;
 
-/** In a child process (`--compute-only`): CEILING_SHARDS shard computations of the bench's char-LM after warm-up; prints the ms they took. */
-async function computeOnly(): Promise<void> {
+/** In a child process (`--compute-only BACKEND THREADS`): CEILING_SHARDS shard computations of the bench's char-LM after warm-up; prints the ms they took. */
+async function computeOnly(backendName: string, threads: number): Promise<void> {
   const spec: ModelSpec = {
     input: { kind: 'tokens', vocabulary: 60, embedding: 50 },
     layers: [128],
     head: { kind: 'classification', classes: 60 },
   };
-  const backend = await createTfjsBackend('wasm');
+  const { backend } = await loadComputeBackend(backendName, { threads });
   const rng = createRng(5);
   const T = 100;
   const batch = {
@@ -221,15 +240,17 @@ async function computeOnly(): Promise<void> {
   const started = performance.now();
   for (let n = 0; n < CEILING_SHARDS; n++) shard();
   console.log(performance.now() - started);
+  backend.dispose();
 }
 
-/** windows/s of `processes` compute-only processes started together. */
-async function measureCeiling(processes: number): Promise<number> {
-  const runs = Array.from({ length: processes }, () => {
-    const child = spawn(process.execPath, [...process.execArgv, import.meta.filename, '--compute-only'], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+/** windows/s of the layout's compute-only processes started together. */
+async function measureCeiling(backendName: string, layout: NodeLayout): Promise<number> {
+  const runs = Array.from({ length: layout.workers }, () => {
+    const child = spawn(
+      process.execPath,
+      [...process.execArgv, import.meta.filename, '--compute-only', backendName, String(layout.threads)],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     return new Promise<number>((resolve, reject) =>
@@ -239,93 +260,116 @@ async function measureCeiling(processes: number): Promise<number> {
     );
   });
   const elapsedMs = Math.max(...(await Promise.all(runs)));
-  return (processes * CEILING_SHARDS * SHARD_WINDOWS * 1000) / elapsedMs;
+  return (layout.workers * CEILING_SHARDS * SHARD_WINDOWS * 1000) / elapsedMs;
+}
+
+interface LayoutRound {
+  readonly layout: NodeLayout;
+  readonly endToEnd: EndToEnd;
+  readonly computeOnlyWindowsPerSecond: number;
+}
+
+/** One round: each layout trains the char-LM once, then its compute-only ceiling is measured. */
+async function measureRound(
+  round: number,
+  backendName: string,
+  layouts: readonly NodeLayout[],
+  specs: ReadonlyMap<NodeLayout, string>,
+  redisUrl: string,
+  storeDir: string,
+): Promise<LayoutRound[]> {
+  const measured: LayoutRound[] = [];
+  for (const layout of layouts) {
+    const jobId = `bench-${backendName}-r${round}-${layout.workers}w${layout.threads}t`;
+    runTraining(specs.get(layout)!, jobId, layout.workers, redisUrl, storeDir);
+    const endToEnd = await measureEndToEnd(storeDir, jobId);
+    measured.push({ layout, endToEnd, computeOnlyWindowsPerSecond: await measureCeiling(backendName, layout) });
+  }
+  console.log(
+    `round ${round + 1}: ` +
+      measured
+        .map(
+          (m) =>
+            `${layoutName(m.layout)} ${m.endToEnd.windowsPerSecond.toFixed(1)} windows/s (compute alone ${m.computeOnlyWindowsPerSecond.toFixed(1)})`,
+        )
+        .join('; '),
+  );
+  return measured;
 }
 
 async function main(): Promise<void> {
+  const backendName = benchFlag('--backend') ?? 'wasm';
+  const probe = await loadComputeBackend(backendName);
+  const description = probe.backend.description;
+  probe.backend.dispose();
+  // wasm computes on one thread; a backend that takes threads gets the 1 x 2 layout too.
+  const layouts: NodeLayout[] = [
+    { workers: 1, threads: 1 },
+    { workers: 2, threads: 1 },
+    ...(backendName === 'native' ? [{ workers: 1, threads: 2 }] : []),
+  ];
   const dir = mkdtempSync(join(os.tmpdir(), 'lstm-bench-distributed-'));
   const redis = await startRedisServer();
   try {
     spawnSync(process.execPath, [join(ROOT, 'scripts/example-data.mjs')], { cwd: ROOT, stdio: 'inherit' });
-    const spec = join(dir, 'char-lm.yaml');
-    writeCharLmSpec(spec, 'bench-char', 'moby-dick.txt', 3, `maxSteps: ${STEPS}`);
+    const specs = new Map<NodeLayout, string>();
+    for (const layout of layouts) {
+      const spec = join(dir, `char-lm-${layout.workers}w${layout.threads}t.yaml`);
+      writeCharLmSpec(spec, 'bench-char', 'moby-dick.txt', 3, `maxSteps: ${STEPS}`, { backend: backendName, threads: layout.threads });
+      specs.set(layout, spec);
+    }
     const memorySpec = join(dir, 'sotu-char.yaml');
-    writeCharLmSpec(memorySpec, 'bench-memory', 'sotu.txt', 1, 'maxSteps: 30, validateEvery: 15');
+    writeCharLmSpec(memorySpec, 'bench-memory', 'sotu.txt', 1, 'maxSteps: 30, validateEvery: 15', { backend: backendName, threads: 1 });
     const aggregation = benchAggregation();
     const storeDir = join(dir, 'store');
-    const rounds: { one: EndToEnd; two: EndToEnd; ratio: number; ceiling: { one: number; two: number; ratio: number } }[] = [];
-    for (let round = 0; round < ROUNDS; round++) {
-      const measured: EndToEnd[] = [];
-      for (const workers of [1, 2]) {
-        const jobId = `bench-r${round}-${workers}w`;
-        runTraining(spec, jobId, workers, redis.url, storeDir);
-        measured.push(await measureEndToEnd(storeDir, jobId, workers));
-      }
-      const [one, two] = measured as [EndToEnd, EndToEnd];
-      const ceilingOne = await measureCeiling(1);
-      const ceilingTwo = await measureCeiling(2);
-      const ceiling = { one: ceilingOne, two: ceilingTwo, ratio: ceilingTwo / ceilingOne };
-      rounds.push({ one, two, ratio: two.windowsPerSecond / one.windowsPerSecond, ceiling });
-      console.log(
-        `round ${round + 1}: 1 worker ${one.windowsPerSecond.toFixed(1)} windows/s, 2 workers ${two.windowsPerSecond.toFixed(1)}: ${(two.windowsPerSecond / one.windowsPerSecond).toFixed(2)}x; ` +
-          `compute alone, 1 process ${ceilingOne.toFixed(1)}, 2 processes ${ceilingTwo.toFixed(1)}: ${ceiling.ratio.toFixed(2)}x`,
-      );
-    }
+    const rounds: LayoutRound[][] = [];
+    for (let round = 0; round < ROUNDS; round++) rounds.push(await measureRound(round, backendName, layouts, specs, redis.url, storeDir));
     const memory = await measureMemory(memorySpec, redis.url, storeDir);
-    const medianOf = (pick: (round: (typeof rounds)[number]) => number): number => median(rounds.map(pick));
-    const one: EndToEnd = {
-      workers: 1,
-      windowsPerSecond: medianOf((r) => r.one.windowsPerSecond),
-      msPerStep: medianOf((r) => r.one.msPerStep),
-      coordinationMsPerStep: medianOf((r) => r.one.coordinationMsPerStep),
-      coordinationShare: medianOf((r) => r.one.coordinationShare),
-    };
-    const two: EndToEnd = {
-      workers: 2,
-      windowsPerSecond: medianOf((r) => r.two.windowsPerSecond),
-      msPerStep: medianOf((r) => r.two.msPerStep),
-      coordinationMsPerStep: NaN,
-      coordinationShare: NaN,
-    };
+    const figures = layouts.map((layout, index) => {
+      const of = (pick: (m: LayoutRound) => number): number => median(rounds.map((r) => pick(r[index]!)));
+      const base = (r: LayoutRound[]): LayoutRound => r[0]!;
+      return {
+        name: layoutName(layout),
+        ...layout,
+        windowsPerSecond: of((m) => m.endToEnd.windowsPerSecond),
+        msPerStep: of((m) => m.endToEnd.msPerStep),
+        serialMsPerStep: of((m) => m.endToEnd.serialMsPerStep),
+        outsideShardsShare: layout.workers === 1 ? of((m) => m.endToEnd.outsideShardsMsPerStep / m.endToEnd.msPerStep) : Number.NaN,
+        computeOnlyWindowsPerSecond: of((m) => m.computeOnlyWindowsPerSecond),
+        speedupVsOneByOne: median(rounds.map((r) => r[index]!.endToEnd.windowsPerSecond / base(r).endToEnd.windowsPerSecond)),
+        computeOnlySpeedupVsOneByOne: median(
+          rounds.map((r) => r[index]!.computeOnlyWindowsPerSecond / base(r).computeOnlyWindowsPerSecond),
+        ),
+        rounds: rounds.map((r) => ({ ...r[index]!.endToEnd, computeOnlyWindowsPerSecond: r[index]!.computeOnlyWindowsPerSecond })),
+      };
+    });
+    const fastest = figures.reduce((best, f) => (f.windowsPerSecond > best.windowsPerSecond ? f : best));
     const results = {
-      machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model ?? '?', node: process.version },
-      charLm: {
-        steps: STEPS,
-        rounds: rounds.map((r) => ({
-          oneWorker: r.one.windowsPerSecond,
-          twoWorkers: r.two.windowsPerSecond,
-          ratio: r.ratio,
-          computeOnly: r.ceiling,
-        })),
-        oneWorker: one,
-        twoWorkers: two,
-        speedupTwoVsOne: medianOf((r) => r.ratio),
-        computeOnlySpeedupTwoVsOne: medianOf((r) => r.ceiling.ratio),
-        shareOfCeiling: medianOf((r) => r.ratio / r.ceiling.ratio),
-        coordinationShare: one.coordinationShare,
-      },
-      aggregation: { shards: aggregation.shards, parameters: aggregation.parameters, msMedian: aggregation.msMedian },
+      date: new Date().toISOString(),
+      machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model ?? '?', node: process.version, loadAverageAfter: os.loadavg() },
+      backend: { name: backendName, description },
+      charLm: { steps: STEPS, rounds: ROUNDS, layouts: figures, fastestLayout: fastest.name },
+      aggregation,
       memory: { corpus: 'sotu.txt (10.7 MB), lookBack 100, step 1', steps: 30, ...memory },
     };
     const fmt = (x: number, digits = 1): string => (Number.isFinite(x) ? x.toFixed(digits) : '-');
     console.log(
-      `\nlstm-runner distributed benchmark: char-LM on Moby Dick (E=50, H=128, B=128, T=100, shards of 32, wasm), ${STEPS} steps per run, medians of ${ROUNDS} interleaved rounds`,
-    );
-    console.log('| what | 1 worker | 2 workers | ratio / target |');
-    console.log('| --- | --- | --- | --- |');
-    console.log(
-      `| windows/s end to end | ${fmt(one.windowsPerSecond)} | ${fmt(two.windowsPerSecond)} | ${fmt(results.charLm.speedupTwoVsOne, 2)}x (>= 1.7x) |`,
+      `\nlstm-runner distributed benchmark: char-LM on Moby Dick (E=50, H=128, B=128, T=100, shards of 32), ${description}, ${STEPS} steps per run, medians of ${ROUNDS} interleaved rounds`,
     );
     console.log(
-      `| compute alone (no queue, store or coordinator), windows/s | ${fmt(medianOf((r) => r.ceiling.one))} | ${fmt(medianOf((r) => r.ceiling.two))} | ${fmt(results.charLm.computeOnlySpeedupTwoVsOne, 2)}x: the machine's ceiling; 2 workers reach ${fmt(100 * results.charLm.shareOfCeiling)}% of it |`,
+      '| layout | windows/s | vs 1 x 1 | compute alone, vs 1 x 1 | ms/step | coordinator serial ms/step | outside shards (1 worker) |',
     );
-    console.log(`| ms per step (steady) | ${fmt(one.msPerStep)} | ${fmt(two.msPerStep)} | |`);
-    console.log(`| coordination per step | ${fmt(one.coordinationMsPerStep)} ms (${fmt(one.coordinationShare * 100)}%) | | <= 10% |`);
-    console.log(`| aggregate 8 x 1M grads + clip + Adam | ${fmt(aggregation.msMedian)} ms | | <= 50 ms |`);
+    console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+    for (const f of figures)
+      console.log(
+        `| ${f.name} | ${fmt(f.windowsPerSecond)} | ${fmt(f.speedupVsOneByOne, 2)}x | ${fmt(f.computeOnlySpeedupVsOneByOne, 2)}x | ${fmt(f.msPerStep)} | ${fmt(f.serialMsPerStep)} (target <= 8) | ${Number.isFinite(f.outsideShardsShare) ? `${fmt(100 * f.outsideShardsShare)}%` : '-'} |`,
+      );
+    console.log(`fastest layout here: ${fastest.name}`);
+    console.log(`aggregate 8 x 1M grads + clip + Adam: ${fmt(aggregation.msMedian)} ms (target <= 50 ms)`);
     console.log(
-      `| peak RSS, 10.7 MB corpus, 10.7 M windows | worker ${fmt(memory.workerPeakMiB)} MiB, coordinator ${fmt(memory.coordinatorPeakMiB)} MiB | | worker <= 500 MB |`,
+      `peak RSS, 10.7 MB corpus, 10.7 M windows: worker ${fmt(memory.workerPeakMiB)} MiB, coordinator ${fmt(memory.coordinatorPeakMiB)} MiB (worker target <= 500 MB)`,
     );
-    writeBenchResults('distributed', results);
+    writeBenchResults(backendName === 'wasm' ? 'distributed' : `distributed-${backendName}`, results);
   } finally {
     redis.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -333,6 +377,7 @@ async function main(): Promise<void> {
 }
 
 if (process.argv[1] === import.meta.filename) {
-  if (process.argv.includes('--compute-only')) await computeOnly();
+  const computeOnlyAt = process.argv.indexOf('--compute-only');
+  if (computeOnlyAt >= 0) await computeOnly(process.argv[computeOnlyAt + 1] ?? 'wasm', Number(process.argv[computeOnlyAt + 2] ?? 1));
   else await main();
 }

@@ -24,7 +24,7 @@ import { createInterface } from 'node:readline';
 import { loadComputeBackend } from '@lstm-runner/backends';
 import type { LoadedBackend } from '@lstm-runner/lstm-core';
 import { startRedisServer } from '../test-support/servers';
-import { median, writeBenchResults } from './bench-results';
+import { benchFlag, median, writeBenchResults } from './bench-results';
 import { createTrainingStep, makeBatch, round, workloads, type Workload } from './core.bench';
 import { measureEndToEnd, runTraining, STEPS, writeCharLmSpec } from './distributed.bench';
 
@@ -220,20 +220,15 @@ interface StepRound {
   readonly pytorch: number[] | null;
 }
 
-function flagValue(name: string): string | undefined {
-  const at = process.argv.indexOf(name);
-  return at >= 0 ? process.argv[at + 1] : undefined;
-}
-
 const fmt = (value: number | null | undefined, digits = 1): string =>
   value == null || !Number.isFinite(value) ? '-' : value.toFixed(digits);
 
 async function main(): Promise<void> {
-  const chosen = await chooseBackend(flagValue('--backend') ?? 'auto');
+  const chosen = await chooseBackend(benchFlag('--backend') ?? 'auto');
   const backend = chosen.backend;
   const backendLine = chosen.summary;
   backend.dispose();
-  const setup = peerSetup(flagValue('--openblas-coretype'));
+  const setup = peerSetup(benchFlag('--openblas-coretype'));
   const peer = 'skipped' in setup ? null : setup;
   const loadBefore = os.loadavg();
   console.log(`ours: ${backendLine}`);
@@ -281,7 +276,7 @@ async function main(): Promise<void> {
       stepServers.set(workload.key, { ours: ours.server, pytorch });
     }
     const spec = join(dir, 'char-lm.yaml');
-    writeCharLmSpec(spec, 'bench-peers', 'moby-dick.txt', 3, `maxSteps: ${STEPS}`, backend.name);
+    writeCharLmSpec(spec, 'bench-peers', 'moby-dick.txt', 3, `maxSteps: ${STEPS}`, { backend: backend.name, threads: 1 });
     const storeDir = join(dir, 'store');
 
     const stepRounds = new Map<Workload['key'], StepRound[]>(workloads.map((w) => [w.key, []]));
@@ -299,7 +294,7 @@ async function main(): Promise<void> {
       const ddpFirst = peerFirst && peer !== null ? runDdp(peer) : null;
       const jobId = `bench-peers-r${r}`;
       runTraining(spec, jobId, 2, redis.url, storeDir);
-      const ours = (await measureEndToEnd(storeDir, jobId, 2)).windowsPerSecond;
+      const ours = (await measureEndToEnd(storeDir, jobId)).windowsPerSecond;
       const ddp = peerFirst || peer === null ? ddpFirst : runDdp(peer);
       endToEndRounds.push({ ours, ddp });
       const steps = workloads.map((w) => {
@@ -405,9 +400,9 @@ async function main(): Promise<void> {
 }
 
 if (process.argv[1] === import.meta.filename) {
-  const ourStep = flagValue('--ours-step');
+  const ourStep = benchFlag('--ours-step');
   try {
-    if (ourStep !== undefined) await serveOurStep(ourStep, flagValue('--backend') ?? 'auto');
+    if (ourStep !== undefined) await serveOurStep(ourStep, benchFlag('--backend') ?? 'auto');
     else await main();
   } catch (error) {
     console.error(`bench:peers: ${error instanceof Error ? error.message : String(error)}`);
