@@ -122,21 +122,21 @@ function trainCommand(spec: string, jobId: string, workers: number, redisUrl: st
   ] as const;
 }
 
-/** The bench's char-LM (E=50, H=128, B=128, shards of 32) on a corpus of .lstm/data, as a spec file, on `profile`. */
+/** The bench's char-LM (E=50, H=128, B=128, shards of `layout.shardSize`, default 32) on a corpus of .lstm/data, as a spec file, on `layout`'s backend and threads. */
 export function writeCharLmSpec(
   file: string,
   name: string,
   corpus: string,
   windowStep: number,
   training: string,
-  profile: { readonly backend: string; readonly threads: number } = { backend: 'wasm', threads: 1 },
+  layout: { readonly backend: string; readonly threads: number; readonly shardSize?: number } = { backend: 'wasm', threads: 1 },
 ): void {
   writeFileSync(
     file,
     `name: ${name}
 data: { source: ${join(ROOT, '.lstm/data', corpus)}, format: text, text: { lowercase: true }, window: { lookBack: 100, step: ${windowStep} }, validation: 0.01 }
 model: { embedding: 50, layers: [128] }
-training: { epochs: 1, batchSize: 128, shardSize: 32, seed: 42, checkpointEvery: 1000, profile: { backend: ${profile.backend}, threads: ${profile.threads} }, ${training} }
+training: { epochs: 1, batchSize: 128, shardSize: ${layout.shardSize ?? SHARD_WINDOWS}, seed: 42, checkpointEvery: 1000, profile: { backend: ${layout.backend}, threads: ${layout.threads} }, ${training} }
 `,
   );
 }
