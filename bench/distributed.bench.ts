@@ -24,7 +24,7 @@
 // writes bench/results/distributed.json (wasm) or distributed-<backend>.json. Asserts nothing
 // about time. bench/peers.bench.ts imports its end-to-end runs from here.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import {
@@ -41,6 +41,7 @@ import { readMetrics, type MetricRecord } from '@lstm-runner/job-store';
 import { aggregateShardGradients } from '@lstm-runner/runner';
 import { startRedisServer } from '../test-support/servers';
 import { benchFlag, median, writeBenchResults } from './bench-results';
+import { followPeakRss } from './process-memory';
 
 const ROOT = join(import.meta.dirname, '..');
 export const STEPS = Number(process.env['BENCH_STEPS'] ?? 40);
@@ -164,26 +165,6 @@ export async function measureEndToEnd(storeDir: string, jobId: string): Promise<
   }
 }
 
-/** VmHWM (peak resident set) of a process in MiB, or null once it is gone. */
-function peakRssMiB(pid: number): number | null {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kib = Number(/^VmHWM:\s+(\d+) kB/m.exec(status)?.[1]);
-    return Number.isFinite(kib) ? kib / 1024 : null;
-  } catch {
-    return null;
-  }
-}
-
-/** The pids of the processes whose parent is `pid`. */
-function childrenOf(pid: number): number[] {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-}
-
 /** Trains with one local worker and follows the peak RSS of the coordinator and of the worker until the run ends. */
 async function measureMemory(
   spec: string,
@@ -194,21 +175,9 @@ async function measureMemory(
   const child = spawn(command, args, { ...options, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const peaks = new Map<number, number>();
-  const sample = (): void => {
-    if (child.pid === undefined) return;
-    for (const pid of [child.pid, ...childrenOf(child.pid)]) {
-      const peak = peakRssMiB(pid);
-      if (peak !== null) peaks.set(pid, Math.max(peaks.get(pid) ?? 0, peak));
-    }
-  };
-  const timer = setInterval(sample, 100);
-  const status = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-  clearInterval(timer);
+  const { status, ownMiB, childrenMiB } = await followPeakRss(child);
   if (status !== 0) throw new Error(`the memory run failed:\n${stderr}`);
-  const coordinatorPeakMiB = peaks.get(child.pid!) ?? NaN;
-  peaks.delete(child.pid!);
-  return { workerPeakMiB: Math.max(...peaks.values()), coordinatorPeakMiB };
+  return { workerPeakMiB: Math.max(...childrenMiB), coordinatorPeakMiB: ownMiB };
 }
 
 const CEILING_SHARDS = 40;

@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ModelSpec } from '@lstm-runner/lstm-core';
 import { parameterLayout } from '@lstm-runner/lstm-core';
-import { prepareDataset, WindowLayout, type ByteSource, type DatasetManifest } from '@lstm-runner/data';
+import { prepareDataset, shuffleForNewJob, WindowLayout, type ByteSource, type DatasetManifest } from '@lstm-runner/data';
 import { shardPlanOf, updateJobPointer, writeJobRecord, type JobPointer, type JobRecord } from '@lstm-runner/job-store';
 import { jobSpecKey, SPEC_DEFAULTS, validateJobId, type JobSpec, type NumericsProfile } from '@lstm-runner/protocol';
 import type { ObjectStore } from '@lstm-runner/storage';
@@ -76,6 +76,7 @@ export async function createJob(options: CreateJobOptions): Promise<CreatedJob> 
     totalSteps: 0,
     createdAt: new Date().toISOString(),
     ...(options.warmStartFrom === undefined ? {} : { warmStartFrom: options.warmStartFrom }),
+    shuffle: shuffleForNewJob(prepared.manifest.rowsPerSegment, spec.data.window),
   };
   const complete: JobRecord = { ...record, totalSteps: shardPlanOf(record, layout).totalSteps };
   await writeJobRecord(store, complete);

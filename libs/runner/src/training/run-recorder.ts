@@ -5,7 +5,7 @@
 // owner whose token is no longer the job's (StaleOwnerError). A step's metrics write and
 // pruning run while the next step's shards compute; whatever reads or replaces what they
 // write waits for them first (settle).
-import { SHUFFLE_VERSION, type ShardPlan } from '@lstm-runner/data';
+import type { ShardPlan } from '@lstm-runner/data';
 import {
   dropMetricsAfter,
   isFinalState,
@@ -187,7 +187,7 @@ export class RunRecorder {
           step: training.step,
           epoch: position.epoch,
           batchInEpoch: position.stepInEpoch,
-          shuffleVersion: SHUFFLE_VERSION,
+          shuffleVersion: plan.shuffle.version,
           datasetId: record.datasetId,
           profile: record.profile,
           validation: training.validation,
