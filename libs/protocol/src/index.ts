@@ -53,7 +53,7 @@ export type {
   TrainShardResult,
   ValidationShardResult,
 } from './gradient-job';
-export { decodeFloat32Vector, encodeFloat32Vector, FLOAT32_VECTOR_VERSION } from './float32-vector';
+export { decodeFloat32Vector, encodeFloat32Vector, FLOAT32_VECTOR_VERSION, viewFloat32Vector } from './float32-vector';
 export type { Float32VectorExpectations, Float32VectorOptions } from './float32-vector';
 export { InvalidIdentifierError } from './errors/invalid-identifier-error';
 export { SpecError } from './errors/spec-error';

@@ -7,8 +7,8 @@
 import type { ShardPlan, StepPosition } from '@lstm-runner/data';
 import type { JobRecord, JobState, MetricRecord, WrittenWeights } from '@lstm-runner/job-store';
 import {
-  decodeFloat32Vector,
   shardTaskId,
+  viewFloat32Vector,
   type GradientJobData,
   type GradientJobResult,
   type ShardKind,
@@ -173,7 +173,8 @@ export class TrainingLoop {
       if (fetch === undefined) {
         fetch = getVerified(this.options.store, result.gradientKey, result.gradientSha256).then((bytes) => ({
           shard,
-          gradient: decodeFloat32Vector(bytes),
+          // A view: these bytes are read once, by the sum (no copy of every gradient).
+          gradient: viewFloat32Vector(bytes),
           loss: result.loss,
           count: result.count,
         }));
