@@ -17,6 +17,8 @@ export interface JobRecord {
   readonly createdAt: string;
   /** Checkpoint prefix whose weights initialise the run (scheduled retraining). */
   readonly warmStartFrom?: string;
+  /** The schedule whose firing created the job, if any (a version's lineage). */
+  readonly scheduleId?: string;
 }
 
 export const jobRecordSchema = mapping({
@@ -30,6 +32,7 @@ export const jobRecordSchema = mapping({
   totalSteps: nonNegativeInteger(),
   createdAt: nonEmptyString(),
   warmStartFrom: nonEmptyString().exactOptional(),
+  scheduleId: nonEmptyString().exactOptional(),
 }) satisfies z.ZodType<JobRecord>;
 
 export const readJobRecord = (store: ObjectStore, jobId: string): Promise<JobRecord> =>

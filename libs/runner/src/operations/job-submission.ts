@@ -46,6 +46,8 @@ export interface CreateJobOptions {
   readonly warmStartFrom?: string;
   /** Encode the data with this dataset's vocabulary or normalization (the warm start's model's). */
   readonly encodeLike?: DatasetManifest;
+  /** The schedule whose firing creates the job. */
+  readonly scheduleId?: string;
 }
 
 export interface CreatedJob {
@@ -76,6 +78,7 @@ export async function createJob(options: CreateJobOptions): Promise<CreatedJob> 
     totalSteps: 0,
     createdAt: new Date().toISOString(),
     ...(options.warmStartFrom === undefined ? {} : { warmStartFrom: options.warmStartFrom }),
+    ...(options.scheduleId === undefined ? {} : { scheduleId: options.scheduleId }),
   };
   const complete: JobRecord = { ...record, totalSteps: shardPlanOf(record, layout).totalSteps };
   await writeJobRecord(store, complete);
