@@ -132,6 +132,28 @@ export class DatasetReader {
     return { B, T, features, targets };
   }
 
+  /**
+   * Rows [first, end) of the row array, as stored: text -> token ids [rows]; CSV -> the
+   * stored columns (manifest.csv.columns), normalized, [rows, C].
+   */
+  async rowRange(first: number, end: number): Promise<Int32Array | Float32Array> {
+    const total = this.manifest.series.reduce((rows, s) => Math.max(rows, s.start + s.rows), 0);
+    if (!Number.isInteger(first) || !Number.isInteger(end) || first < 0 || end < first || end > total) {
+      throw new RangeError(`rows [${first}, ${end}) are not in the dataset's ${total} rows`);
+    }
+    const out = this.manifest.kind === 'text' ? new Int32Array(end - first) : new Float32Array((end - first) * this.width);
+    const perSegment = this.manifest.rowsPerSegment;
+    for (let row = first; row < end;) {
+      const index = Math.floor(row / perSegment);
+      const rows = await this.segment(index);
+      const offset = (row - index * perSegment) * this.width;
+      const n = Math.min(end - row, rows.length / this.width - (row - index * perSegment));
+      out.set(rows.subarray(offset, offset + n * this.width), (row - first) * this.width);
+      row += n;
+    }
+    return out;
+  }
+
   private segment(index: number): Promise<RowArray> {
     let loading = this.segments.get(index);
     if (loading !== undefined) {

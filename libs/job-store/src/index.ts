@@ -13,8 +13,26 @@ export { dropMetricsAfter, metricRecordSchema, readLastMetric, readMetrics, writ
 export type { MetricRecord } from './metrics';
 export { modelPointerSchema, publishModelPointer, readModelPointer } from './model-pointer';
 export type { ModelPointer, ModelPointerKind } from './model-pointer';
+export { createModelVersion, listModelVersions, listVersionNumbers, modelVersionSchema, readModelVersion } from './model-versions';
+export type { ModelEvaluation, ModelVersion, VersionDraft, VersionLineage } from './model-versions';
+export { aliasAt, moveProductionAlias, productionAliasSchema, readProductionAlias } from './production-alias';
+export type { AliasUpdate, ProductionAlias } from './production-alias';
+export { decidePromotion, formatFigure } from './promotion-gate';
+export type { Figure, GateDecision, GateInput } from './promotion-gate';
+export {
+  listModelNames,
+  modelSummary,
+  promoteVersion,
+  publishVersion,
+  pruneVersions,
+  readProductionModel,
+  rollbackProduction,
+  summarizeVersion,
+} from './model-registry';
+export type { ModelSummary, ProductionModel, PruneResult, VersionSummary } from './model-registry';
 export { jobStatus, listJobIds, waitingNotice } from './job-status';
 export type { JobStatus } from './job-status';
 export { shardPlanOf } from './job-shard-plan';
 export { StaleOwnerError } from './errors/stale-owner-error';
 export { StoredObjectError } from './errors/stored-object-error';
+export { ModelRegistryError } from './errors/model-registry-error';

@@ -28,6 +28,8 @@ export interface JobRecord {
   readonly warmStartFrom?: string;
   /** How the job shuffles its windows; absent in records of earlier releases, which shuffle with version 1. */
   readonly shuffle?: ShuffleSettings;
+  /** The schedule whose firing created the job, if any (a version's lineage). */
+  readonly scheduleId?: string;
 }
 
 const shuffleSettingsSchema = tagged('version', [
@@ -50,6 +52,7 @@ export const jobRecordSchema = mapping({
   createdAt: nonEmptyString(),
   warmStartFrom: nonEmptyString().exactOptional(),
   shuffle: shuffleSettingsSchema.exactOptional(),
+  scheduleId: nonEmptyString().exactOptional(),
 }) satisfies z.ZodType<JobRecord>;
 
 export const readJobRecord = (store: ObjectStore, jobId: string): Promise<JobRecord> =>

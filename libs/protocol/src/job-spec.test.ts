@@ -84,7 +84,18 @@ describe('parseJobSpec', () => {
         maxSteps: 2000,
         profile: { backend: 'wasm', threads: 1 },
       },
+      promotion: { metric: 'loss', maxRegression: 0, require: 'auto' },
     });
+  });
+
+  it('reads the promotion section, with a metric per data format', () => {
+    expect(parseJobSpec(JSON.stringify(minimalCsv), 'spec.json').promotion).toEqual({ metric: 'mae', maxRegression: 0, require: 'auto' });
+    const promotion = { holdout: 's3://b/golden.csv', metric: 'rmse', maxRegression: 0.02, require: 'always' };
+    expect(parseJobSpec(withField('promotion', promotion), 'spec.json').promotion).toEqual(promotion);
+    expect(specError(withField('promotion', { metric: 'loss' })).message).toContain('promotion.metric');
+    expect(specError(withField('promotion', { require: 'sometimes' })).message).toContain('promotion.require');
+    expect(specError(withField('promotion', { maxRegression: -1 })).message).toContain('promotion.maxRegression');
+    expect(specError(withField('promotion', { gate: true })).message).toContain('gate');
   });
 
   it('fills in the defaults of a minimal JSON spec', () => {
@@ -155,7 +166,7 @@ describe('parseJobSpec', () => {
       'spec.yaml: data.window.lookback is not a field of data.window; its fields are: lookBack, step, horizon',
     );
     expect(specError(withField('trainng', {})).message).toBe(
-      'spec.yaml: trainng is not a field of the spec; its fields are: name, data, model, training',
+      'spec.yaml: trainng is not a field of the spec; its fields are: name, data, model, training, promotion',
     );
     expect(specError(withField('training.profile.gpu', true)).message).toBe(
       'spec.yaml: training.profile.gpu is not a field of training.profile; its fields are: backend, threads',
@@ -186,6 +197,8 @@ describe('loadJobSpec', () => {
     expect((await loadJobSpec(path)).data.source).toBe('s3://bucket/births.csv');
     writeFileSync(path, withField('data.source', '/srv/births.csv'));
     expect((await loadJobSpec(path)).data.source).toBe('/srv/births.csv');
+    writeFileSync(path, withField('promotion', { holdout: 'golden/births.csv' }));
+    expect((await loadJobSpec(path)).promotion?.holdout).toBe(join(dir, 'golden', 'births.csv'));
   });
 
   it('reports a missing spec file', async () => {

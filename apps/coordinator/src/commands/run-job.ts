@@ -79,6 +79,7 @@ async function runEmbedded(
     redisUrl: redis.url,
     prefix: flags.queuePrefix,
     ...coordinatorTimings(),
+    ...(flags.s3Endpoint === undefined ? {} : { s3Endpoint: flags.s3Endpoint }),
     log: (line) => progress.log(line),
     onProgress: (event) => progress.update(event),
   });

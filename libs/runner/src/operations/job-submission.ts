@@ -46,6 +46,8 @@ export interface CreateJobOptions {
   readonly warmStartFrom?: string;
   /** Encode the data with this dataset's vocabulary or normalization (the warm start's model's). */
   readonly encodeLike?: DatasetManifest;
+  /** The schedule whose firing creates the job. */
+  readonly scheduleId?: string;
 }
 
 export interface CreatedJob {
@@ -77,6 +79,7 @@ export async function createJob(options: CreateJobOptions): Promise<CreatedJob> 
     createdAt: new Date().toISOString(),
     ...(options.warmStartFrom === undefined ? {} : { warmStartFrom: options.warmStartFrom }),
     shuffle: shuffleForNewJob(prepared.manifest.rowsPerSegment, spec.data.window),
+    ...(options.scheduleId === undefined ? {} : { scheduleId: options.scheduleId }),
   };
   const complete: JobRecord = { ...record, totalSteps: shardPlanOf(record, layout).totalSteps };
   await writeJobRecord(store, complete);

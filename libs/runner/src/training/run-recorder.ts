@@ -23,7 +23,7 @@ import {
 } from '@lstm-runner/job-store';
 import { checkpointKeys, gradientStepPrefix, parseStoreKey, weightsKey, weightsPrefix } from '@lstm-runner/protocol';
 import type { ObjectStore } from '@lstm-runner/storage';
-import { publishModel } from './model-publishing';
+import { publishModel, type PublishOptions } from './model-publishing';
 import type { RestoredRun, TrainingState } from './run-state';
 
 /** The proof of ownership every write needs (the job's lease and its fencing token). */
@@ -41,6 +41,8 @@ export interface RunRecorderOptions {
   readonly fence: Fence;
   /** Weight versions kept besides checkpoints (workers may still read the previous one). */
   readonly keepWeights: number;
+  /** How the completed run's model is evaluated and published. */
+  readonly publish?: PublishOptions;
 }
 
 export class RunRecorder {
@@ -222,7 +224,7 @@ export class RunRecorder {
     if (final === null) throw new Error(`job ${this.options.record.id}: no checkpoint to publish`);
     await this.settle();
     await this.writePointer('completed', { published: false });
-    await publishModel(this.options.store, this.options.record, final, training.validation, this.token);
+    await publishModel(this.options.store, this.options.record, final, training.validation, this.token, this.options.publish);
     await this.writePointer('completed', { published: true });
   }
 
