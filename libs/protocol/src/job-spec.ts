@@ -9,6 +9,8 @@ import * as z from 'zod';
 import {
   booleanField,
   expecting,
+  MODEL_INITS,
+  MODEL_OUTPUTS,
   firstIssue,
   fraction,
   issueLine,
@@ -19,6 +21,8 @@ import {
   oneOf,
   positiveInteger,
   positiveNumber,
+  type ModelInit,
+  type ModelOutput,
 } from '@lstm-runner/lstm-core';
 import type { DataSpec, NormalizationMethod } from '@lstm-runner/data';
 import { SpecError } from './errors/spec-error';
@@ -56,6 +60,10 @@ export interface JobModelSpec {
   readonly embedding?: number;
   /** Units of each stacked LSTM layer. */
   readonly layers: readonly number[];
+  /** How fresh weights are drawn; absent = SPEC_DEFAULTS.init, recorded in the job's model when it is created. */
+  readonly init?: ModelInit;
+  /** Text only: predict after the last character ('last') or after every one ('sequence'); absent = SPEC_DEFAULTS.textOutput. */
+  readonly output?: ModelOutput;
 }
 
 export interface JobSpec {
@@ -72,6 +80,10 @@ export const SPEC_DEFAULTS = {
   normalization: 'zscore' as NormalizationMethod,
   embedding: 50,
   layers: [128],
+  /** For new jobs; a job recorded without one was initialised 'keras' (lstm-core's absent). */
+  init: 'keras' as ModelInit,
+  /** For new text jobs; time-series models always predict from the last timestep. */
+  textOutput: 'last' as ModelOutput,
   epochs: 1,
   batchSize: 128,
   shardSize: 32,
@@ -132,6 +144,8 @@ const dataSchema = mapping({
 const modelSchema = mapping({
   embedding: positiveInteger().optional(),
   layers: nonEmptyList(positiveInteger(), 'a non-empty list of unit counts').default([...SPEC_DEFAULTS.layers]),
+  init: oneOf(MODEL_INITS).optional(),
+  output: oneOf(MODEL_OUTPUTS).optional(),
 }).prefault({});
 
 const ADAM_ONLY = ['beta1', 'beta2', 'epsilon'] as const;
@@ -194,17 +208,27 @@ const trainingSchema = mapping({
 /** A job spec, parsed: defaults filled in; a stored spec parses back to itself. */
 export const jobSpecSchema = mapping({ name: nameSchema, data: dataSchema, model: modelSchema, training: trainingSchema })
   .superRefine((spec, context) => {
-    if (spec.data.format === 'csv' && spec.model.embedding !== undefined) {
-      context.addIssue({ code: 'custom', path: ['model', 'embedding'], message: 'applies to text data only (data.format is csv)' });
+    for (const field of ['embedding', 'output'] as const) {
+      if (spec.data.format === 'csv' && spec.model[field] !== undefined)
+        context.addIssue({ code: 'custom', path: ['model', field], message: 'applies to text data only (data.format is csv)' });
+    }
+    if (spec.model.output === 'sequence' && spec.data.window.horizon !== 1) {
+      const message = `sequence predicts the next character at every position: it needs data.window.horizon 1, not ${spec.data.window.horizon}`;
+      context.addIssue({ code: 'custom', path: ['model', 'output'], message });
     }
   })
-  .transform(({ name, data, model, training }): JobSpec => ({
-    name,
-    data,
-    model:
-      data.format === 'csv' ? { layers: model.layers } : { embedding: model.embedding ?? SPEC_DEFAULTS.embedding, layers: model.layers },
-    training,
-  }));
+  .transform(({ name, data, model, training }): JobSpec => {
+    const choices = withoutUndefined({ init: model.init, output: model.output });
+    return {
+      name,
+      data,
+      model:
+        data.format === 'csv'
+          ? { layers: model.layers, ...choices }
+          : { embedding: model.embedding ?? SPEC_DEFAULTS.embedding, layers: model.layers, ...choices },
+      training,
+    };
+  });
 
 /** The object without its undefined fields (optional fields are absent, not undefined). */
 function withoutUndefined<T extends object>(value: T): { [K in keyof T]: Exclude<T[K], undefined> } {
