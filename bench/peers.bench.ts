@@ -134,7 +134,7 @@ async function serveOurStep(key: string, backendName: string): Promise<void> {
 // ---------------------------------------------------------------------------------------
 // The peer: its environment, and whether it can run here.
 
-interface Peer {
+export interface Peer {
   readonly env: NodeJS.ProcessEnv;
   readonly description: Record<string, unknown>;
   /** OPENBLAS_CORETYPE given to the peer, and why. */
@@ -153,7 +153,7 @@ const GENERIC_OPENBLAS_CORES = /\b(Prescott|Core2|Katmai|Coppermine|Northwood|Ba
  * best here. `--openblas-coretype NAME` forces one; `--openblas-coretype detected` keeps
  * what OpenBLAS detects.
  */
-function peerSetup(forced: string | undefined): Peer | { readonly skipped: string } {
+export function peerSetup(forced: string | undefined): Peer | { readonly skipped: string } {
   const { OPENBLAS_CORETYPE: _coretype, OPENBLAS_L2_SIZE: _l2, ...inherited } = process.env;
   const env: NodeJS.ProcessEnv = { ...inherited, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1' };
   const describe = (withEnv: NodeJS.ProcessEnv): Record<string, unknown> | { skipped: string } => {

@@ -76,6 +76,17 @@ describe('generate', () => {
     );
   });
 
+  it("with output 'sequence', predicts from the last timestep: the same text as the 'last' model of the same weights", () => {
+    const sequence: ModelSpec = { ...charLm, output: 'sequence' };
+    const batch = { B: 2, T: 4, tokens: seedTokens };
+    expect(predict(backend, sequence, params, batch)).toHaveLength(2 * 4 * 12);
+    expect(nextTokenDistribution(backend, sequence, params, batch)).toEqual(nextTokenDistribution(backend, charLm, params, batch));
+    const sampled = { ...options, temperature: 0.7 };
+    expect(generate(backend, sequence, params, { ...sampled, rng: createRng(3) })).toEqual(
+      generate(backend, charLm, params, { ...sampled, rng: createRng(3) }),
+    );
+  });
+
   it('uses what there is when the seed is shorter than the window', () => {
     const short = generate(backend, charLm, params, {
       seedTokens: Int32Array.from([4]),

@@ -13,3 +13,5 @@ export { loadExportedModel, readLayersArtifacts } from './exported-model-reader'
 export type { LayersArtifacts } from './exported-model-reader';
 export { ExportFormatError } from './errors/export-format-error';
 export { SAMPLE_SEED_LENGTH, sampleSeedText } from './sample-seed';
+export { corpusWordFraction, textBaselines } from './text-baselines';
+export type { TextBaselines } from './text-baselines';

@@ -144,6 +144,8 @@ describe('parseJobSpec', () => {
     ['data.text', { lowercase: true }, 'spec.yaml: data.text applies to format text only; data.format is csv'],
     ['model.embedding', 50, 'spec.yaml: model.embedding applies to text data only (data.format is csv)'],
     ['model.layers', [64, 0], 'spec.yaml: model.layers[1] must be a positive integer, got 0'],
+    ['model.init', 'glorot', 'spec.yaml: model.init must be one of keras, uniform, got "glorot"'],
+    ['model.output', 'sequence', 'spec.yaml: model.output applies to text data only (data.format is csv)'],
     ['training.optimizer.beta1', 1.5, 'spec.yaml: training.optimizer.beta1 must be a number in [0, 1), got 1.5'],
     ['training.optimizer.momentum', 0.9, 'spec.yaml: training.optimizer.momentum does not apply to the adam optimizer'],
     ['training.clipNorm', 0, 'spec.yaml: training.clipNorm must be a positive number, got 0'],
@@ -159,6 +161,22 @@ describe('parseJobSpec', () => {
     const error = specError(withField(path, value));
     expect(error.message).toBe(message);
     expect(error.path).toBeDefined();
+  });
+
+  it('keeps model.init and model.output as written, absent when not written (the job records the defaults)', () => {
+    const text = (model: string, window = '{ lookBack: 100 }'): string =>
+      `name: t\ndata: { source: a.txt, format: text, window: ${window} }\nmodel: ${model}\n`;
+    expect(parseJobSpec(text('{ init: uniform, output: sequence }'), 's.yaml').model).toEqual({
+      embedding: SPEC_DEFAULTS.embedding,
+      layers: SPEC_DEFAULTS.layers,
+      init: 'uniform',
+      output: 'sequence',
+    });
+    expect(parseJobSpec(text('{}'), 's.yaml').model).toEqual({ embedding: SPEC_DEFAULTS.embedding, layers: SPEC_DEFAULTS.layers });
+    expect(parseJobSpec(withField('model.init', 'keras'), 's.yaml').model).toEqual({ layers: SPEC_DEFAULTS.layers, init: 'keras' });
+    expect(() => parseJobSpec(text('{ output: sequence }', '{ lookBack: 100, horizon: 3 }'), 's.yaml')).toThrow(
+      's.yaml: model.output sequence predicts the next character at every position: it needs data.window.horizon 1, not 3',
+    );
   });
 
   it('names an unknown field and lists the fields of its level', () => {

@@ -9,6 +9,8 @@ import * as z from 'zod';
 import {
   booleanField,
   expecting,
+  MODEL_INITS,
+  MODEL_OUTPUTS,
   firstIssue,
   fraction,
   issueLine,
@@ -19,6 +21,8 @@ import {
   oneOf,
   positiveInteger,
   positiveNumber,
+  type ModelInit,
+  type ModelOutput,
 } from '@lstm-runner/lstm-core';
 import type { DataSpec, NormalizationMethod } from '@lstm-runner/data';
 import { SpecError } from './errors/spec-error';
@@ -56,6 +60,10 @@ export interface JobModelSpec {
   readonly embedding?: number;
   /** Units of each stacked LSTM layer. */
   readonly layers: readonly number[];
+  /** How fresh weights are drawn; absent = SPEC_DEFAULTS.init, recorded in the job's model when it is created. */
+  readonly init?: ModelInit;
+  /** Text only: predict after the last character ('last') or after every one ('sequence'); absent = SPEC_DEFAULTS.textOutput. */
+  readonly output?: ModelOutput;
 }
 
 /** What a completed run must show to become the model's production version (docs/operations.md). */
@@ -89,6 +97,10 @@ export const SPEC_DEFAULTS = {
   normalization: 'zscore' as NormalizationMethod,
   embedding: 50,
   layers: [128],
+  /** For new jobs; a job recorded without one was initialised 'keras' (lstm-core's absent). */
+  init: 'keras' as ModelInit,
+  /** For new text jobs; time-series models always predict from the last timestep. */
+  textOutput: 'last' as ModelOutput,
   epochs: 1,
   batchSize: 128,
   shardSize: 32,
@@ -155,6 +167,8 @@ const dataSchema = mapping({
 const modelSchema = mapping({
   embedding: positiveInteger().optional(),
   layers: nonEmptyList(positiveInteger(), 'a non-empty list of unit counts').default([...SPEC_DEFAULTS.layers]),
+  init: oneOf(MODEL_INITS).optional(),
+  output: oneOf(MODEL_OUTPUTS).optional(),
 }).prefault({});
 
 const ADAM_ONLY = ['beta1', 'beta2', 'epsilon'] as const;
@@ -230,8 +244,13 @@ export const jobSpecSchema = mapping({
   promotion: promotionSchema,
 })
   .superRefine((spec, context) => {
-    if (spec.data.format === 'csv' && spec.model.embedding !== undefined) {
-      context.addIssue({ code: 'custom', path: ['model', 'embedding'], message: 'applies to text data only (data.format is csv)' });
+    for (const field of ['embedding', 'output'] as const) {
+      if (spec.data.format === 'csv' && spec.model[field] !== undefined)
+        context.addIssue({ code: 'custom', path: ['model', field], message: 'applies to text data only (data.format is csv)' });
+    }
+    if (spec.model.output === 'sequence' && spec.data.window.horizon !== 1) {
+      const message = `sequence predicts the next character at every position: it needs data.window.horizon 1, not ${spec.data.window.horizon}`;
+      context.addIssue({ code: 'custom', path: ['model', 'output'], message });
     }
     const metric = spec.promotion.metric;
     if (metric !== undefined && (metric === 'loss') !== (spec.data.format === 'text')) {
@@ -239,14 +258,19 @@ export const jobSpecSchema = mapping({
       context.addIssue({ code: 'custom', path: ['promotion', 'metric'], message: `must be ${allowed} for ${spec.data.format} data` });
     }
   })
-  .transform(({ name, data, model, training, promotion }): JobSpec => ({
-    name,
-    data,
-    model:
-      data.format === 'csv' ? { layers: model.layers } : { embedding: model.embedding ?? SPEC_DEFAULTS.embedding, layers: model.layers },
-    training,
-    promotion: withoutUndefined({ ...promotion, metric: promotion.metric ?? defaultPromotionMetric(data.format) }),
-  }));
+  .transform(({ name, data, model, training, promotion }): JobSpec => {
+    const choices = withoutUndefined({ init: model.init, output: model.output });
+    return {
+      name,
+      data,
+      model:
+        data.format === 'csv'
+          ? { layers: model.layers, ...choices }
+          : { embedding: model.embedding ?? SPEC_DEFAULTS.embedding, layers: model.layers, ...choices },
+      training,
+      promotion: withoutUndefined({ ...promotion, metric: promotion.metric ?? defaultPromotionMetric(data.format) }),
+    };
+  });
 
 /** The object without its undefined fields (optional fields are absent, not undefined). */
 function withoutUndefined<T extends object>(value: T): { [K in keyof T]: Exclude<T[K], undefined> } {

@@ -9,20 +9,29 @@ import { shardPlanOf, updateJobPointer, writeJobRecord, type JobPointer, type Jo
 import { jobSpecKey, SPEC_DEFAULTS, validateJobId, type JobSpec, type NumericsProfile } from '@lstm-runner/protocol';
 import type { ObjectStore } from '@lstm-runner/storage';
 
-/** The network a spec trains on a dataset: input and head sizes come from the data. */
+/**
+ * The network a spec trains on a dataset: input and head sizes come from the data; the init
+ * and the output mode are recorded explicitly (the spec's, or today's defaults), so that a
+ * job keeps them when the defaults change.
+ */
 export function modelSpecOf(spec: JobSpec, manifest: DatasetManifest): ModelSpec {
+  const init = spec.model.init ?? SPEC_DEFAULTS.init;
   if (manifest.kind === 'text') {
     const classes = manifest.text.vocabularySize;
     return {
       input: { kind: 'tokens', vocabulary: classes, embedding: spec.model.embedding ?? SPEC_DEFAULTS.embedding },
       layers: spec.model.layers,
       head: { kind: 'classification', classes },
+      init,
+      output: spec.model.output ?? SPEC_DEFAULTS.textOutput,
     };
   }
   return {
     input: { kind: 'features', size: manifest.csv.features.length },
     layers: spec.model.layers,
     head: { kind: 'regression', outputs: manifest.csv.targets.length },
+    init,
+    output: 'last',
   };
 }
 

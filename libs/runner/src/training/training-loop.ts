@@ -4,6 +4,7 @@
 // end of the run happen at the spec's boundaries. The loop knows nothing of Redis: `check`
 // (from the coordinator) throws when the lease is lost, Redis was reset or a stop or cancel
 // was asked for.
+import { predictionsPerWindow } from '@lstm-runner/lstm-core';
 import type { ShardPlan, StepPosition } from '@lstm-runner/data';
 import type { JobRecord, JobState, MetricRecord, WrittenWeights } from '@lstm-runner/job-store';
 import {
@@ -142,7 +143,8 @@ export class TrainingLoop {
       trainLoss: outcome.loss,
       validationLoss,
       lastValidationLoss: this.state.validation.lastLoss,
-      windowsPerSecond: (outcome.count * 1000) / Math.max(1, stepMs),
+      // count is predictions: T per window for a sequence model.
+      windowsPerSecond: (outcome.count * 1000) / predictionsPerWindow(record.model, record.spec.data.window.lookBack) / Math.max(1, stepMs),
       stepMs,
       shardComputeMs: results.reduce((sum, result) => sum + result.computeMs, 0),
       serialMs,

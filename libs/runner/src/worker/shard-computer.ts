@@ -1,7 +1,14 @@
 // What a compute thread does with a shard task: it holds one compute backend, the jobs'
 // records, dataset readers (segments cached on disk) and recent weight versions (by content
 // hash), and turns a task into a loss and, for training, a gradient written to the store.
-import { evaluateLoss, lossAndGradient, ModelActivations, parameterLayout, type ComputeBackend } from '@lstm-runner/lstm-core';
+import {
+  batchForOutput,
+  evaluateLoss,
+  lossAndGradient,
+  ModelActivations,
+  parameterLayout,
+  type ComputeBackend,
+} from '@lstm-runner/lstm-core';
 import { openDataset, type DatasetReader, type ShardPlan } from '@lstm-runner/data';
 import { readJobRecord, shardPlanOf, type JobRecord } from '@lstm-runner/job-store';
 import { decodeFloat32Vector, encodeFloat32Vector, gradientKey, type GradientJobData } from '@lstm-runner/protocol';
@@ -82,7 +89,8 @@ export class ShardComputer {
         ? plan.shardWindows({ epoch: task.epoch, stepInEpoch: task.stepInEpoch, shard: task.shard })
         : plan.validationShardWindows(task.shard);
     const before = reader.cacheStats();
-    const batch = await reader.assembleBatch(windows, task.kind === 'train' ? 'train' : 'validation');
+    // A sequence model learns the next character at every position (the spec's horizon is 1).
+    const batch = batchForOutput(record.model, await reader.assembleBatch(windows, task.kind === 'train' ? 'train' : 'validation'));
     const after = reader.cacheStats();
     this.lookups.memory += after.memoryHits - before.memoryHits;
     this.lookups.disk += after.diskHits - before.diskHits;
