@@ -47,6 +47,8 @@ export interface GradientWorkerOptions {
   readonly maxStalledCount: number;
   /** Fault injection (stragglers): every shard takes this much longer. 0 in production. */
   readonly injectedShardDelayMs: number;
+  /** Fault injection (stragglers on demand): a file ordering delays of the next shards (shard-delay-file.ts). */
+  readonly injectedShardDelayFile?: string | undefined;
   /** Fault injection: the process dies of SIGSEGV when it computes this training shard. */
   readonly injectedCrash?: InjectedCrash | undefined;
   readonly log: (line: string) => void;
@@ -94,7 +96,7 @@ export class GradientWorker {
 
   constructor(options: GradientWorkerInput) {
     this.options = validateGradientWorkerOptions({ ...DEFAULT_GRADIENT_WORKER_OPTIONS, ...options });
-    const { storeUrl, s3Endpoint, cacheDir, profile, injectedShardDelayMs, injectedCrash, log } = this.options;
+    const { storeUrl, s3Endpoint, cacheDir, profile, injectedShardDelayMs, injectedShardDelayFile, injectedCrash, log } = this.options;
     this.pool = new ComputePool({
       size: this.options.concurrency,
       thread: {
@@ -102,6 +104,7 @@ export class GradientWorker {
         cacheDir,
         profile,
         injectedShardDelayMs,
+        ...(injectedShardDelayFile === undefined ? {} : { injectedShardDelayFile }),
         ...(injectedCrash === undefined ? {} : { injectedCrash }),
         ...(s3Endpoint === undefined ? {} : { s3Endpoint }),
       },
