@@ -114,6 +114,7 @@ async function main(): Promise<void> {
     lockDurationMs: options.lockDurationMs,
     stalledIntervalMs: options.stalledIntervalMs,
     injectedShardDelayMs: connectionDefaults.injectedShardDelayMs,
+    injectedShardDelayFile: connectionDefaults.injectedShardDelayFile,
     injectedCrash: connectionDefaults.injectedCrash,
     heartbeat: { everyMs: connectionDefaults.heartbeatMs, ttlMs: 3 * connectionDefaults.heartbeatMs },
     metrics,

@@ -23,8 +23,14 @@ export interface FaultPlan {
   readonly failFirst?: number;
   /** Fail every eligible call during this many ms after the start. */
   readonly failForMs?: number;
-  /** The plan starts this many ms after the store is wrapped (default 0). */
+  /** The plan starts this many ms after the store is wrapped (default 0), or after startsAtMs. */
   readonly afterMs?: number;
+  /**
+   * The plan starts at this wall-clock time (ms since the epoch) instead of when the store is
+   * wrapped: every process that reads one control file (see fault-control-file.ts) fails in
+   * the same window, whenever it noticed the plan.
+   */
+  readonly startsAtMs?: number;
   /** Only calls whose key (for list: prefix) contains this string. */
   readonly match?: string;
   /** Only these operations (default: all). */
@@ -40,7 +46,7 @@ export interface FaultPlan {
   readonly log?: boolean;
 }
 
-const PLAN_FIELDS = new Set(['failFirst', 'failForMs', 'afterMs', 'match', 'operations', 'mode', 'hangMs', 'log']);
+const PLAN_FIELDS = new Set(['failFirst', 'failForMs', 'afterMs', 'startsAtMs', 'match', 'operations', 'mode', 'hangMs', 'log']);
 const OPERATIONS: readonly StoreOperation[] = ['get', 'getRange', 'put', 'head', 'list', 'delete', 'getVersioned', 'putIfVersion'];
 
 function fail(problem: string): never {
@@ -65,6 +71,7 @@ export function validateFaultPlan(plan: unknown): FaultPlan {
   if (fields.failFirst !== undefined && !Number.isInteger(fields.failFirst)) fail('failFirst must be an integer');
   checkCount(fields, 'failForMs', false);
   checkCount(fields, 'afterMs', false);
+  checkCount(fields, 'startsAtMs', false);
   checkCount(fields, 'hangMs', true);
   if (fields.match !== undefined && typeof fields.match !== 'string') fail('match must be a string');
   if (fields.operations !== undefined) {
@@ -101,7 +108,7 @@ export class FaultyStore implements ObjectStore {
     private readonly inner: ObjectStore,
     private readonly plan: FaultPlan,
   ) {
-    this.startsAt = Date.now() + (plan.afterMs ?? 0);
+    this.startsAt = (plan.startsAtMs ?? Date.now()) + (plan.afterMs ?? 0);
   }
 
   /** How many faults this wrapper injected so far. */
@@ -154,8 +161,13 @@ export class FaultyStore implements ObjectStore {
   }
 
   async close(): Promise<void> {
-    this.hanging.wakeAll();
+    this.endHangs();
     await this.inner.close();
+  }
+
+  /** Ends the calls that hang now (they fail), leaving the inner store open. */
+  endHangs(): void {
+    this.hanging.wakeAll();
   }
 
   private shouldFail(operation: StoreOperation, key: string): boolean {

@@ -8,6 +8,7 @@ export { keyProblem, prefixProblem } from './keys';
 export { sha256Hex, putChecked, getVerified } from './checksum';
 export { withFaults, validateFaultPlan, faultPlanFromEnv, FaultyStore, INJECT_STORE_FAULTS_ENV } from './faults';
 export type { FaultPlan } from './faults';
+export { FileControlledFaults, INJECT_STORE_FAULTS_FILE_ENV, faultFileFromEnv } from './fault-control-file';
 export { StoreError } from './errors/store-error';
 export type { StoreErrorCode } from './errors/store-error';
 export { ObjectNotFoundError } from './errors/object-not-found-error';

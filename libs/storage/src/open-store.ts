@@ -1,9 +1,11 @@
 // openStore: one URL picks the store. s3://bucket/prefix -> S3Store; file:///dir or a plain
 // directory path -> LocalStore. Every store comes wrapped in RetryingStore, with the faults
-// of LSTM_INJECT_STORE_FAULTS (fault injection) inside the retries when that variable is set.
+// of LSTM_INJECT_STORE_FAULTS (fault injection) inside the retries when that variable is set,
+// and those of the control file LSTM_INJECT_STORE_FAULTS_FILE names (fault-control-file.ts).
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { StoreConfigError } from './errors/store-config-error';
+import { faultFileFromEnv, FileControlledFaults } from './fault-control-file';
 import { faultPlanFromEnv, withFaults, type FaultPlan } from './faults';
 import { keyProblem } from './keys';
 import { LocalStore } from './local-store';
@@ -25,6 +27,8 @@ export interface StoreOptions extends RetryOptions {
   listPageSize: number;
   /** Faults to inject inside the retries (fault injection); default: parsed from LSTM_INJECT_STORE_FAULTS. */
   faults: FaultPlan | undefined;
+  /** A control file whose fault plans are armed as it changes (fault injection); default: LSTM_INJECT_STORE_FAULTS_FILE. */
+  faultsFile: string | undefined;
   /** Where the env defaults come from; default process.env. */
   env: Readonly<Record<string, string | undefined>>;
 }
@@ -81,6 +85,7 @@ export function resolveStoreOptions(options: OpenStoreOptions = {}): StoreOption
     ...given,
     endpoint,
     faults: options.faults ?? faultPlanFromEnv(env),
+    faultsFile: options.faultsFile ?? faultFileFromEnv(env),
     env,
   };
   checkNumber('attempts', resolved.attempts, 1, true);
@@ -142,5 +147,7 @@ export function openStore(url: string, options: OpenStoreOptions = {}): ObjectSt
           requestTimeoutMs: resolved.timeoutMs,
         })
       : new LocalStore(location.root);
-  return new RetryingStore(resolved.faults === undefined ? store : withFaults(store, resolved.faults), resolved);
+  const planned = resolved.faults === undefined ? store : withFaults(store, resolved.faults);
+  const controlled = resolved.faultsFile === undefined ? planned : new FileControlledFaults(planned, resolved.faultsFile);
+  return new RetryingStore(controlled, resolved);
 }

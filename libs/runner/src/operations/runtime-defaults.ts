@@ -37,6 +37,8 @@ export interface RuntimeDefaults {
   readonly httpPort: number | undefined;
   /** Fault injection for drills and soak tests (docs/operations.md): every shard of a worker takes this much longer. */
   readonly injectedShardDelayMs: number;
+  /** Fault injection: a file ordering delays of a worker's next shards (LSTM_INJECT_SHARD_DELAY_FILE; stragglers on demand). */
+  readonly injectedShardDelayFile: string | undefined;
   /** Fault injection: a worker dies of SIGSEGV when it computes this training shard (LSTM_INJECT_WORKER_CRASH=step:shard). */
   readonly injectedCrash: InjectedCrash | undefined;
 }
@@ -65,6 +67,7 @@ export function runtimeDefaults(env: Readonly<Record<string, string | undefined>
       env['LSTM_INJECT_SHARD_DELAY_MS'] === undefined
         ? 0
         : parseNonNegativeInteger(env['LSTM_INJECT_SHARD_DELAY_MS'], 'LSTM_INJECT_SHARD_DELAY_MS'),
+    injectedShardDelayFile: env['LSTM_INJECT_SHARD_DELAY_FILE'] || undefined,
     injectedCrash: env['LSTM_INJECT_WORKER_CRASH'] === undefined ? undefined : parseInjectedCrash(env['LSTM_INJECT_WORKER_CRASH']),
   };
 }

@@ -12,6 +12,8 @@ export interface ComputeThreadOptions {
   readonly profile: NumericsProfile;
   /** Fault injection: every shard of this thread takes this much longer (stragglers). */
   readonly injectedShardDelayMs: number;
+  /** Fault injection: a control file ordering delays of the next shards (shard-delay-file.ts). */
+  readonly injectedShardDelayFile?: string;
   /** Fault injection: the whole process dies of SIGSEGV when it computes this training shard. */
   readonly injectedCrash?: InjectedCrash;
 }

@@ -50,6 +50,8 @@ export interface GradientWorkerOptions {
   readonly maxStalledCount: number;
   /** Fault injection (stragglers): every shard takes this much longer. 0 in production. */
   readonly injectedShardDelayMs: number;
+  /** Fault injection (stragglers on demand): a file ordering delays of the next shards (shard-delay-file.ts). */
+  readonly injectedShardDelayFile?: string | undefined;
   /** Fault injection: the process dies of SIGSEGV when it computes this training shard. */
   readonly injectedCrash?: InjectedCrash | undefined;
   readonly log: (line: string) => void;
@@ -98,7 +100,8 @@ export class GradientWorker {
 
   constructor(options: GradientWorkerInput) {
     this.options = validateGradientWorkerOptions({ ...DEFAULT_GRADIENT_WORKER_OPTIONS, ...options });
-    const { storeUrl, s3Endpoint, cacheDir, cacheMaxBytes, profile, injectedShardDelayMs, injectedCrash, log } = this.options;
+    const { storeUrl, s3Endpoint, cacheDir, cacheMaxBytes, profile, injectedShardDelayMs, injectedShardDelayFile, injectedCrash, log } =
+      this.options;
     this.pool = new ComputePool({
       size: this.options.concurrency,
       thread: {
@@ -107,6 +110,7 @@ export class GradientWorker {
         cacheMaxBytes,
         profile,
         injectedShardDelayMs,
+        ...(injectedShardDelayFile === undefined ? {} : { injectedShardDelayFile }),
         ...(injectedCrash === undefined ? {} : { injectedCrash }),
         ...(s3Endpoint === undefined ? {} : { s3Endpoint }),
       },

@@ -6,6 +6,7 @@ import { openStore } from '@lstm-runner/storage';
 import { BytesMovedTally, meteredStore } from '../http/metered-store';
 import type { ComputeThreadMessage, ComputeThreadOptions, ShardComputeRequest } from './compute-thread-messages';
 import { ShardComputer } from './shard-computer';
+import { ShardDelayFile } from './shard-delay-file';
 
 async function main(): Promise<void> {
   const options = workerData as ComputeThreadOptions;
@@ -18,6 +19,7 @@ async function main(): Promise<void> {
   );
   const loaded = await loadComputeBackend(options.profile.backend);
   const computer = new ShardComputer(store, loaded.backend, options.cacheDir, options.cacheMaxBytes);
+  const delays = options.injectedShardDelayFile === undefined ? undefined : new ShardDelayFile(options.injectedShardDelayFile);
   reply({ type: 'ready', description: loaded.summary });
   port.on('message', (request: ShardComputeRequest) => {
     void (async () => {
@@ -32,7 +34,8 @@ async function main(): Promise<void> {
           // What a crash in native code does: the whole worker process dies at once.
           process.kill(process.pid, 'SIGSEGV');
         }
-        if (options.injectedShardDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, options.injectedShardDelayMs));
+        const delayMs = options.injectedShardDelayMs + ((await delays?.nextDelayMs()) ?? 0);
+        if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
         const result = await computer.compute(request.task);
         reply({ type: 'result', requestId: request.requestId, result, moved: moved.take(), lookups: computer.takeSegmentLookups() });
       } catch (error) {
