@@ -104,6 +104,15 @@ describe('DatasetReader: text', () => {
     expect(other.cacheStats()).toMatchObject({ misses: 1, evictions: 1 });
   });
 
+  it('evicts exactly what exceeds the bound when one batch fetches several segments at once', async () => {
+    const cacheDir = join(dir, 'cache-concurrent');
+    const reader = await openDataset(store, manifest.datasetId, { cacheDir, window: textData.window, cacheMaxBytes: 2 * 65_536 });
+    const windows = [0, 1, 2, 3].map((s) => Math.ceil((s * 65_536) / 3) + 1);
+    await reader.assembleBatch(windows, 'train');
+    expect(readdirSync(join(cacheDir, manifest.datasetId))).toHaveLength(2);
+    expect(reader.cacheStats()).toMatchObject({ misses: 4, evictions: 2 });
+  });
+
   it('refuses a corrupt segment, naming its key, and refetches a corrupt cache file', async () => {
     const corrupt = new MemoryStore();
     for (const [key, body] of store.objects) await corrupt.put(key, body);

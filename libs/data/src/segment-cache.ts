@@ -5,7 +5,7 @@
 // is its last use (a hit touches it), so processes that share the directory share one LRU
 // order without talking to each other. The caller verifies what it reads.
 import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** The default bound of a cache directory: 1 GiB, 64 segments of the default 16 MiB. */
@@ -36,6 +36,9 @@ export function cacheHitRate(stats: SegmentCacheStats): number {
 }
 
 export class SegmentDiskCache {
+  /** Evictions run one at a time: concurrent ones would each remove what the others remove. */
+  private evicting: Promise<void> = Promise.resolve();
+
   constructor(
     private readonly root: string,
     private readonly maxBytes: number,
@@ -69,7 +72,8 @@ export class SegmentDiskCache {
       await rm(temporary, { force: true });
       return;
     }
-    await this.evict(path);
+    this.evicting = this.evicting.then(() => this.evict(path));
+    await this.evicting;
   }
 
   /** Removes the least recently used files of the directory (never `keep`) until the rest fits the bound. */
@@ -90,9 +94,15 @@ export class SegmentDiskCache {
     for (const file of files) {
       if (total <= this.maxBytes) break;
       if (file.path === keep) continue;
-      await rm(file.path, { force: true });
+      // Gone already (another process evicted it) or removed now: either way it no longer counts.
+      if (
+        await unlink(file.path).then(
+          () => true,
+          () => false,
+        )
+      )
+        this.stats.evictions++;
       total -= file.bytes;
-      this.stats.evictions++;
     }
   }
 
