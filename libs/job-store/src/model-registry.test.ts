@@ -176,5 +176,6 @@ describe('model versions', () => {
     await promoteVersion(store, 'sensors', 4);
     expect((await rollbackProduction(store, 'sensors')).version).toBe(2);
     await expect(rollbackProduction(store, 'sensors')).rejects.toThrow('no earlier production version');
+    await expect(pruneVersions(store, 'other', 1)).rejects.toThrow('model other has no versions');
   });
 });

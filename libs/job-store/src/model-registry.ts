@@ -154,6 +154,7 @@ export interface PruneResult {
 export async function pruneVersions(store: ObjectStore, name: string, keep: number): Promise<PruneResult> {
   if (!Number.isInteger(keep) || keep < 1) throw new ModelRegistryError(`--keep must be a positive integer, got ${keep}`);
   const versions = await listModelVersions(store, name);
+  if (versions.length === 0) throw new ModelRegistryError(`model ${name} has no versions in ${store.url}`);
   const production = (await readProductionAlias(store, name))?.version ?? null;
   const kept = versions.filter((v, i) => i >= versions.length - keep || v.version === production);
   const used = new Set(kept.map((v) => v.checkpoint));
