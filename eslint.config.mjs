@@ -39,6 +39,7 @@ const depConstraints = [
   },
   {
     sourceTag: 'scope:runner',
+    // Every lib above it (DEVELOPERS.md); models: the coordinator evaluates a completed run for its promotion gate.
     onlyDependOnLibsWithTags: [
       'scope:core',
       'scope:data',

@@ -66,11 +66,10 @@ function readings(from: number, to: number, fahrenheit = false): string {
   return [header, ...converted].join('\n') + '\n';
 }
 
-const predictions = async (model: string): Promise<number[][]> =>
-  (JSON.parse((await succeed('predict', '--model', model, '--input', 'recent.csv', '--json')).stdout) as { predictions: number[][] })
-    .predictions;
-
-const models = async (): Promise<ModelsJson> => JSON.parse((await succeed('models', 'thermo', '--json')).stdout) as ModelsJson;
+const predictionsOf = (run: Run): number[][] => (JSON.parse(run.stdout) as { predictions: number[][] }).predictions;
+const predict = (model: string): Promise<Run> => succeed('predict', '--model', model, '--input', 'recent.csv', '--json');
+const models = (): Promise<Run> => succeed('models', 'thermo', '--json');
+const modelsOf = (run: Run): ModelsJson => JSON.parse(run.stdout) as ModelsJson;
 
 /** Trains the spec on today's data (data.csv) as a plain `lstm train` run. */
 async function trainOn(csv: string, day: number): Promise<void> {
@@ -114,8 +113,21 @@ promotion: { holdout: holdout.csv, metric: mae, maxRegression: 0.5 }
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('model versions and gated promotion', () => {
-  it('promotes versions 1 and 2, keeps the broken version 3 unpromoted and says why', async () => {
-    const summary = await models();
+  // Process start-up dominates: the commands that read the same state run at once.
+  let first: { summary: Run; list: Run; byName: Run; v2: Run; v3: Run };
+  beforeAll(async () => {
+    const [summary, list, byName, v2, v3] = await Promise.all([
+      models(),
+      succeed('models'),
+      predict('thermo'),
+      predict('thermo@2'),
+      predict('thermo@3'),
+    ]);
+    first = { summary, list, byName, v2, v3 };
+  }, 120_000);
+
+  it('promotes versions 1 and 2, keeps the broken version 3 unpromoted and says why', () => {
+    const summary = modelsOf(first.summary);
     expect(summary.production).toBe(2);
     expect(summary.versions.map((v) => [v.version, v.jobId, v.promoted])).toEqual([
       [1, 'thermo-day1', true],
@@ -128,18 +140,19 @@ describe('model versions and gated promotion', () => {
     expect(broken.value).toBeGreaterThan(10);
     expect(broken.value).toBeGreaterThan(2 * broken.baselineValue!);
     expect(broken.reason).toMatch(/is worse than production v2/);
-    expect((await succeed('models')).stdout).toContain('thermo  v2');
+    expect(first.list.stdout).toContain('thermo  v2');
   });
 
   it('answers predict NAME from production, NAME@N from version N; promote and rollback move production', async () => {
-    const [byName, v2, v3] = await Promise.all([predictions('thermo'), predictions('thermo@2'), predictions('thermo@3')]);
+    const [byName, v2, v3] = [first.byName, first.v2, first.v3].map(predictionsOf);
     expect(byName).toEqual(v2);
     expect(v3).not.toEqual(v2);
     await succeed('promote', 'thermo@3');
-    expect((await models()).production).toBe(3);
-    expect(await predictions('thermo')).toEqual(v3);
+    const [promoted, fromThree] = await Promise.all([models(), predict('thermo')]);
+    expect(modelsOf(promoted).production).toBe(3);
+    expect(predictionsOf(fromThree)).toEqual(v3);
     const rollback = await succeed('rollback', 'thermo');
     expect(rollback.stderr).toContain('production is v2');
-    expect(await predictions('thermo')).toEqual(v2);
-  });
+    expect(predictionsOf(await predict('thermo'))).toEqual(v2);
+  }, 120_000);
 });

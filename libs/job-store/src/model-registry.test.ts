@@ -113,6 +113,18 @@ describe('model versions', () => {
     expect(alias?.history).toEqual([1]);
   });
 
+  it('writes nothing for a writer whose fence refuses it (a stale coordinator)', async () => {
+    await publishVersion(store, draft('a', true));
+    const stale = async (): Promise<void> => {
+      throw new Error('fencing token 1 is stale');
+    };
+    await expect(publishVersion(store, draft('b', true, { value: 1, baselineVersion: 1, baselineValue: 2 }), stale)).rejects.toThrow(
+      'stale',
+    );
+    expect(await listVersionNumbers(store, 'sensors')).toEqual([1]);
+    expect((await readProductionAlias(store, 'sensors'))?.version).toBe(1);
+  });
+
   it('reads models/<name>/latest.json of a store without versions, and production once there is one', async () => {
     await publishModelPointer(store, 'latest', {
       name: 'sensors',
@@ -164,5 +176,6 @@ describe('model versions', () => {
     await promoteVersion(store, 'sensors', 4);
     expect((await rollbackProduction(store, 'sensors')).version).toBe(2);
     await expect(rollbackProduction(store, 'sensors')).rejects.toThrow('no earlier production version');
+    await expect(pruneVersions(store, 'other', 1)).rejects.toThrow('model other has no versions');
   });
 });

@@ -118,14 +118,21 @@ export async function rollbackProduction(store: ObjectStore, name: string): Prom
 /**
  * A coordinator's publishing of a completed run: its version (only once per job: a new owner
  * finishing an interrupted publishing finds it), then, when it passed the gate, the alias,
- * if production is still the version it was compared with. Returns the version and whether
- * production points at it now.
+ * if production is still the version it was compared with. `fence` runs right before each
+ * write and throws when the writer no longer owns the job (its fencing token is stale).
+ * Returns the version and whether production points at it now.
  */
-export async function publishVersion(store: ObjectStore, draft: VersionDraft): Promise<{ version: ModelVersion; production: boolean }> {
+export async function publishVersion(
+  store: ObjectStore,
+  draft: VersionDraft,
+  fence: () => Promise<void> = async () => undefined,
+): Promise<{ version: ModelVersion; production: boolean }> {
   const existing = (await listModelVersions(store, draft.name)).find((v) => v.jobId === draft.jobId);
+  if (existing === undefined) await fence();
   const version = existing ?? (await createModelVersion(store, draft));
   if (!version.promoted) return { version, production: (await readProductionAlias(store, draft.name))?.version === version.version };
   const baseline = version.evaluation?.baselineVersion ?? null;
+  await fence();
   const { alias } = await moveProductionAlias(store, draft.name, (current) => {
     if (current?.version === version.version) return null;
     // Gated against `baseline`: it replaces that one, never a version promoted meanwhile.
@@ -147,6 +154,7 @@ export interface PruneResult {
 export async function pruneVersions(store: ObjectStore, name: string, keep: number): Promise<PruneResult> {
   if (!Number.isInteger(keep) || keep < 1) throw new ModelRegistryError(`--keep must be a positive integer, got ${keep}`);
   const versions = await listModelVersions(store, name);
+  if (versions.length === 0) throw new ModelRegistryError(`model ${name} has no versions in ${store.url}`);
   const production = (await readProductionAlias(store, name))?.version ?? null;
   const kept = versions.filter((v, i) => i >= versions.length - keep || v.version === production);
   const used = new Set(kept.map((v) => v.checkpoint));

@@ -84,7 +84,7 @@ async function mirrorSchedule(queue: Queue<ScheduleFiring>, schedule: ScheduleRe
 }
 
 /** What the schedule's last job came to: its state, or for a completed one whether its version was promoted. */
-async function lastOutcomeOf(store: ObjectStore, schedule: ScheduleRecord): Promise<string | null> {
+export async function lastOutcomeOf(store: ObjectStore, schedule: ScheduleRecord): Promise<string | null> {
   if (schedule.lastJobId === null) return null;
   const pointer = await readJobPointer(store, schedule.lastJobId);
   if (pointer === null) return null;

@@ -7,11 +7,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createOptimizer, initializeParameters } from '@lstm-runner/lstm-core';
-import { listModelVersions, readProductionModel, writeCheckpoint, type JobRecord } from '@lstm-runner/job-store';
+import { listModelVersions, readProductionModel, updateJobPointer, writeCheckpoint, type JobRecord } from '@lstm-runner/job-store';
 import { loadTrainedModel } from '@lstm-runner/models';
 import { validateJobSpec, type JobSpec } from '@lstm-runner/protocol';
 import { openStore } from '@lstm-runner/storage';
 import { createJob } from '../operations/job-submission';
+import { writeSchedule, type ScheduleRecord } from '../operations/schedule-records';
+import { lastOutcomeOf } from '../operations/schedules';
 import { publishModel } from './model-publishing';
 
 const dir = mkdtempSync(join(tmpdir(), 'publishing-'));
@@ -27,13 +29,14 @@ function sensorCsv(fahrenheit: boolean, rows = 160, phase = 0): string {
   return `${lines.join('\n')}\n`;
 }
 
+const log: string[] = [];
 const holdout = join(dir, 'golden.csv');
 writeFileSync(holdout, sensorCsv(false, 60, 1000));
 
-function specOf(promotion: Record<string, unknown>): JobSpec {
+function specOf(promotion: Record<string, unknown>, name = 'sensors'): JobSpec {
   return validateJobSpec(
     {
-      name: 'sensors',
+      name,
       data: {
         source: 'sensors.csv',
         format: 'csv',
@@ -48,7 +51,12 @@ function specOf(promotion: Record<string, unknown>): JobSpec {
 }
 
 /** A completed run of `spec` on `csv`: its job and a final checkpoint with the weights every run here has. */
-async function completedRun(spec: JobSpec, csv: string, warmStartFrom?: string): Promise<{ record: JobRecord; prefix: string }> {
+async function completedRun(
+  spec: JobSpec,
+  csv: string,
+  warmStartFrom?: string,
+  scheduleId?: string,
+): Promise<{ record: JobRecord; prefix: string }> {
   const { record } = await createJob({
     store,
     spec,
@@ -60,6 +68,7 @@ async function completedRun(spec: JobSpec, csv: string, warmStartFrom?: string):
     },
     profile: { backend: 'reference', threads: 1 },
     ...(warmStartFrom === undefined ? {} : { warmStartFrom }),
+    ...(scheduleId === undefined ? {} : { scheduleId }),
   });
   const weights = initializeParameters(record.model, 7);
   const validation = { lastLoss: 0.5, bestLoss: 0.5, bestStep: 4 };
@@ -81,7 +90,10 @@ async function completedRun(spec: JobSpec, csv: string, warmStartFrom?: string):
     weights,
     createOptimizer(record.spec.training.optimizer, weights.length).exportState(),
   );
-  await publishModel(store, record, { step: 4, prefix }, validation, 1, { log: () => undefined, cacheDir: join(dir, 'cache') });
+  await updateJobPointer(store, record.id, null, (current) =>
+    current === null ? null : { ...current, state: 'completed', checkpoint: { step: 4, prefix } },
+  );
+  await publishModel(store, record, { step: 4, prefix }, validation, 1, { log: (line) => log.push(line), cacheDir: join(dir, 'cache') });
   return { record, prefix };
 }
 
@@ -116,5 +128,36 @@ describe('publishing a completed run', () => {
     expect(latest.evaluation?.data).toMatch(/^validation windows of dataset csv-/);
     expect(latest.evaluation?.value).toEqual(expect.any(Number));
     expect(latest.evaluation?.baselineValue).toEqual(expect.any(Number));
+  });
+
+  it('logs a firing that is not promoted with both figures, shows it as the last outcome, and keeps --keep versions', async () => {
+    const spec = specOf({ holdout }, 'scheduled');
+    const schedule: ScheduleRecord = {
+      version: 1,
+      id: 'scheduled-20261129000000-abcdef',
+      name: 'scheduled',
+      cron: null,
+      every: '1d',
+      spec,
+      profile: { backend: 'reference', threads: 1 },
+      createdAt: '2026-11-29T00:00:00.000Z',
+      lastJobId: null,
+      keep: 1,
+    };
+    await writeSchedule(store, schedule);
+    const first = await completedRun(spec, sensorCsv(false), undefined, schedule.id);
+    const broken = await completedRun(spec, sensorCsv(true), first.prefix, schedule.id);
+    const line = log.find((l) =>
+      l.startsWith(`model scheduled: version 2 of job ${broken.record.id} (schedule ${schedule.id}) not promoted`),
+    );
+    expect(line).toMatch(/mae [\d.]+ is worse than production v1's [\d.]+$/);
+    const outcome = await lastOutcomeOf(store, { ...schedule, lastJobId: broken.record.id });
+    expect(outcome).toMatch(/^not promoted: v2 \(mae [\d.]+ is worse than production v1's [\d.]+\)$/);
+    expect(await lastOutcomeOf(store, { ...schedule, lastJobId: first.record.id })).toMatch(/^promoted: v1 is production/);
+    // --keep 1: the last version and production stay; nothing was older.
+    expect((await listModelVersions(store, 'scheduled')).map((v) => v.version)).toEqual([1, 2]);
+    await completedRun(spec, sensorCsv(true, 170), broken.prefix, schedule.id);
+    expect((await listModelVersions(store, 'scheduled')).map((v) => v.version)).toEqual([1, 3]);
+    expect(log.at(-1)).toBe('model scheduled: kept the last 1 versions and production; pruned versions 2');
   });
 });

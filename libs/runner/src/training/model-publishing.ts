@@ -16,6 +16,7 @@ import {
   pruneVersions,
   readModelVersion,
   readProductionAlias,
+  updateJobPointer,
   type CheckpointRef,
   type Figure,
   type JobRecord,
@@ -158,7 +159,11 @@ async function publishRunVersion(
       fencingToken,
     };
   }
-  const { version, production } = await publishVersion(store, draft);
+  // Refused (StaleOwnerError) once another coordinator took the job: a stale owner publishes nothing.
+  const fence = async (): Promise<void> => {
+    await updateJobPointer(store, record.id, fencingToken, () => null);
+  };
+  const { version, production } = await publishVersion(store, draft, fence);
   const from = record.scheduleId === undefined ? '' : ` (schedule ${record.scheduleId})`;
   const outcome = version.promoted
     ? production
