@@ -339,19 +339,21 @@ async function main(): Promise<void> {
       console.log(`output ${config.output}, init ${config.init}:`);
       console.log(describeRow('ours', oursMean, checkpoints, result.ours.msPerStep));
       if (pytorch !== null) console.log(describeRow('PyTorch', pytorch.mean, checkpoints, pytorch.msPerStep));
+      // Written after every configuration: a long run that is stopped keeps what it measured.
+      writeBenchResults('learning', {
+        date: new Date().toISOString(),
+        spec: specPath,
+        steps,
+        checkpoints,
+        seeds,
+        backend: loaded.summary,
+        peer: 'skipped' in peer ? peer.skipped : peer.description,
+        load: os.loadavg(),
+        data: summary,
+        bigramBaseline: round4(bigram),
+        results,
+      });
     }
-    writeBenchResults('learning', {
-      date: new Date().toISOString(),
-      spec: specPath,
-      steps,
-      checkpoints,
-      seeds,
-      backend: loaded.summary,
-      peer: 'skipped' in peer ? peer.skipped : peer.description,
-      data: summary,
-      bigramBaseline: round4(bigram),
-      results,
-    });
   } finally {
     backend.dispose();
     rmSync(dir, { recursive: true, force: true });

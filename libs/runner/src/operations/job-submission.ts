@@ -15,7 +15,7 @@ import type { ObjectStore } from '@lstm-runner/storage';
  * job keeps them when the defaults change.
  */
 export function modelSpecOf(spec: JobSpec, manifest: DatasetManifest): ModelSpec {
-  const init = spec.model.init ?? SPEC_DEFAULTS.init;
+  const init = spec.model.init ?? SPEC_DEFAULTS.init[manifest.kind];
   if (manifest.kind === 'text') {
     const classes = manifest.text.vocabularySize;
     return {
