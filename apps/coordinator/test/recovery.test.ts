@@ -90,6 +90,25 @@ describe('recovery of the coordinator and of Redis', () => {
     expect(await cluster.firstDivergence('fenced', 'reference')).toBeNull();
   });
 
+  it('resumes a job whose coordinator services are killed one after the other (found by the soak)', async () => {
+    // Each kill leaves the job's run active in the control queue, held by a dead service:
+    // the next service must get it back soon, however many services died holding it.
+    const worker = cluster.worker({ LSTM_INJECT_SHARD_DELAY_MS: '150' });
+    let coordinator = cluster.lstm(['coordinator']);
+    const submitted = await cluster.run(['train', spec, '--job-id', 'services-killed']);
+    expect(submitted.code, submitted.stderr).toBe(0);
+    for (const step of [3, 6]) {
+      await cluster.waitFor('services-killed', (s) => s.step >= step);
+      coordinator.kill('SIGKILL');
+      await coordinator.exited;
+      coordinator = cluster.lstm(['coordinator']);
+    }
+    await cluster.waitFor('services-killed', (s) => s.state === 'completed', 60_000);
+    await cluster.expectSameWeights('services-killed', 'reference', reference);
+    worker.kill('SIGTERM');
+    coordinator.kill('SIGTERM');
+  });
+
   it('has a coordinator service pick up, when it starts, a job whose coordinator died', async () => {
     const first = cluster.lstm(['train', spec, '--local-workers', '1', '--job-id', 'orphan'], { LSTM_INJECT_SHARD_DELAY_MS: '150' });
     await cluster.waitFor('orphan', (s) => s.step >= 4);

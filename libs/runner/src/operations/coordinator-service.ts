@@ -44,6 +44,9 @@ export interface ScalingReport {
 
 export const DEFAULT_MAX_DESIRED_WORKERS = 64;
 
+/** Times a job run may be given back by services that died holding it: no limit in practice. */
+const CONTROL_RUN_MAX_STALLS = 1_000_000;
+
 /** Puts a run of the job on the control queue; a service picks it up. */
 export async function enqueueJobRun(redisUrl: string, prefix: string, jobId: string): Promise<void> {
   const queue = new Queue<RunJobRequest>(CONTROL_QUEUE_NAME, { connection: redisOptionsFromUrl(redisUrl), prefix });
@@ -129,6 +132,13 @@ export class CoordinatorService {
         connection: redisOptionsFromUrl(options.redisUrl),
         prefix: options.prefix,
         concurrency: options.concurrency,
+        // A run only names a job, whose lease and fencing make running it twice harmless. A
+        // service that dies with runs in hand must not keep them: they go back to the queue
+        // within two lease lifetimes, however many services died before. (BullMQ's defaults
+        // took 30-60 s, and failed a run whose services died twice: a job nobody resumed.)
+        lockDuration: this.leaseTtlMs,
+        stalledInterval: this.leaseTtlMs,
+        maxStalledCount: CONTROL_RUN_MAX_STALLS,
       },
     );
     this.worker.on('error', (error) => options.log(`control queue: ${error.message}`));

@@ -181,8 +181,9 @@ export class Coordinator {
         if (unpublished) return await this.finishPublishing(record, pointer, lease);
         return await this.runGeneration(record, lease, runOptions);
       } catch (error) {
-        if (error instanceof RedisResetError) {
-          log(error.message);
+        // A lease lost with everything else in Redis is a Redis reset, not another owner.
+        if (error instanceof RedisResetError || (error instanceof LeaseLostError && (await this.redisWasReset(jobId)))) {
+          log(error instanceof RedisResetError ? error.message : new RedisResetError(jobId).message);
           continue;
         }
         if (error instanceof LeaseLostError || error instanceof StaleOwnerError) {
@@ -320,6 +321,11 @@ export class Coordinator {
     if (cancelled.status === 'rejected') throw cancelled.reason;
     if (cancelled.value === 1) throw new StopRequested(true);
     if (this.stopRequested) throw new StopRequested(false);
+  }
+
+  /** True when the job's generation sentinel is gone: Redis lost its state (an owner that took over would have set it). */
+  private async redisWasReset(jobId: string): Promise<boolean> {
+    return (await this.redis.exists(generationKey(this.options.prefix, jobId))) === 0;
   }
 
   private async planFor(record: JobRecord): Promise<ShardPlan> {
