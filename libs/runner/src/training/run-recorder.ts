@@ -230,8 +230,11 @@ export class RunRecorder {
 
   private async prune(step: number): Promise<void> {
     const { store, record, generation, keepWeights } = this.options;
-    for (const key of await store.list(gradientStepPrefix(record.id, generation, step - 1))) await store.delete(key);
+    // All at once: one by one, 64 deletes of 50 ms each on S3 outlast a step, and the next
+    // step's optimizer waits for them (settle).
+    const keys = await store.list(gradientStepPrefix(record.id, generation, step - 1));
     const oldest = step - keepWeights;
-    if (oldest >= 0) await store.delete(weightsKey(record.id, oldest, this.token));
+    if (oldest >= 0) keys.push(weightsKey(record.id, oldest, this.token));
+    await Promise.all(keys.map((key) => store.delete(key)));
   }
 }
