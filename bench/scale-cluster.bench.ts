@@ -44,7 +44,8 @@ async function main(): Promise<void> {
   const runs: ClusterScaleResult[] = [];
   const parts: (SerialParts & { parameters: number; shards: number })[] = [];
   console.log('where       N model serial   step   cmds  rtts sreq  coordMB workerMB  redisMB   (per step; ms, MB)');
-  const run = async (workers: number, model: ModelSize, s3Model: boolean, viaRedis: boolean): Promise<ClusterScaleResult> => {
+  const failures: string[] = [];
+  const run = async (workers: number, model: ModelSize, s3Model: boolean, viaRedis: boolean): Promise<ClusterScaleResult | null> => {
     const result = await runClusterScale({
       workers,
       model,
@@ -54,7 +55,13 @@ async function main(): Promise<void> {
       s3Model,
       warmupSteps: WARMUP_STEPS,
       steps: STEPS,
+    }).catch((error: unknown) => {
+      const line = `${workers} workers, ${model}, ${s3Model ? 'S3 model' : 'local'}, via ${viaRedis ? 'redis' : 'store'}: ${String(error)}`;
+      console.log(`FAILED ${line}`);
+      failures.push(line);
+      return null;
     });
+    if (result === null) return null;
     console.log(row(result));
     runs.push(result);
     return result;
@@ -64,6 +71,7 @@ async function main(): Promise<void> {
       for (const model of MODELS) {
         for (const workers of WORKERS) {
           const result = await run(workers, model, false, false);
+          if (result === null) continue;
           const measured = await measureSerialParts(result.parameters, workers);
           parts.push({ parameters: result.parameters, shards: workers, ...measured });
           console.log(`           serial parts alone: ${JSON.stringify(measured)}`);
@@ -82,7 +90,7 @@ async function main(): Promise<void> {
     queueRedis.stop();
     blobRedis.stop();
   }
-  writeBenchResults('scale-cluster', { computeDelayMs: COMPUTE_DELAY_MS, steps: STEPS, runs, serialParts: parts });
+  writeBenchResults('scale-cluster', { computeDelayMs: COMPUTE_DELAY_MS, steps: STEPS, runs, serialParts: parts, failures });
 }
 
 await main();

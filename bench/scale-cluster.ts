@@ -168,6 +168,8 @@ export async function runClusterScale(options: ClusterScaleOptions): Promise<Clu
     redisUrl: proxy.url,
     prefix,
     workerWatch: { noticeAfterMs: 1e9 },
+    // Long: on a 2-core machine shared with other work, a 15 s lease was lost once (5 M, 1 worker).
+    lease: { ttlMs: 120_000, renewEveryMs: 10_000 },
     onProgress: (progress) => {
       perStep.push({ progress, counts: { redis: proxy.takeCounts(), store: measured.takeCounts() } });
       if (perStep.length === options.warmupSteps) {
