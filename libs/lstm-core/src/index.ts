@@ -28,7 +28,7 @@ export type { ModelGradients, ModelParameters, ParameterBlock, ParameterLayout }
 export { formatParameterSummary, summarizeParameters } from './parameter-summary';
 export type { GateName, GateSummary, LayerSummary, ParameterSummary } from './parameter-summary';
 export { applyChronoInitialization, initializeParameters } from './init';
-export { batchForOutput, evaluateLoss, forwardLogits, lossAndGradient, ModelActivations } from './model';
+export { batchForOutput, evaluateLoss, forwardLogits, lossAndGradient, ModelActivations, nextTokenLoss } from './model';
 export type { Batch, LossResult } from './model';
 export { clipByGlobalNorm } from './clip';
 export { createOptimizer, deserializeOptimizerState, serializeOptimizerState } from './optimizer';

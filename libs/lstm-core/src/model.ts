@@ -147,6 +147,30 @@ export function evaluateLoss<F extends FloatArray>(
 }
 
 /**
+ * batch [B windows of T steps, classes [B] the token after each] -> the summed cross-entropy
+ * (nats) of the prediction after each window's last timestep, and B. The same figure for
+ * output 'last' and 'sequence' (whose evaluateLoss averages over every position), so that
+ * models of either kind compare on the same data.
+ */
+export function nextTokenLoss<F extends FloatArray>(backend: ComputeBackend<F>, spec: ModelSpec, params: F, batch: Batch<F>): LossResult {
+  if (spec.output !== 'sequence') return evaluateLoss(backend, spec, params, batch);
+  const { classes, ...inputs } = batch;
+  const { B, T } = batch;
+  if (spec.head.kind !== 'classification' || classes === undefined || classes.length !== B) {
+    throw new RangeError('nextTokenLoss needs a classification head and classes [B]');
+  }
+  const K = headWidth(spec);
+  // The windows alone: a sequence model's batch would otherwise have to carry classes [B*T].
+  const logits = forwardLogits(backend, spec, params, inputs);
+  let loss = 0;
+  for (let b = 0; b < B; b++) {
+    const row = logits.subarray((b * T + T - 1) * K, (b * T + T) * K);
+    loss += logSumExpOf(row) - row[classes[b]!]!;
+  }
+  return { loss, count: B };
+}
+
+/**
  * batch [B windows of T steps] -> head outputs before any softmax (logits for classification),
  * a new array: [B,K], or [B*T,K] with output 'sequence' (row b*T + t follows timestep t of window b).
  */

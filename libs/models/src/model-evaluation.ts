@@ -5,7 +5,7 @@
 // of a run's packed dataset decoded back to raw.
 import { loadComputeBackend } from '@lstm-runner/backends';
 import type { Figure } from '@lstm-runner/job-store';
-import { evaluateLoss, predict, type ComputeBackend } from '@lstm-runner/lstm-core';
+import { nextTokenLoss, predict, type ComputeBackend } from '@lstm-runner/lstm-core';
 import {
   affineColumns,
   decodeTokens,
@@ -125,7 +125,7 @@ function csvErrors(backend: ComputeBackend<Float32Array>, trained: TrainedModel,
   }
 }
 
-/** Summed cross-entropy (nats) and count of one text's windows under a char model. */
+/** Summed cross-entropy (nats) of the character after each of one text's windows, and their count, under a char model. */
 function textLoss(backend: ComputeBackend<Float32Array>, trained: TrainedModel, text: string): { loss: number; count: number } {
   const { encoding } = trained;
   if (encoding.kind !== 'text') throw new Error('not a text model');
@@ -141,7 +141,7 @@ function textLoss(backend: ComputeBackend<Float32Array>, trained: TrainedModel, 
       tokens.set(ids.subarray(first, first + T), b * T);
       classes[b] = ids[first + T + horizon - 1]!;
     });
-    loss += evaluateLoss(backend, trained.model, trained.weights, { B: batch.length, T, tokens, classes }).loss;
+    loss += nextTokenLoss(backend, trained.model, trained.weights, { B: batch.length, T, tokens, classes }).loss;
   }
   return { loss, count: starts.length };
 }

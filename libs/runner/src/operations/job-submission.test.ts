@@ -24,4 +24,10 @@ describe('modelSpecOf', () => {
     expect(modelSpecOf(textSpec('{ init: keras, output: last }'), textManifest)).toMatchObject({ init: 'keras', output: 'last' });
     expect(modelSpecOf(csvSpec('{ init: uniform }'), csvManifest)).toMatchObject({ init: 'uniform', output: 'last' });
   });
+
+  it("continues a warm start with its model's init and output where the spec names none", () => {
+    const trainedBefore = modelSpecOf(textSpec('{ init: keras, output: last }'), textManifest);
+    expect(modelSpecOf(textSpec('{}'), textManifest, trainedBefore)).toMatchObject({ init: 'keras', output: 'last' });
+    expect(modelSpecOf(textSpec('{ output: sequence }'), textManifest, trainedBefore)).toMatchObject({ init: 'keras', output: 'sequence' });
+  });
 });

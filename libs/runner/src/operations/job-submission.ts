@@ -11,11 +11,12 @@ import type { ObjectStore } from '@lstm-runner/storage';
 
 /**
  * The network a spec trains on a dataset: input and head sizes come from the data; the init
- * and the output mode are recorded explicitly (the spec's, or today's defaults), so that a
- * job keeps them when the defaults change.
+ * and the output mode are recorded explicitly (the spec's, else those of the model a warm
+ * start continues, else today's defaults), so that a job keeps them when the defaults change
+ * and a retrained model keeps the objective it was trained with.
  */
-export function modelSpecOf(spec: JobSpec, manifest: DatasetManifest): ModelSpec {
-  const init = spec.model.init ?? SPEC_DEFAULTS.init[manifest.kind];
+export function modelSpecOf(spec: JobSpec, manifest: DatasetManifest, continues?: ModelSpec): ModelSpec {
+  const init = spec.model.init ?? continues?.init ?? SPEC_DEFAULTS.init[manifest.kind];
   if (manifest.kind === 'text') {
     const classes = manifest.text.vocabularySize;
     return {
@@ -23,7 +24,7 @@ export function modelSpecOf(spec: JobSpec, manifest: DatasetManifest): ModelSpec
       layers: spec.model.layers,
       head: { kind: 'classification', classes },
       init,
-      output: spec.model.output ?? SPEC_DEFAULTS.textOutput,
+      output: spec.model.output ?? continues?.output ?? SPEC_DEFAULTS.textOutput,
     };
   }
   return {
@@ -55,6 +56,8 @@ export interface CreateJobOptions {
   readonly warmStartFrom?: string;
   /** Encode the data with this dataset's vocabulary or normalization (the warm start's model's). */
   readonly encodeLike?: DatasetManifest;
+  /** The warm start's model: its init and output mode apply where the spec names none. */
+  readonly warmStartModel?: ModelSpec;
   /** The schedule whose firing creates the job. */
   readonly scheduleId?: string;
 }
@@ -73,7 +76,7 @@ export async function createJob(options: CreateJobOptions): Promise<CreatedJob> 
     throw new Error(`job ${jobId} already exists in ${store.url}; pick another --job-id or use: lstm resume ${jobId}`);
   }
   const prepared = await prepareDataset({ store, data: spec.data, source: options.source, encodeLike: options.encodeLike });
-  const model = modelSpecOf(spec, prepared.manifest);
+  const model = modelSpecOf(spec, prepared.manifest, options.warmStartModel);
   parameterLayout(model);
   const layout = new WindowLayout(prepared.manifest.series, spec.data.window, prepared.manifest.source.name);
   const record: JobRecord = {

@@ -10,7 +10,7 @@ import { stat } from 'node:fs/promises';
 import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { loadManifest } from '@lstm-runner/data';
-import { listModelVersions, readJobPointer, readProductionAlias, readProductionModel } from '@lstm-runner/job-store';
+import { listModelVersions, readJobPointer, readJobRecord, readProductionAlias, readProductionModel } from '@lstm-runner/job-store';
 import {
   formatNumericsProfile,
   formatProfileFamily,
@@ -207,7 +207,13 @@ export async function fireSchedule(
     source: await openDataSource(schedule.spec.data.source, s3Endpoint),
     profile: firingProfile(schedule.profile, served),
     scheduleId,
-    ...(model === null ? {} : { warmStartFrom: model.checkpoint, encodeLike: await loadManifest(store, model.datasetId) }),
+    ...(model === null
+      ? {}
+      : {
+          warmStartFrom: model.checkpoint,
+          encodeLike: await loadManifest(store, model.datasetId),
+          warmStartModel: (await readJobRecord(store, model.jobId)).model,
+        }),
   });
   // A schedule removed meanwhile stays removed.
   if ((await store.head(scheduleKey(scheduleId))) !== null) await writeSchedule(store, { ...schedule, lastJobId: created.record.id });
