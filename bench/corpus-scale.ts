@@ -101,7 +101,7 @@ function writeSpec(file: string, corpus: string, name: string, steps: number): v
     file,
     `name: ${name}
 data: { source: ${corpus}, format: text, text: { lowercase: true }, window: { lookBack: 100, step: 1 }, validation: 0 }
-model: { embedding: 50, layers: [128] }
+model: { embedding: 50, layers: [128], output: last }
 training: { epochs: 1, batchSize: 128, shardSize: 32, seed: 42, checkpointEvery: 1000, maxSteps: ${steps}, profile: { backend: wasm, threads: 1 } }
 `,
   );

@@ -123,7 +123,10 @@ function trainCommand(spec: string, jobId: string, workers: number, redisUrl: st
   ] as const;
 }
 
-/** The bench's char-LM (E=50, H=128, B=128, shards of `layout.shardSize`, default 32) on a corpus of .lstm/data, as a spec file, on `layout`'s backend and threads. */
+/**
+ * The bench's char-LM (E=50, H=128, B=128, shards of `layout.shardSize`, default 32) on a corpus of .lstm/data, as a spec file, on
+ * `layout`'s backend and threads. Output 'last' (the character after each window), as the PyTorch peer trains and as earlier runs did.
+ */
 export function writeCharLmSpec(
   file: string,
   name: string,
@@ -136,7 +139,7 @@ export function writeCharLmSpec(
     file,
     `name: ${name}
 data: { source: ${join(ROOT, '.lstm/data', corpus)}, format: text, text: { lowercase: true }, window: { lookBack: 100, step: ${windowStep} }, validation: 0.01 }
-model: { embedding: 50, layers: [128] }
+model: { embedding: 50, layers: [128], output: last }
 training: { epochs: 1, batchSize: 128, shardSize: ${layout.shardSize ?? SHARD_WINDOWS}, seed: 42, checkpointEvery: 1000, profile: { backend: ${layout.backend}, threads: ${layout.threads} }, ${training} }
 `,
   );
