@@ -71,14 +71,18 @@ training:
 `;
 }
 
-const GENERATION_LINE = /job soak: generation (\d+), from step (\d+)/;
-
 class SoakRun {
   readonly replays: Replay[] = [];
   readonly faults: FaultRecord[] = [];
   injectedStoreErrors = 0;
   private readonly lines: string[] = [];
   watch: JobWatch | undefined;
+
+  /** Unique per soak, so a shared store (--store s3://...) can hold several soaks. */
+  readonly id = randomBytes(4).toString('hex');
+  readonly jobId = `soak-${this.id}`;
+  readonly referenceId = `reference-${this.id}`;
+  private readonly generationLine = new RegExp(`job ${this.jobId}: generation (\\d+), from step (\\d+)`);
 
   constructor(
     readonly options: SoakOptions,
@@ -93,7 +97,7 @@ class SoakRun {
     this.lines.push(`${source}: ${line}`);
     if (this.options.verbose === true) this.log(`[${source}] ${line}`);
     if (line.includes('lstm-store-faults: injected')) this.injectedStoreErrors += 1;
-    const generation = GENERATION_LINE.exec(line);
+    const generation = this.generationLine.exec(line);
     if (generation !== null && Number(generation[1]) > 1 && this.watch !== undefined) {
       this.replays.push({ fromStep: Number(generation[2]), reachedStep: this.watch.maxStep });
     }
@@ -113,11 +117,11 @@ async function finalWeights(store: ObjectStore, jobId: string): Promise<Buffer |
 }
 
 /** The undisturbed run: the same spec, the same number of workers, no faults. Returns its wall time. */
-async function referenceRun(cluster: SoakCluster, spec: string, workers: number): Promise<number> {
+async function referenceRun(cluster: SoakCluster, spec: string, workers: number, jobId: string): Promise<number> {
   const prepared = await cluster.run(['prepare', spec]);
   if ((await prepared.exited) !== 0) throw new Error(`lstm prepare failed: ${prepared.stderr()}`);
   const started = Date.now();
-  const run = await cluster.run(['train', spec, '--local-workers', String(workers), '--job-id', 'reference'], {
+  const run = await cluster.run(['train', spec, '--local-workers', String(workers), '--job-id', jobId], {
     LSTM_INJECT_STORE_FAULTS_FILE: '',
   });
   if ((await run.exited) !== 0) throw new Error(`the undisturbed run failed: ${run.stderr()}`);
@@ -163,21 +167,21 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     ...process.env,
     LSTM_STORE: storeUrl,
     ...(options.s3Endpoint === undefined ? {} : { S3_ENDPOINT: options.s3Endpoint }),
-    LSTM_QUEUE_PREFIX: `soak${randomBytes(4).toString('hex')}`,
+    LSTM_QUEUE_PREFIX: `soak${run.id}`,
     LSTM_CACHE_DIR: join(dir, 'cache'),
   };
   const cluster = await SoakCluster.start(dir, env, options.timings ?? DEFAULT_SOAK_TIMINGS, (source, line) => run.onLine(source, line));
   const store = openStore(storeUrl, { env: { ...env, LSTM_INJECT_STORE_FAULTS_FILE: '' } });
   try {
     run.log(`undisturbed run of ${options.steps} steps with ${options.workers} workers (store ${storeUrl})`);
-    const referenceWallMs = await referenceRun(cluster, spec, options.workers);
+    const referenceWallMs = await referenceRun(cluster, spec, options.workers, run.referenceId);
     run.log(`undisturbed run: ${(referenceWallMs / 1000).toFixed(1)} s; now the soak, seed ${options.seed}, ${options.faults} faults`);
     for (let i = 0; i < options.workers; i++) cluster.startWorker();
     cluster.startCoordinator();
     const started = Date.now();
-    const submitted = await cluster.run(['train', spec, '--job-id', 'soak']);
+    const submitted = await cluster.run(['train', spec, '--job-id', run.jobId]);
     if ((await submitted.exited) !== 0) throw new Error(`lstm train (submit) failed: ${submitted.stderr()}`);
-    const watch = new JobWatch(store, 'soak');
+    const watch = new JobWatch(store, run.jobId);
     run.watch = watch;
     watch.start();
     if (await injectFaults(run, watch, cluster, started)) await watch.until(() => watch.final, options.stallMs ?? 120_000);
@@ -185,10 +189,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     await watch.stop();
     await watch.poll();
     const [reference, soak, expected, weights] = await Promise.all([
-      readMetrics(store, 'reference'),
-      readMetrics(store, 'soak'),
-      finalWeights(store, 'reference'),
-      finalWeights(store, 'soak'),
+      readMetrics(store, run.referenceId),
+      readMetrics(store, run.jobId),
+      finalWeights(store, run.referenceId),
+      finalWeights(store, run.jobId),
     ]);
     const report = soakReport({
       seed: options.seed,

@@ -2,7 +2,7 @@
 // fault has a kind, the training step at which it fires (then a random delay within the step,
 // so faults land at random points of the step's work), the worker it hits and how long it
 // lasts. Every kind appears once before any appears twice (a short run still sees them all),
-// and no two faults share a step. The driver that carries the plan out lives in test-support.
+// and no two faults share a step; they fall in the first half of the run. The driver that carries the plan out lives in test-support.
 import { createRng, deriveSeed, type Rng } from '@lstm-runner/lstm-core';
 
 export const FAULT_KINDS = ['kill-worker', 'kill-coordinator', 'stop-worker', 'restart-redis', 'store-errors', 'straggler'] as const;
@@ -38,8 +38,13 @@ export interface FaultScheduleOptions {
   readonly workers: number;
   /** The kinds to draw from; default all. */
   readonly kinds?: readonly FaultKind[];
-  /** Faults fire at steps firstStep to steps - 2 (default 2: the job has started). */
+  /** Faults fire at steps firstStep (default 2: the job has started) to lastStep... */
   readonly firstStep?: number;
+  /**
+   * ... (default: half the run). The job goes on during a fault (with the other workers), so
+   * the rest of the run is room for it to run ahead while the last faults are carried out.
+   */
+  readonly lastStep?: number;
   /** The most ms a fault waits after its step (default 400). */
   readonly maxDelayMs?: number;
   /** The [least, most] duration per kind, in ms (defaults: DEFAULT_FAULT_DURATIONS). */
@@ -87,7 +92,7 @@ function drawSteps(rng: Rng, first: number, last: number, count: number): number
     .sort((a, b) => a - b);
 }
 
-function validate(options: FaultScheduleOptions, kinds: readonly FaultKind[], firstStep: number): void {
+function validate(options: FaultScheduleOptions, kinds: readonly FaultKind[], firstStep: number, lastStep: number): void {
   for (const name of ['seed', 'steps', 'faults', 'workers'] as const) {
     if (!Number.isSafeInteger(options[name]) || options[name] < 0) {
       throw new RangeError(`fault schedule option ${name} must be a non-negative integer, got ${options[name]}`);
@@ -97,10 +102,9 @@ function validate(options: FaultScheduleOptions, kinds: readonly FaultKind[], fi
   if (kinds.length === 0 || kinds.some((kind) => !FAULT_KINDS.includes(kind))) {
     throw new RangeError(`fault kinds must be some of ${FAULT_KINDS.join(', ')}, got ${kinds.join(', ')}`);
   }
-  const room = options.steps - 1 - firstStep;
-  if (options.faults > room) {
+  if (lastStep >= options.steps || options.faults > lastStep - firstStep + 1) {
     throw new RangeError(
-      `${options.faults} faults need ${options.faults + firstStep + 1} steps or more (one a step), got ${options.steps}`,
+      `${options.faults} faults need as many distinct steps from ${firstStep} to ${lastStep}, in a run of ${options.steps} steps`,
     );
   }
 }
@@ -109,10 +113,11 @@ function validate(options: FaultScheduleOptions, kinds: readonly FaultKind[], fi
 export function faultSchedule(options: FaultScheduleOptions): SoakFault[] {
   const kinds = options.kinds ?? FAULT_KINDS;
   const firstStep = options.firstStep ?? 2;
-  validate(options, kinds, firstStep);
+  const lastStep = options.lastStep ?? Math.floor(options.steps / 2);
+  validate(options, kinds, firstStep, lastStep);
   const rng = createRng(deriveSeed(options.seed, 0x50a4));
   const drawn = drawKinds(rng, kinds, options.faults);
-  const steps = drawSteps(rng, firstStep, options.steps - 2, options.faults);
+  const steps = drawSteps(rng, firstStep, lastStep, options.faults);
   const maxDelayMs = options.maxDelayMs ?? 400;
   return drawn.map((kind, index) => ({
     index,
