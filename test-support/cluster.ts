@@ -31,7 +31,8 @@ export interface RunningProcess {
   kill(signal?: NodeJS.Signals): void;
 }
 
-function track(child: ChildProcess): RunningProcess {
+/** Keeps a child process's output and exit code. */
+export function track(child: ChildProcess): RunningProcess {
   let out = '';
   let err = '';
   child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));

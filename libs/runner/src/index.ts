@@ -4,6 +4,7 @@
 //   worker/      the gradient worker service, its compute threads and their messages
 //   operations/  the coordinator service, job submission and control, schedules, defaults
 //   redis/       connections (credentials never printed) and the Redis key layout
+//   soak/        the soak's seeded fault plan and its report (the driver is in test-support)
 // Apps use what is exported here; the Redis key layout stays inside.
 export { Coordinator, DEFAULT_COORDINATOR_OPTIONS } from './training/coordinator';
 export type { CoordinatorOptions, RunJobOptions } from './training/coordinator';
@@ -71,3 +72,7 @@ export { serveCoordinatorEndpoints, serveWorkerEndpoints } from './http/service-
 export type { ServedEndpoints } from './http/service-probes';
 export type { ScalingReport } from './operations/coordinator-service';
 export type { RunningJob } from './training/coordinator';
+export { countByKind, DEFAULT_FAULT_DURATIONS, FAULT_KINDS, faultSchedule } from './soak/fault-schedule';
+export type { FaultKind, FaultScheduleOptions, SoakFault } from './soak/fault-schedule';
+export { compareRuns, formatSoakReport, soakReport, stepsRedone } from './soak/soak-report';
+export type { FaultRecord, Replay, RunComparison, SoakFacts, SoakReport, StepRecord } from './soak/soak-report';
