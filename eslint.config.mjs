@@ -39,7 +39,16 @@ const depConstraints = [
   },
   {
     sourceTag: 'scope:runner',
-    onlyDependOnLibsWithTags: ['scope:core', 'scope:data', 'scope:storage', 'scope:protocol', 'scope:job-store', 'scope:backends'],
+    // Every lib above it (DEVELOPERS.md); models: the coordinator evaluates a completed run for its promotion gate.
+    onlyDependOnLibsWithTags: [
+      'scope:core',
+      'scope:data',
+      'scope:storage',
+      'scope:protocol',
+      'scope:job-store',
+      'scope:backends',
+      'scope:models',
+    ],
   },
   {
     // The dashboard reads the store and acts through libs/runner; Redis stays behind runner's functions.

@@ -23,7 +23,7 @@ export default defineConfig({
       {
         test: {
           name: 'integration',
-          include: ['apps/*/test/**/*.test.ts', 'libs/*/test/**/*.test.ts'],
+          include: ['apps/*/test/**/*.test.ts', 'libs/*/test/**/*.test.ts', 'infra/test/topology/*.test.ts'],
           globalSetup: ['test-support/global-setup.ts'],
           fileParallelism: false,
           testTimeout: 240_000,

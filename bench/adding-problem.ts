@@ -38,7 +38,8 @@ export function addingProblemWindow(T: number): number {
 
 /** The model the experiments use: 2 features in, `hidden` LSTM units, one regression output. */
 export function addingProblemSpec(hidden: number): ModelSpec {
-  return { input: { kind: 'features', size: 2 }, layers: [hidden], head: { kind: 'regression', outputs: 1 } };
+  // The Keras initialisation pinned: the accuracy test and the chrono biases were tuned on it.
+  return { input: { kind: 'features', size: 2 }, layers: [hidden], head: { kind: 'regression', outputs: 1 }, init: 'keras' };
 }
 
 /** B fresh sequences of minimum length T: features [B, ceil(1.1T), 2], targets [B, 1]. */

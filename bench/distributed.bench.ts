@@ -24,7 +24,7 @@
 // writes bench/results/distributed.json (wasm) or distributed-<backend>.json. Asserts nothing
 // about time. bench/peers.bench.ts imports its end-to-end runs from here.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import {
@@ -41,6 +41,7 @@ import { readMetrics, type MetricRecord } from '@lstm-runner/job-store';
 import { aggregateShardGradients } from '@lstm-runner/runner';
 import { startRedisServer } from '../test-support/servers';
 import { benchFlag, median, writeBenchResults } from './bench-results';
+import { followPeakRss } from './process-memory';
 
 const ROOT = join(import.meta.dirname, '..');
 export const STEPS = Number(process.env['BENCH_STEPS'] ?? 40);
@@ -122,21 +123,21 @@ function trainCommand(spec: string, jobId: string, workers: number, redisUrl: st
   ] as const;
 }
 
-/** The bench's char-LM (E=50, H=128, B=128, shards of 32) on a corpus of .lstm/data, as a spec file, on `profile`. */
+/** The bench's char-LM (E=50, H=128, B=128, shards of `layout.shardSize`, default 32) on a corpus of .lstm/data, as a spec file, on `layout`'s backend and threads. */
 export function writeCharLmSpec(
   file: string,
   name: string,
   corpus: string,
   windowStep: number,
   training: string,
-  profile: { readonly backend: string; readonly threads: number } = { backend: 'wasm', threads: 1 },
+  layout: { readonly backend: string; readonly threads: number; readonly shardSize?: number } = { backend: 'wasm', threads: 1 },
 ): void {
   writeFileSync(
     file,
     `name: ${name}
 data: { source: ${join(ROOT, '.lstm/data', corpus)}, format: text, text: { lowercase: true }, window: { lookBack: 100, step: ${windowStep} }, validation: 0.01 }
 model: { embedding: 50, layers: [128] }
-training: { epochs: 1, batchSize: 128, shardSize: 32, seed: 42, checkpointEvery: 1000, profile: { backend: ${profile.backend}, threads: ${profile.threads} }, ${training} }
+training: { epochs: 1, batchSize: 128, shardSize: ${layout.shardSize ?? SHARD_WINDOWS}, seed: 42, checkpointEvery: 1000, profile: { backend: ${layout.backend}, threads: ${layout.threads} }, ${training} }
 `,
   );
 }
@@ -164,26 +165,6 @@ export async function measureEndToEnd(storeDir: string, jobId: string): Promise<
   }
 }
 
-/** VmHWM (peak resident set) of a process in MiB, or null once it is gone. */
-function peakRssMiB(pid: number): number | null {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kib = Number(/^VmHWM:\s+(\d+) kB/m.exec(status)?.[1]);
-    return Number.isFinite(kib) ? kib / 1024 : null;
-  } catch {
-    return null;
-  }
-}
-
-/** The pids of the processes whose parent is `pid`. */
-function childrenOf(pid: number): number[] {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-}
-
 /** Trains with one local worker and follows the peak RSS of the coordinator and of the worker until the run ends. */
 async function measureMemory(
   spec: string,
@@ -194,21 +175,9 @@ async function measureMemory(
   const child = spawn(command, args, { ...options, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const peaks = new Map<number, number>();
-  const sample = (): void => {
-    if (child.pid === undefined) return;
-    for (const pid of [child.pid, ...childrenOf(child.pid)]) {
-      const peak = peakRssMiB(pid);
-      if (peak !== null) peaks.set(pid, Math.max(peaks.get(pid) ?? 0, peak));
-    }
-  };
-  const timer = setInterval(sample, 100);
-  const status = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-  clearInterval(timer);
+  const { status, ownMiB, childrenMiB } = await followPeakRss(child);
   if (status !== 0) throw new Error(`the memory run failed:\n${stderr}`);
-  const coordinatorPeakMiB = peaks.get(child.pid!) ?? NaN;
-  peaks.delete(child.pid!);
-  return { workerPeakMiB: Math.max(...peaks.values()), coordinatorPeakMiB };
+  return { workerPeakMiB: Math.max(...childrenMiB), coordinatorPeakMiB: ownMiB };
 }
 
 const CEILING_SHARDS = 40;

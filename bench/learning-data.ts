@@ -20,7 +20,15 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
-import { datasetPrefix, localFileSource, prepareDataset, ShardPlan, WindowLayout, type TextManifest } from '@lstm-runner/data';
+import {
+  datasetPrefix,
+  localFileSource,
+  prepareDataset,
+  ShardPlan,
+  shuffleForNewJob,
+  WindowLayout,
+  type TextManifest,
+} from '@lstm-runner/data';
 import { loadJobSpec } from '@lstm-runner/protocol';
 import { DEFAULT_COORDINATOR_OPTIONS } from '@lstm-runner/runner';
 import { getVerified, openStore } from '@lstm-runner/storage';
@@ -69,7 +77,12 @@ export async function writeLearningData(options: LearningDataOptions): Promise<L
 
     const layout = new WindowLayout(text.series, spec.data.window, text.source.name);
     const { training } = spec;
-    const plan = new ShardPlan({ seed, epochs: training.epochs, batchSize: training.batchSize, shardSize: training.shardSize }, layout);
+    // The shuffle a job of this spec gets (createJob), so the windows are the ones it trains on.
+    const shuffle = shuffleForNewJob(manifest.rowsPerSegment, spec.data.window);
+    const plan = new ShardPlan(
+      { seed, epochs: training.epochs, batchSize: training.batchSize, shardSize: training.shardSize, shuffle },
+      layout,
+    );
     if (!Number.isSafeInteger(options.steps) || options.steps < 1 || options.steps > plan.totalSteps) {
       throw new RangeError(
         `--steps must be an integer in [1, ${plan.totalSteps}] (the spec's epochs x steps per epoch), got ${options.steps}`,

@@ -38,6 +38,10 @@ const STEPS_PER_ROUND: Record<Workload['key'], number> = { charLm: 3, timeSeries
 /** The char-LM clips the gradient's global norm at 5 (performance.md's workload), on both sides. */
 const CLIP_NORM: Record<Workload['key'], number | undefined> = { charLm: 5, timeSeries: undefined };
 /** DDP: steps timed per round after its warm-up steps. */
+// Our end-to-end run cuts the global batch of 128 into one shard per worker: with native
+// steps of ~60 ms, shards of 32 (two per worker a step) lost 12-15% to per-shard costs
+// (2026-11-29: 1,778-1,882 windows/s with shards of 32, 1,969-2,169 with 64, same minutes).
+const END_TO_END_SHARD_SIZE = 64;
 const DDP_STEPS = 30;
 const DDP_WARM_UP_STEPS = 5;
 
@@ -130,7 +134,7 @@ async function serveOurStep(key: string, backendName: string): Promise<void> {
 // ---------------------------------------------------------------------------------------
 // The peer: its environment, and whether it can run here.
 
-interface Peer {
+export interface Peer {
   readonly env: NodeJS.ProcessEnv;
   readonly description: Record<string, unknown>;
   /** OPENBLAS_CORETYPE given to the peer, and why. */
@@ -149,7 +153,7 @@ const GENERIC_OPENBLAS_CORES = /\b(Prescott|Core2|Katmai|Coppermine|Northwood|Ba
  * best here. `--openblas-coretype NAME` forces one; `--openblas-coretype detected` keeps
  * what OpenBLAS detects.
  */
-function peerSetup(forced: string | undefined): Peer | { readonly skipped: string } {
+export function peerSetup(forced: string | undefined): Peer | { readonly skipped: string } {
   const { OPENBLAS_CORETYPE: _coretype, OPENBLAS_L2_SIZE: _l2, ...inherited } = process.env;
   const env: NodeJS.ProcessEnv = { ...inherited, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1' };
   const describe = (withEnv: NodeJS.ProcessEnv): Record<string, unknown> | { skipped: string } => {
@@ -276,7 +280,11 @@ async function main(): Promise<void> {
       stepServers.set(workload.key, { ours: ours.server, pytorch });
     }
     const spec = join(dir, 'char-lm.yaml');
-    writeCharLmSpec(spec, 'bench-peers', 'moby-dick.txt', 3, `maxSteps: ${STEPS}`, { backend: backend.name, threads: 1 });
+    writeCharLmSpec(spec, 'bench-peers', 'moby-dick.txt', 3, `maxSteps: ${STEPS}`, {
+      backend: backend.name,
+      threads: 1,
+      shardSize: END_TO_END_SHARD_SIZE,
+    });
     const storeDir = join(dir, 'store');
 
     const stepRounds = new Map<Workload['key'], StepRound[]>(workloads.map((w) => [w.key, []]));
@@ -342,8 +350,7 @@ async function main(): Promise<void> {
       charLm: { title: workloads.find((w) => w.key === 'charLm')!.title, ...stepResult('charLm') },
       timeSeries: { title: workloads.find((w) => w.key === 'timeSeries')!.title, ...stepResult('timeSeries') },
       endToEnd: {
-        title:
-          'char-LM on Moby Dick (E=50, H=128, B=128 global, T=100): lstm train --local-workers 2 (shards of 32) vs PyTorch DDP over gloo, 2 processes x 1 thread',
+        title: `char-LM on Moby Dick (E=50, H=128, B=128 global, T=100): lstm train --local-workers 2 (shards of ${END_TO_END_SHARD_SIZE}) vs PyTorch DDP over gloo, 2 processes x 1 thread`,
         ours: {
           workers: 2,
           steps: STEPS,

@@ -7,6 +7,7 @@ import {
   createRng,
   initializeParameters,
   lossAndGradient,
+  predictionsPerWindow,
   type Batch,
   type ComputeBackend,
   type LstmShape,
@@ -64,6 +65,15 @@ const modelCases: [string, ModelSpec][] = [
     'tokens, 2 layers, classification',
     { input: { kind: 'tokens', vocabulary: 7, embedding: 3 }, layers: [6, 4], head: { kind: 'classification', classes: 7 } },
   ],
+  [
+    'tokens, 1 layer, classification at every timestep',
+    {
+      input: { kind: 'tokens', vocabulary: 9, embedding: 5 },
+      layers: [8],
+      head: { kind: 'classification', classes: 9 },
+      output: 'sequence',
+    },
+  ],
 ];
 
 function modelBatch(spec: ModelSpec, B: number, T: number, seed: number): Batch<Float32Array> {
@@ -75,7 +85,11 @@ function modelBatch(spec: ModelSpec, B: number, T: number, seed: number): Batch<
   const labels =
     spec.head.kind === 'regression'
       ? { targets: randomArray(seed + 2, B * spec.head.outputs) }
-      : { classes: Int32Array.from({ length: B }, () => rng.nextInt(spec.head.kind === 'classification' ? spec.head.classes : 1)) };
+      : {
+          classes: Int32Array.from({ length: B * predictionsPerWindow(spec, T) }, () =>
+            rng.nextInt(spec.head.kind === 'classification' ? spec.head.classes : 1),
+          ),
+        };
   return { B, T, ...inputs, ...labels };
 }
 

@@ -9,6 +9,7 @@ import {
   initializeParameters,
   lossAndGradient,
   parameterLayout,
+  predictionsPerWindow,
   type Batch,
   type ComputeBackend,
   type ModelSpec,
@@ -29,6 +30,15 @@ export const finiteDifferenceCases: [string, ModelSpec][] = [
     'features, 2 layers, classification',
     { input: { kind: 'features', size: 2 }, layers: [3, 4], head: { kind: 'classification', classes: 3 } },
   ],
+  [
+    'tokens, 2 layers, classification at every timestep (output sequence)',
+    {
+      input: { kind: 'tokens', vocabulary: 5, embedding: 3 },
+      layers: [3, 4],
+      head: { kind: 'classification', classes: 5 },
+      output: 'sequence',
+    },
+  ],
 ];
 
 /** Parameters from the Keras init, with biases and scale disturbed so every gate and block matters. */
@@ -42,7 +52,11 @@ export function testBatch(spec: ModelSpec, B: number, T: number, seed: number): 
   const labels =
     spec.head.kind === 'regression'
       ? { targets: Float64Array.from({ length: B * spec.head.outputs }, () => rng.nextNormal()) }
-      : { classes: Int32Array.from({ length: B }, () => rng.nextInt(spec.head.kind === 'classification' ? spec.head.classes : 1)) };
+      : {
+          classes: Int32Array.from({ length: B * predictionsPerWindow(spec, T) }, () =>
+            rng.nextInt(spec.head.kind === 'classification' ? spec.head.classes : 1),
+          ),
+        };
   const inputs =
     spec.input.kind === 'features'
       ? { features: Float64Array.from({ length: B * T * spec.input.size }, () => rng.nextNormal()) }

@@ -5,6 +5,7 @@ import { dashboardCommands } from './commands/dashboard-commands';
 import { dataCommands } from './commands/data-commands';
 import { jobCommands } from './commands/job-commands';
 import { modelCommands } from './commands/model-commands';
+import { registryCommands } from './commands/registry-commands';
 import { scheduleCommands } from './commands/schedule-commands';
 import { serviceCommands } from './commands/service-commands';
 
@@ -23,6 +24,7 @@ function buildProgram(): Command {
   dataCommands(program);
   serviceCommands(program);
   modelCommands(program);
+  registryCommands(program);
   scheduleCommands(program);
   dashboardCommands(program);
   return program;

@@ -38,6 +38,12 @@ const program = new Command('lstm-worker')
     connectionDefaults.httpPort,
   )
   .option('--cache-dir <dir>', 'local cache of dataset segments', connectionDefaults.cacheDir)
+  .option(
+    '--cache-max-bytes <n>',
+    'bound of the segment cache on disk; least recently used segments go (env LSTM_CACHE_MAX_BYTES)',
+    positiveInteger,
+    connectionDefaults.cacheMaxBytes,
+  )
   .option('--queue-prefix <prefix>', 'BullMQ prefix (env LSTM_QUEUE_PREFIX)', connectionDefaults.queuePrefix)
   .option('--lock-duration-ms <ms>', 'shard lock duration (env LSTM_LOCK_DURATION_MS)', positiveInteger, connectionDefaults.lockDurationMs)
   .option(
@@ -66,6 +72,7 @@ const options = program.opts<{
   concurrency: number;
   httpPort?: number;
   cacheDir: string;
+  cacheMaxBytes: number;
   queuePrefix: string;
   lockDurationMs: number;
   stalledIntervalMs: number;
@@ -101,6 +108,7 @@ async function main(): Promise<void> {
     storeUrl: options.store,
     ...(options.s3Endpoint === undefined ? {} : { s3Endpoint: options.s3Endpoint }),
     cacheDir: options.cacheDir,
+    cacheMaxBytes: options.cacheMaxBytes,
     profile,
     concurrency: options.concurrency,
     lockDurationMs: options.lockDurationMs,

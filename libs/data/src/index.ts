@@ -57,9 +57,11 @@ export { DEFAULT_SEGMENT_BYTES, prepareDataset, storedColumns } from './prepare'
 export type { PrepareDatasetOptions, PreparedDataset } from './prepare';
 export { summarizeDataset } from './dataset-summary';
 export type { ColumnStatisticsSummary, DatasetSummary, SeriesSummary } from './dataset-summary';
-export { SHUFFLE_VERSION, ShardPlan, shufflePermutation } from './shard-plan';
-export type { ShardPlanSettings, ShardRef, StepPosition } from './shard-plan';
+export { SHUFFLE_VERSION, ShardPlan, shuffleForNewJob, shufflePermutation } from './shard-plan';
+export type { ShardPlanSettings, ShardRef, ShuffleSettings, StepPosition } from './shard-plan';
 export { openDataset } from './reader';
+export { cacheHitRate, DEFAULT_CACHE_MAX_BYTES } from './segment-cache';
+export type { SegmentCacheStats } from './segment-cache';
 export type { DatasetReader, OpenDatasetOptions } from './reader';
 export { denormalizeTargets, featureNormalization, featureWindows, readCsvTable, targetNormalization } from './inference-encoding';
 export type { CsvTable } from './inference-encoding';

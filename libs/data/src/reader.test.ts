@@ -77,6 +77,42 @@ describe('DatasetReader: text', () => {
     expect(batch.tokens).toEqual((await reader.assembleBatch([crossing], 'train')).tokens);
   });
 
+  it('keeps the disk cache within its bound, least recently used out first, and counts hits', async () => {
+    const cacheDir = join(dir, 'cache-bound');
+    const inSegment = (s: number) => Math.ceil((s * 65_536) / 3) + 1; // inputs within segment s
+    const cached = () => readdirSync(join(cacheDir, manifest.datasetId)).sort();
+    const file = (s: number) => `${manifest.segments[s]!.sha256}.bin`;
+    // Room for two segments on disk and one in memory: every other lookup goes to the disk.
+    const options = { cacheDir, window: textData.window, memoryBytes: 1, cacheMaxBytes: 2 * 65_536 + 100 };
+    const reader = await openDataset(store, manifest.datasetId, options);
+    const pause = () => new Promise((resolve) => setTimeout(resolve, 20)); // mtimes in order
+    await reader.assembleBatch([inSegment(0)], 'train');
+    await pause();
+    await reader.assembleBatch([inSegment(1)], 'train');
+    await pause();
+    await reader.assembleBatch([inSegment(0)], 'train'); // a disk hit: segment 0 is now the most recent
+    await pause();
+    await reader.assembleBatch([inSegment(2)], 'train');
+    expect(cached()).toEqual([file(0), file(2)].sort());
+    await reader.assembleBatch([inSegment(2)], 'train'); // in memory
+    expect(reader.cacheStats()).toEqual({ memoryHits: 1, diskHits: 1, misses: 3, bytesFetched: 3 * 65_536, evictions: 1 });
+    // Another reader (another process) shares the directory and its order.
+    const other = await openDataset(store, manifest.datasetId, options);
+    await pause();
+    await other.assembleBatch([inSegment(3)], 'train');
+    expect(cached()).toEqual([file(2), file(3)].sort());
+    expect(other.cacheStats()).toMatchObject({ misses: 1, evictions: 1 });
+  });
+
+  it('evicts exactly what exceeds the bound when one batch fetches several segments at once', async () => {
+    const cacheDir = join(dir, 'cache-concurrent');
+    const reader = await openDataset(store, manifest.datasetId, { cacheDir, window: textData.window, cacheMaxBytes: 2 * 65_536 });
+    const windows = [0, 1, 2, 3].map((s) => Math.ceil((s * 65_536) / 3) + 1);
+    await reader.assembleBatch(windows, 'train');
+    expect(readdirSync(join(cacheDir, manifest.datasetId))).toHaveLength(2);
+    expect(reader.cacheStats()).toMatchObject({ misses: 4, evictions: 2 });
+  });
+
   it('refuses a corrupt segment, naming its key, and refetches a corrupt cache file', async () => {
     const corrupt = new MemoryStore();
     for (const [key, body] of store.objects) await corrupt.put(key, body);

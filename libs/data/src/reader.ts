@@ -1,17 +1,17 @@
 // Reading a packed dataset: the manifest once, then only the segments a batch touches. Each
 // segment is checked against its sha256 before use, whether it comes from the store or from
-// the local disk cache (cacheDir/<datasetId>/<sha256>.bin, written atomically); a bad cache
-// file is fetched again, a bad object in the store is a DatasetIntegrityError. Decoded
-// segments stay in memory up to a byte budget (least recently used out first).
-import { createHash, randomUUID } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+// the local disk cache (segment-cache.ts: cacheDir/<datasetId>/<sha256>.bin, bounded, least
+// recently used out first); a bad cache file is fetched again, a bad object in the store is
+// a DatasetIntegrityError. Decoded segments stay in memory up to a byte budget (least
+// recently used out first). The reader counts its lookups: memory hits, disk hits, fetches.
+import { createHash } from 'node:crypto';
 import { endianness } from 'node:os';
-import { join } from 'node:path';
 import type { Batch } from '@lstm-runner/lstm-core';
 import type { WindowSettings } from './data-spec';
 import type { ObjectStore } from '@lstm-runner/storage';
 import { DatasetIntegrityError } from './errors/dataset-integrity-error';
 import { datasetPrefix, loadManifest, type DatasetManifest, type SegmentEntry } from './manifest';
+import { DEFAULT_CACHE_MAX_BYTES, emptyCacheStats, SegmentDiskCache, type SegmentCacheStats } from './segment-cache';
 import { WindowLayout, type Split } from './windows';
 
 export interface OpenDatasetOptions {
@@ -20,6 +20,8 @@ export interface OpenDatasetOptions {
   readonly window: WindowSettings;
   /** Decoded segments kept in memory; default 256 MiB (at least one segment is always kept). */
   readonly memoryBytes?: number;
+  /** The bound of cacheDir on disk (every dataset in it); default 1 GiB (LSTM_CACHE_MAX_BYTES in the apps). */
+  readonly cacheMaxBytes?: number;
 }
 
 type RowArray = Uint8Array | Uint16Array | Int32Array | Float32Array;
@@ -32,8 +34,9 @@ export class DatasetReader {
   readonly manifest: DatasetManifest;
   readonly layout: WindowLayout;
   private readonly store: ObjectStore;
-  private readonly cacheDir: string;
+  private readonly diskCache: SegmentDiskCache;
   private readonly memoryBytes: number;
+  private readonly stats = emptyCacheStats();
   /** Insertion order = least recently used first. */
   private readonly segments = new Map<number, Promise<RowArray>>();
   /** Row width in elements of the row array: 1 token, or C floats. */
@@ -46,7 +49,7 @@ export class DatasetReader {
     this.store = store;
     this.manifest = manifest;
     this.layout = new WindowLayout(manifest.series, options.window, manifest.source.name);
-    this.cacheDir = join(options.cacheDir, manifest.datasetId);
+    this.diskCache = new SegmentDiskCache(options.cacheDir, options.cacheMaxBytes ?? DEFAULT_CACHE_MAX_BYTES, this.stats);
     this.memoryBytes = options.memoryBytes ?? 256 * 1024 * 1024;
     if (manifest.kind === 'csv') {
       const { columns, features, targets } = manifest.csv;
@@ -56,6 +59,11 @@ export class DatasetReader {
     } else {
       this.width = 1;
     }
+  }
+
+  /** The counters of this reader's segment lookups so far (a copy). */
+  cacheStats(): SegmentCacheStats {
+    return { ...this.stats };
   }
 
   /** Indices of the segments that windows of `split` touch (inputs and targets). */
@@ -124,9 +132,32 @@ export class DatasetReader {
     return { B, T, features, targets };
   }
 
+  /**
+   * Rows [first, end) of the row array, as stored: text -> token ids [rows]; CSV -> the
+   * stored columns (manifest.csv.columns), normalized, [rows, C].
+   */
+  async rowRange(first: number, end: number): Promise<Int32Array | Float32Array> {
+    const total = this.manifest.series.reduce((rows, s) => Math.max(rows, s.start + s.rows), 0);
+    if (!Number.isInteger(first) || !Number.isInteger(end) || first < 0 || end < first || end > total) {
+      throw new RangeError(`rows [${first}, ${end}) are not in the dataset's ${total} rows`);
+    }
+    const out = this.manifest.kind === 'text' ? new Int32Array(end - first) : new Float32Array((end - first) * this.width);
+    const perSegment = this.manifest.rowsPerSegment;
+    for (let row = first; row < end;) {
+      const index = Math.floor(row / perSegment);
+      const rows = await this.segment(index);
+      const offset = (row - index * perSegment) * this.width;
+      const n = Math.min(end - row, rows.length / this.width - (row - index * perSegment));
+      out.set(rows.subarray(offset, offset + n * this.width), (row - first) * this.width);
+      row += n;
+    }
+    return out;
+  }
+
   private segment(index: number): Promise<RowArray> {
     let loading = this.segments.get(index);
     if (loading !== undefined) {
+      this.stats.memoryHits++;
       this.segments.delete(index);
     } else {
       const entry = this.manifest.segments[index];
@@ -144,23 +175,21 @@ export class DatasetReader {
   }
 
   private async fetchSegment(entry: SegmentEntry): Promise<Uint8Array> {
-    const cachePath = join(this.cacheDir, `${entry.sha256}.bin`);
-    const cached = await readFile(cachePath).catch(() => null);
-    if (cached !== null && isIntact(cached, entry)) return cached;
-    const key = `${datasetPrefix(this.manifest.datasetId)}${entry.name}`;
+    const { datasetId } = this.manifest;
+    const cached = await this.diskCache.read(datasetId, entry.sha256);
+    if (cached !== null && isIntact(cached, entry)) {
+      this.stats.diskHits++;
+      return cached;
+    }
+    this.stats.misses++;
+    const key = `${datasetPrefix(datasetId)}${entry.name}`;
     const bytes = await this.store.get(key);
+    this.stats.bytesFetched += bytes.byteLength;
     if (bytes.byteLength !== entry.bytes) {
       throw new DatasetIntegrityError(key, `size ${bytes.byteLength} bytes, the manifest says ${entry.bytes}`);
     }
     if (!isIntact(bytes, entry)) throw new DatasetIntegrityError(key, 'sha256 does not match the manifest: the segment is corrupt');
-    await mkdir(this.cacheDir, { recursive: true });
-    const temporary = `${cachePath}.${randomUUID()}.tmp`;
-    try {
-      await writeFile(temporary, bytes);
-      await rename(temporary, cachePath);
-    } catch {
-      await rm(temporary, { force: true }); // a cache that cannot be written only costs a fetch next time
-    }
+    await this.diskCache.write(datasetId, entry.sha256, bytes);
     return bytes;
   }
 

@@ -1,14 +1,37 @@
 // Deterministic shard plans: a pure function of the training settings and the number of
-// windows, never of how many workers there are. Epoch e's order of the training windows is a
-// Fisher-Yates shuffle driven by createRng(deriveSeed(seed, e, SHUFFLE_STREAM)); it is cut
-// into batches of batchSize (the last one may be shorter) and each batch into shards of
+// windows, never of how many workers there are. Epoch e's order of the training windows
+// comes from the job's shuffle version: version 1 is a Fisher-Yates shuffle driven by
+// createRng(deriveSeed(seed, e, SHUFFLE_STREAM)), an array of every window in every process
+// that plans (4 bytes a window); version 2 is a block shuffle of keyed Feistel permutations
+// (block-shuffle.ts), O(1) memory. A job keeps the version it was created with. The order is
+// cut into batches of batchSize (the last one may be shorter) and each batch into shards of
 // shardSize (the last one may be shorter). A shard is named by (epoch, stepInEpoch, shard)
 // and its windows are rebuilt from those numbers. Validation windows are not shuffled: they
 // are cut, in order, into shards of shardSize.
 import { createRng, deriveSeed } from '@lstm-runner/lstm-core';
+import { BlockShuffle, type BlockShuffleSettings } from './block-shuffle';
+import type { WindowSettings } from './data-spec';
 
-/** The shuffle algorithm's version, stored in checkpoints: a resume under another version must not continue. */
-export const SHUFFLE_VERSION = 1;
+/** The shuffle version new jobs get; jobs record theirs, and checkpoints carry it. */
+export const SHUFFLE_VERSION = 2;
+
+/** How a job shuffles its windows; jobs recorded without one use version 1. */
+export type ShuffleSettings = { readonly version: 1 } | ({ readonly version: 2 } & BlockShuffleSettings);
+
+/** Blocks of a version-2 shuffle's group: a shard touches at most this many blocks. */
+export const DEFAULT_GROUP_BLOCKS = 8;
+
+/**
+ * A new job's shuffle: version 2 with blocks of about one dataset segment's windows, so that a
+ * shard touches few segments.
+ */
+export function shuffleForNewJob(rowsPerSegment: number, window: WindowSettings): ShuffleSettings {
+  return {
+    version: SHUFFLE_VERSION,
+    blockWindows: Math.max(1, Math.floor(rowsPerSegment / window.step)),
+    groupBlocks: DEFAULT_GROUP_BLOCKS,
+  };
+}
 
 /** Keeps the shuffle's random stream apart from every other use of the job's seed. */
 const SHUFFLE_STREAM = 0x53485546; // "SHUF"
@@ -20,6 +43,8 @@ export interface ShardPlanSettings {
   readonly shardSize: number;
   /** Caps the total number of steps. */
   readonly maxSteps?: number | undefined;
+  /** Default: version 1. */
+  readonly shuffle?: ShuffleSettings | undefined;
 }
 
 export interface StepPosition {
@@ -45,6 +70,10 @@ export function shufflePermutation(seed: number, epoch: number, windows: number)
   return order;
 }
 
+function checkEpoch(epoch: number): void {
+  if (!Number.isSafeInteger(epoch) || epoch < 0) throw new RangeError(`epoch must be a non-negative integer, got ${epoch}`);
+}
+
 function checkPositiveInteger(name: string, value: number): void {
   if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer, got ${value}`);
 }
@@ -58,8 +87,10 @@ export class ShardPlan {
   /** min(epochs * stepsPerEpoch, maxSteps). */
   readonly totalSteps: number;
   readonly validationShards: number;
-  // The permutation of the epoch asked for last: workers ask for one epoch many times.
+  readonly shuffle: ShuffleSettings;
+  // The order of the epoch asked for last: workers ask for one epoch many times.
   private cached: { epoch: number; order: Uint32Array } | undefined;
+  private cachedBlocks: { epoch: number; order: BlockShuffle } | undefined;
 
   constructor(settings: ShardPlanSettings, windows: { readonly trainWindows: number; readonly validationWindows: number }) {
     checkPositiveInteger('epochs', settings.epochs);
@@ -68,6 +99,11 @@ export class ShardPlan {
     checkPositiveInteger('training windows', windows.trainWindows);
     if (settings.maxSteps !== undefined) checkPositiveInteger('maxSteps', settings.maxSteps);
     if (!Number.isSafeInteger(settings.seed)) throw new RangeError(`seed must be a safe integer, got ${settings.seed}`);
+    this.shuffle = settings.shuffle ?? { version: 1 };
+    if (this.shuffle.version === 2) {
+      checkPositiveInteger('blockWindows', this.shuffle.blockWindows);
+      checkPositiveInteger('groupBlocks', this.shuffle.groupBlocks);
+    }
     this.settings = settings;
     this.trainWindows = windows.trainWindows;
     this.validationWindows = windows.validationWindows;
@@ -97,8 +133,10 @@ export class ShardPlan {
     return Math.ceil(this.batchLength(stepInEpoch) / this.settings.shardSize);
   }
 
+  /** Version 1's whole permutation of an epoch (a version-2 plan never builds one). */
   permutation(epoch: number): Uint32Array {
-    if (!Number.isSafeInteger(epoch) || epoch < 0) throw new RangeError(`epoch must be a non-negative integer, got ${epoch}`);
+    checkEpoch(epoch);
+    if (this.shuffle.version !== 1) throw new RangeError(`shuffle version ${this.shuffle.version} has no permutation array`);
     if (this.cached?.epoch !== epoch) {
       this.cached = { epoch, order: shufflePermutation(this.settings.seed, epoch, this.trainWindows) };
     }
@@ -108,7 +146,7 @@ export class ShardPlan {
   /** The training window indices of a step's whole batch, in order. */
   batchWindows(position: StepPosition): Uint32Array {
     const start = position.stepInEpoch * this.settings.batchSize;
-    return this.permutation(position.epoch).slice(start, start + this.batchLength(position.stepInEpoch));
+    return this.orderSlice(position.epoch, start, start + this.batchLength(position.stepInEpoch));
   }
 
   /** The training window indices of one shard, in order. */
@@ -120,7 +158,19 @@ export class ShardPlan {
     const batchStart = ref.stepInEpoch * this.settings.batchSize;
     const start = batchStart + ref.shard * this.settings.shardSize;
     const end = Math.min(start + this.settings.shardSize, batchStart + this.batchLength(ref.stepInEpoch));
-    return this.permutation(ref.epoch).slice(start, end);
+    return this.orderSlice(ref.epoch, start, end);
+  }
+
+  /** Positions [start, end) of the epoch's order. */
+  private orderSlice(epoch: number, start: number, end: number): Uint32Array {
+    if (this.shuffle.version === 1) return this.permutation(epoch).slice(start, end);
+    checkEpoch(epoch);
+    if (this.cachedBlocks?.epoch !== epoch) {
+      this.cachedBlocks = { epoch, order: new BlockShuffle(this.settings.seed, epoch, this.trainWindows, this.shuffle) };
+    }
+    const windows = new Uint32Array(end - start);
+    for (let i = 0; i < windows.length; i++) windows[i] = this.cachedBlocks.order.at(start + i);
+    return windows;
   }
 
   /** The validation window indices of validation shard `index`, in order. */

@@ -1,5 +1,14 @@
 // jobs/<id>/spec.json: what a job is, written once when it is submitted.
-import { mapping, modelSpecSchema, nonEmptyString, nonNegativeInteger, type ModelSpec } from '@lstm-runner/lstm-core';
+import {
+  mapping,
+  modelSpecSchema,
+  nonEmptyString,
+  nonNegativeInteger,
+  positiveInteger,
+  tagged,
+  type ModelSpec,
+} from '@lstm-runner/lstm-core';
+import type { ShuffleSettings } from '@lstm-runner/data';
 import { jobSpecKey, jobSpecSchema, numericsProfileSchema, type JobSpec, type NumericsProfile } from '@lstm-runner/protocol';
 import type { ObjectStore } from '@lstm-runner/storage';
 import * as z from 'zod';
@@ -17,7 +26,19 @@ export interface JobRecord {
   readonly createdAt: string;
   /** Checkpoint prefix whose weights initialise the run (scheduled retraining). */
   readonly warmStartFrom?: string;
+  /** How the job shuffles its windows; absent in records of earlier releases, which shuffle with version 1. */
+  readonly shuffle?: ShuffleSettings;
+  /** The schedule whose firing created the job, if any (a version's lineage). */
+  readonly scheduleId?: string;
 }
+
+const shuffleSettingsSchema = tagged('version', [
+  mapping({ version: z.literal(1) }),
+  mapping({ version: z.literal(2), blockWindows: positiveInteger(), groupBlocks: positiveInteger() }),
+]) satisfies z.ZodType<ShuffleSettings>;
+
+/** The job's shuffle: version 1 for records written before shuffles were recorded. */
+export const shuffleOf = (record: JobRecord): ShuffleSettings => record.shuffle ?? { version: 1 };
 
 export const jobRecordSchema = mapping({
   version: z.literal(1),
@@ -30,6 +51,8 @@ export const jobRecordSchema = mapping({
   totalSteps: nonNegativeInteger(),
   createdAt: nonEmptyString(),
   warmStartFrom: nonEmptyString().exactOptional(),
+  shuffle: shuffleSettingsSchema.exactOptional(),
+  scheduleId: nonEmptyString().exactOptional(),
 }) satisfies z.ZodType<JobRecord>;
 
 export const readJobRecord = (store: ObjectStore, jobId: string): Promise<JobRecord> =>

@@ -1,6 +1,6 @@
 // The job's shard plan, built the same way by the coordinator and by every worker.
 import { ShardPlan, type WindowLayout } from '@lstm-runner/data';
-import type { JobRecord } from './job-record';
+import { shuffleOf, type JobRecord } from './job-record';
 
 export function shardPlanOf(record: JobRecord, layout: WindowLayout): ShardPlan {
   const { training } = record.spec;
@@ -11,6 +11,7 @@ export function shardPlanOf(record: JobRecord, layout: WindowLayout): ShardPlan 
       batchSize: training.batchSize,
       shardSize: training.shardSize,
       maxSteps: training.maxSteps,
+      shuffle: shuffleOf(record),
     },
     layout,
   );

@@ -12,14 +12,23 @@ export { createReferenceBackend } from './reference';
 export type { ReferencePrecision } from './reference';
 export { createRng, deriveSeed } from './rng';
 export type { Rng } from './rng';
-export { headWidth, inputWidth, lastLayerUnits, modelSpecSchema, validateModelSpec } from './model-spec';
-export type { ModelHead, ModelInput, ModelSpec } from './model-spec';
+export {
+  headWidth,
+  inputWidth,
+  lastLayerUnits,
+  MODEL_INITS,
+  MODEL_OUTPUTS,
+  modelSpecSchema,
+  predictionsPerWindow,
+  validateModelSpec,
+} from './model-spec';
+export type { ModelHead, ModelInit, ModelInput, ModelOutput, ModelSpec } from './model-spec';
 export { blockView, findBlock, modelGradients, modelParameters, parameterLayout } from './layout';
 export type { ModelGradients, ModelParameters, ParameterBlock, ParameterLayout } from './layout';
 export { formatParameterSummary, summarizeParameters } from './parameter-summary';
 export type { GateName, GateSummary, LayerSummary, ParameterSummary } from './parameter-summary';
 export { applyChronoInitialization, initializeParameters } from './init';
-export { evaluateLoss, forwardLogits, lossAndGradient, ModelActivations } from './model';
+export { batchForOutput, evaluateLoss, forwardLogits, lossAndGradient, ModelActivations, nextTokenLoss } from './model';
 export type { Batch, LossResult } from './model';
 export { clipByGlobalNorm } from './clip';
 export { createOptimizer, deserializeOptimizerState, serializeOptimizerState } from './optimizer';

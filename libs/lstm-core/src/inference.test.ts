@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { generate, nextTokenDistribution, predict } from './inference';
 import { initializeParameters } from './init';
-import { forwardLogits } from './model';
+import { evaluateLoss, forwardLogits, nextTokenLoss } from './model';
 import { createReferenceBackend } from './reference';
 import { createRng } from './rng';
 import type { ModelSpec } from './model-spec';
@@ -74,6 +74,28 @@ describe('generate', () => {
     expect(generate(backend, charLm, params, { ...options, seedTokens: seedTokens.slice(-5), temperature: 0, rng: createRng(1) })).toEqual(
       greedy,
     );
+  });
+
+  it("with output 'sequence', predicts from the last timestep: the same text as the 'last' model of the same weights", () => {
+    const sequence: ModelSpec = { ...charLm, output: 'sequence' };
+    const batch = { B: 2, T: 4, tokens: seedTokens };
+    expect(predict(backend, sequence, params, batch)).toHaveLength(2 * 4 * 12);
+    expect(nextTokenDistribution(backend, sequence, params, batch)).toEqual(nextTokenDistribution(backend, charLm, params, batch));
+    const sampled = { ...options, temperature: 0.7 };
+    expect(generate(backend, sequence, params, { ...sampled, rng: createRng(3) })).toEqual(
+      generate(backend, charLm, params, { ...sampled, rng: createRng(3) }),
+    );
+  });
+
+  it("scores the token after each window alike for 'last' and 'sequence' models (nextTokenLoss)", () => {
+    const sequence: ModelSpec = { ...charLm, output: 'sequence' };
+    const batch = { B: 2, T: 4, tokens: seedTokens, classes: Int32Array.from([3, 11]) };
+    const probabilities = nextTokenDistribution(backend, charLm, params, batch);
+    const crossEntropy = -Math.log(probabilities[3]!) - Math.log(probabilities[12 + 11]!);
+    expect(nextTokenLoss(backend, charLm, params, batch)).toEqual(evaluateLoss(backend, charLm, params, batch));
+    expect(nextTokenLoss(backend, charLm, params, batch).loss).toBeCloseTo(crossEntropy, 4);
+    expect(nextTokenLoss(backend, sequence, params, batch).count).toBe(2);
+    expect(nextTokenLoss(backend, sequence, params, batch).loss).toBeCloseTo(crossEntropy, 4);
   });
 
   it('uses what there is when the seed is shorter than the window', () => {

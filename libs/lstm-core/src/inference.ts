@@ -1,5 +1,6 @@
 // Inference: regression predictions, next-token distributions and text generation with
-// temperature sampling from a seeded RNG (same seed, same text).
+// temperature sampling from a seeded RNG (same seed, same text). A model with output
+// 'sequence' predicts after every timestep; the next token is its last timestep's prediction.
 
 import type { ComputeBackend, FloatArray } from './backend';
 import { forwardLogits, type Batch } from './model';
@@ -8,7 +9,8 @@ import { headWidth, type ModelSpec } from './model-spec';
 
 /**
  * batch -> [B,K] what the model outputs, as Keras's predict: the regression values, or the
- * class probabilities (softmax) for a classification head.
+ * class probabilities (softmax) for a classification head; [B*T,K] with output 'sequence'
+ * (Keras's [B,T,K] of a model whose LSTM returns sequences).
  */
 export function predict<F extends FloatArray>(backend: ComputeBackend<F>, spec: ModelSpec, params: F, batch: Batch<F>): F {
   const logits = forwardLogits(backend, spec, params, batch);
@@ -27,9 +29,18 @@ export function nextTokenDistribution<F extends FloatArray>(
   if (spec.head.kind !== 'classification') throw new RangeError('nextTokenDistribution needs a classification head');
   if (!(temperature > 0) || !Number.isFinite(temperature))
     throw new RangeError(`temperature must be a positive number, got ${temperature}`);
-  const logits = forwardLogits(backend, spec, params, batch);
+  const logits = lastPositionLogits(spec, forwardLogits(backend, spec, params, batch), batch.B, batch.T);
   softmaxRowsInPlace(logits, headWidth(spec), temperature);
   return logits;
+}
+
+// logits [B,K], or [B*T,K] with output 'sequence' -> [B,K] the prediction after each window's last timestep.
+function lastPositionLogits<F extends FloatArray>(spec: ModelSpec, logits: F, B: number, T: number): F {
+  if (spec.output !== 'sequence') return logits;
+  const K = headWidth(spec);
+  const last = logits.slice(0, B * K) as F;
+  for (let b = 0; b < B; b++) last.set(logits.subarray((b * T + T - 1) * K, (b * T + T) * K), b * K);
+  return last;
 }
 
 export interface GenerateOptions {
@@ -73,7 +84,12 @@ export function generate<F extends FloatArray>(
   text.set(seedTokens);
   for (let position = seedTokens.length; position < text.length; position++) {
     const context = text.subarray(Math.max(0, position - window), position);
-    const logits = forwardLogits(backend, spec, params, { B: 1, T: context.length, tokens: context });
+    const logits = lastPositionLogits(
+      spec,
+      forwardLogits(backend, spec, params, { B: 1, T: context.length, tokens: context }),
+      1,
+      context.length,
+    );
     for (const token of excludedTokens) logits[token] = -Infinity;
     text[position] = temperature === 0 ? argmax(logits) : sampleSoftmax(logits, temperature, rng);
   }

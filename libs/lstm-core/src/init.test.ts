@@ -55,6 +55,46 @@ describe('initializeParameters', () => {
   });
 });
 
+describe("initializeParameters with init 'uniform' (PyTorch's defaults)", () => {
+  const uniform: ModelSpec = { ...spec, init: 'uniform' };
+  const layout = parameterLayout(uniform);
+  const params = initializeParameters(uniform, 42);
+  const block = (name: string): Float32Array => blockView(params, findBlock(layout, name));
+  const variance = (values: Float32Array): number => values.reduce((sum, value) => sum + value * value, 0) / values.length;
+  const within = (values: Float32Array, limit: number): boolean => values.every((value) => Math.abs(value) <= limit);
+
+  it('is a pure function of the seed, and keras stays the default', () => {
+    expect(initializeParameters(uniform, 42)).toEqual(params);
+    expect(initializeParameters({ ...spec, init: 'keras' }, 42)).toEqual(initializeParameters(spec, 42));
+    expect(params).not.toEqual(initializeParameters(spec, 42));
+  });
+
+  it('draws LSTM kernels uniform in +-1/sqrt(H) and biases as the sum of two such draws', () => {
+    for (const [n, H] of [
+      [1, 16],
+      [2, 12],
+    ] as const) {
+      const limit = 1 / Math.sqrt(H);
+      for (const name of [`lstm_${n}/kernel`, `lstm_${n}/recurrent_kernel`]) {
+        expect(within(block(name), limit), name).toBe(true);
+        expect(variance(block(name)) / ((limit * limit) / 3), name).toBeGreaterThan(0.8);
+        expect(variance(block(name)) / ((limit * limit) / 3), name).toBeLessThan(1.2);
+      }
+      const bias = block(`lstm_${n}/bias`);
+      expect(within(bias, 2 * limit)).toBe(true);
+      expect(bias.some((value) => Math.abs(value) > limit)).toBe(true);
+    }
+  });
+
+  it('draws the embedding N(0, 1) and the dense layer uniform in +-1/sqrt(fan_in)', () => {
+    expect(variance(block('embedding/embeddings'))).toBeGreaterThan(0.8);
+    expect(variance(block('embedding/embeddings'))).toBeLessThan(1.2);
+    expect(within(block('dense/kernel'), 1 / Math.sqrt(12))).toBe(true);
+    expect(within(block('dense/bias'), 1 / Math.sqrt(12))).toBe(true);
+    expect(block('dense/bias').some((value) => value !== 0)).toBe(true);
+  });
+});
+
 describe('applyChronoInitialization', () => {
   it('sets forget biases to log(U[1, maxLag - 1]) and input biases to their negatives, seeded', () => {
     const params = initializeParameters(spec, 42);

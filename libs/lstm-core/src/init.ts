@@ -1,11 +1,15 @@
-// Keras's default initialisation, drawn from one seeded stream so that a seed fixes every
-// weight: glorot uniform kernels, orthogonal recurrent kernels, zero biases with the forget
-// block at 1 (unit_forget_bias), the embedding uniform in [-0.05, 0.05].
+// Fresh weights, drawn from one seeded stream so that a seed fixes every weight. Two schemes
+// (the spec's model.init):
+//   keras:   glorot uniform kernels, orthogonal recurrent kernels, zero biases with the
+//            forget block at 1 (unit_forget_bias), the embedding uniform in [-0.05, 0.05];
+//   uniform: PyTorch's defaults: every LSTM weight uniform in +-1/sqrt(H) (its bias is the
+//            sum b_ih + b_hh of two such draws, as PyTorch's two biases add), the embedding
+//            N(0, 1), the dense kernel and bias uniform in +-1/sqrt(fan_in) (nn.Linear).
 
 import type { FloatArray } from './backend';
 import { blockView, findBlock, parameterLayout } from './layout';
 import { createRng, type Rng } from './rng';
-import { inputWidth, type ModelSpec } from './model-spec';
+import { headWidth, inputWidth, lastLayerUnits, type ModelSpec } from './model-spec';
 
 /** A fresh flat parameter buffer for the spec, a pure function of (spec, seed). */
 export function initializeParameters(spec: ModelSpec, seed: number): Float32Array {
@@ -13,6 +17,12 @@ export function initializeParameters(spec: ModelSpec, seed: number): Float32Arra
   const params = new Float32Array(layout.size);
   const rng = createRng(seed);
   const view = (name: string): Float32Array => blockView(params, findBlock(layout, name));
+  if ((spec.init ?? 'keras') === 'uniform') fillPyTorchDefaults(spec, view, rng);
+  else fillKerasDefaults(spec, view, rng);
+  return params;
+}
+
+function fillKerasDefaults(spec: ModelSpec, view: (name: string) => Float32Array, rng: Rng): void {
   if (spec.input.kind === 'tokens') fillUniform(view('embedding/embeddings'), 0.05, rng);
   let width = inputWidth(spec);
   spec.layers.forEach((H, index) => {
@@ -22,9 +32,25 @@ export function initializeParameters(spec: ModelSpec, seed: number): Float32Arra
     view(`${prefix}/bias`).fill(1, H, 2 * H); // the f block of i, f, c, o
     width = H;
   });
-  const dense = findBlock(layout, 'dense/kernel');
-  fillGlorotUniform(view('dense/kernel'), dense.shape[0]!, dense.shape[1]!, rng);
-  return params;
+  fillGlorotUniform(view('dense/kernel'), lastLayerUnits(spec), headWidth(spec), rng);
+}
+
+function fillPyTorchDefaults(spec: ModelSpec, view: (name: string) => Float32Array, rng: Rng): void {
+  if (spec.input.kind === 'tokens') {
+    const embedding = view('embedding/embeddings');
+    for (let k = 0; k < embedding.length; k++) embedding[k] = rng.nextNormal();
+  }
+  spec.layers.forEach((H, index) => {
+    const prefix = `lstm_${index + 1}`;
+    const limit = 1 / Math.sqrt(H);
+    fillUniform(view(`${prefix}/kernel`), limit, rng);
+    fillUniform(view(`${prefix}/recurrent_kernel`), limit, rng);
+    const bias = view(`${prefix}/bias`);
+    for (let k = 0; k < bias.length; k++) bias[k] = (2 * rng.nextFloat() - 1) * limit + (2 * rng.nextFloat() - 1) * limit;
+  });
+  const fanIn = lastLayerUnits(spec);
+  fillUniform(view('dense/kernel'), 1 / Math.sqrt(fanIn), rng);
+  fillUniform(view('dense/bias'), 1 / Math.sqrt(fanIn), rng);
 }
 
 /**

@@ -12,6 +12,8 @@ describe('validateModelSpec', () => {
     };
     expect(validateModelSpec(features)).toEqual(features);
     expect(validateModelSpec(tokens)).toEqual(tokens);
+    const chosen = { ...tokens, init: 'uniform', output: 'sequence' };
+    expect(validateModelSpec(chosen)).toEqual(chosen);
   });
 
   it.each([
@@ -26,6 +28,8 @@ describe('validateModelSpec', () => {
     [{ input: { kind: 'features', size: 3 }, layers: [4], head: { kind: 'regression', outputs: '1' } }, 'head.outputs'],
     [{ input: { kind: 'features', size: 3 }, layers: [4], head: { kind: 'classification', classes: 1 } }, 'head.classes'],
     [{ input: { kind: 'features', size: 3 }, layers: [4], head: { kind: 'ranking' } }, 'head.kind'],
+    [{ input: { kind: 'features', size: 3 }, layers: [4], head: { kind: 'regression', outputs: 1 }, init: 'he' }, 'init'],
+    [{ input: { kind: 'features', size: 3 }, layers: [4], head: { kind: 'regression', outputs: 1 }, output: 'sequence' }, 'output'],
   ])('rejects %j naming the field %s', (value, path) => {
     let caught: unknown;
     try {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parameterLayout } from './layout';
-import { evaluateLoss, lossAndGradient, ModelActivations, type Batch } from './model';
+import type { ModelSpec } from './model-spec';
+import { batchForOutput, evaluateLoss, lossAndGradient, ModelActivations, type Batch } from './model';
 import { createReferenceBackend } from './reference';
 import { finiteDifferenceCases as cases, testBatch, testParameters } from '../../../test-support/finite-differences';
 
@@ -12,7 +13,7 @@ describe('lossAndGradient against central finite differences (float64)', () => {
     const batch = testBatch(spec, 3, 4, 11);
     const grads = new Float64Array(params.length);
     const { loss, count } = lossAndGradient(float64, spec, params, batch, grads);
-    expect(count).toBe(3);
+    expect(count).toBe(spec.output === 'sequence' ? 3 * 4 : 3);
     expect(evaluateLoss(float64, spec, params, batch).loss).toBe(loss);
 
     const eps = 1e-6;
@@ -118,6 +119,32 @@ describe('lossAndGradient', () => {
         classes: Int32Array.from([0]),
       }),
     ).toThrow(/token 9 at position 1 is outside the vocabulary \[0, 6\)/);
+  });
+
+  it("with output 'sequence', sums the last-output loss of every prefix of the window", () => {
+    const sequence = cases.find(([, modelSpec]) => modelSpec.output === 'sequence')![1];
+    const lastSpec: ModelSpec = { ...sequence, output: 'last' };
+    const sequenceParams = testParameters(sequence, 3);
+    const windows = testBatch(sequence, 2, 5, 9);
+    const prefixes = [1, 2, 3, 4, 5].map((t) => {
+      const tokens = Int32Array.from({ length: 2 * t }, (_, k) => windows.tokens![Math.floor(k / t) * 5 + (k % t)]!);
+      const classes = Int32Array.from([windows.classes![t - 1]!, windows.classes![5 + t - 1]!]);
+      return evaluateLoss(float64, lastSpec, sequenceParams, { B: 2, T: t, tokens, classes }).loss;
+    });
+    const { loss, count } = evaluateLoss(float64, sequence, sequenceParams, windows);
+    expect(count).toBe(10);
+    expect(loss).toBeCloseTo(
+      prefixes.reduce((sum, value) => sum + value, 0),
+      12,
+    );
+  });
+
+  it('batchForOutput turns a horizon-1 text batch into the next token at every timestep', () => {
+    const sequence = cases.find(([, modelSpec]) => modelSpec.output === 'sequence')![1];
+    const windows = { B: 2, T: 3, tokens: Int32Array.from([1, 2, 3, 4, 0, 1]), classes: Int32Array.from([4, 2]) };
+    expect(batchForOutput(sequence, windows).classes).toEqual(Int32Array.from([2, 3, 4, 0, 1, 2]));
+    expect(batchForOutput(cases[2]![1], windows)).toBe(windows);
+    expect(() => evaluateLoss(float64, sequence, testParameters(sequence, 1), windows)).toThrow(/classes must be \[B\*T\] = \[6\]/);
   });
 
   it('returns a non-finite loss for the caller to detect', () => {

@@ -1,14 +1,16 @@
 // The whole model on any ComputeBackend: input (features, or tokens through the embedding)
-// -> stacked LSTM layers -> dense head on the last timestep -> loss; and the backward in
-// reverse. The losses, per window:
+// -> stacked LSTM layers -> dense head on the last timestep (output 'last') or on every
+// timestep (output 'sequence': the dense layer over B*T rows) -> loss; and the backward in
+// reverse. The losses, per prediction (one per window, or T per window with 'sequence'):
 //   regression:      sum over K of (y - target)^2 / K, so loss / count is Keras's 'mse';
 //   classification:  softmax cross-entropy, -log softmax(y)[class], via a stable log-sum-exp.
-// Losses and gradients are SUMMED over the windows of a batch (not averaged): shards of a
-// step add up, and the coordinator divides by the total count once.
+// Losses and gradients are SUMMED over the predictions of a batch (not averaged): shards of a
+// step add up, and the coordinator divides by the total count once (so a sequence model's
+// loss is still nats per character: the mean over B*T positions).
 
 import type { ComputeBackend, FloatArray, LayerCache, LstmShape } from './backend';
 import { modelGradients, modelParameters, type ModelParameters } from './layout';
-import { headWidth, inputWidth, lastLayerUnits, type ModelSpec } from './model-spec';
+import { headWidth, inputWidth, lastLayerUnits, predictionsPerWindow, type ModelSpec } from './model-spec';
 
 /** B windows of T timesteps. Features for feature input, tokens for token input; targets or
  * classes for the loss (not needed for inference). */
@@ -21,7 +23,7 @@ export interface Batch<F extends FloatArray = FloatArray> {
   readonly tokens?: Int32Array;
   /** [B,K] regression targets */
   readonly targets?: F;
-  /** [B] class ids < K */
+  /** [B] class ids < K; [B*T] with output 'sequence' (the class after every timestep) */
   readonly classes?: Int32Array;
 }
 
@@ -47,9 +49,9 @@ export class ModelActivations<F extends FloatArray> {
 }
 
 export interface LossResult {
-  /** Summed over the batch's windows; NaN or Infinity when the step diverged. */
+  /** Summed over the batch's predictions; NaN or Infinity when the step diverged. */
   readonly loss: number;
-  /** Windows in the batch (B). */
+  /** Predictions in the batch: B, or B*T with output 'sequence'. */
   readonly count: number;
 }
 
@@ -72,14 +74,37 @@ export function lossAndGradient<F extends FloatArray>(
     const { B, T } = batch;
     const H = lastLayerUnits(spec);
     const K = headWidth(spec);
-    const dLogits = activations.array('dLogits', B * K);
-    const loss = headLoss(spec, forward.logits, batch, dLogits);
-    const dLast = activations.array('dLastHidden', B * H);
-    backend.denseBackward({ B, H, K }, forward.lastHidden, dLogits, weights.denseKernel, dWeights.dDenseKernel, dWeights.dDenseBias, dLast);
-    // Only the last timestep feeds the head; every other step's gradient comes through the recurrence.
+    const rows = forward.rows;
+    const dLogits = activations.array('dLogits', rows * K);
+    const loss = headLoss(spec, forward.logits, rows, batch, dLogits);
     const last = spec.layers.length - 1;
-    const dHidden = activations.array(hiddenGradientName(last), B * T * H).fill(0);
-    for (let b = 0; b < B; b++) dHidden.set(dLast.subarray(b * H, (b + 1) * H), (b * T + T - 1) * H);
+    const dHidden = activations.array(hiddenGradientName(last), B * T * H);
+    if (spec.output === 'sequence') {
+      // The head read every timestep: its input gradient is the last layer's whole dHidden [B*T,H].
+      backend.denseBackward(
+        { B: rows, H, K },
+        forward.headInput,
+        dLogits,
+        weights.denseKernel,
+        dWeights.dDenseKernel,
+        dWeights.dDenseBias,
+        dHidden,
+      );
+    } else {
+      const dLast = activations.array('dLastHidden', B * H);
+      backend.denseBackward(
+        { B, H, K },
+        forward.headInput,
+        dLogits,
+        weights.denseKernel,
+        dWeights.dDenseKernel,
+        dWeights.dDenseBias,
+        dLast,
+      );
+      // Only the last timestep feeds the head; every other step's gradient comes through the recurrence.
+      dHidden.fill(0);
+      for (let b = 0; b < B; b++) dHidden.set(dLast.subarray(b * H, (b + 1) * H), (b * T + T - 1) * H);
+    }
     for (let n = last; n >= 0; n--) {
       const shape = layerShape(spec, n, B, T);
       // Layer n's input gradient is layer n-1's hidden gradient, or the embedding's.
@@ -103,7 +128,7 @@ export function lossAndGradient<F extends FloatArray>(
         spec.input.embedding,
       );
     }
-    return { loss, count: B };
+    return { loss, count: rows };
   } finally {
     releaseAll(backend, forward.caches);
   }
@@ -117,11 +142,38 @@ export function evaluateLoss<F extends FloatArray>(
   batch: Batch<F>,
   activations = new ModelActivations<F>((length) => backend.allocate(length)),
 ): LossResult {
-  const { logits } = forwardPass(backend, spec, modelParameters(spec, params), batch, false, activations);
-  return { loss: headLoss(spec, logits, batch, null), count: batch.B };
+  const { logits, rows } = forwardPass(backend, spec, modelParameters(spec, params), batch, false, activations);
+  return { loss: headLoss(spec, logits, rows, batch, null), count: rows };
 }
 
-/** batch [B windows of T steps] -> head outputs [B,K] before any softmax (logits for classification), a new array. */
+/**
+ * batch [B windows of T steps, classes [B] the token after each] -> the summed cross-entropy
+ * (nats) of the prediction after each window's last timestep, and B. The same figure for
+ * output 'last' and 'sequence' (whose evaluateLoss averages over every position), so that
+ * models of either kind compare on the same data.
+ */
+export function nextTokenLoss<F extends FloatArray>(backend: ComputeBackend<F>, spec: ModelSpec, params: F, batch: Batch<F>): LossResult {
+  if (spec.output !== 'sequence') return evaluateLoss(backend, spec, params, batch);
+  const { classes, ...inputs } = batch;
+  const { B, T } = batch;
+  if (spec.head.kind !== 'classification' || classes === undefined || classes.length !== B) {
+    throw new RangeError('nextTokenLoss needs a classification head and classes [B]');
+  }
+  const K = headWidth(spec);
+  // The windows alone: a sequence model's batch would otherwise have to carry classes [B*T].
+  const logits = forwardLogits(backend, spec, params, inputs);
+  let loss = 0;
+  for (let b = 0; b < B; b++) {
+    const row = logits.subarray((b * T + T - 1) * K, (b * T + T) * K);
+    loss += logSumExpOf(row) - row[classes[b]!]!;
+  }
+  return { loss, count: B };
+}
+
+/**
+ * batch [B windows of T steps] -> head outputs before any softmax (logits for classification),
+ * a new array: [B,K], or [B*T,K] with output 'sequence' (row b*T + t follows timestep t of window b).
+ */
 export function forwardLogits<F extends FloatArray>(backend: ComputeBackend<F>, spec: ModelSpec, params: F, batch: Batch<F>): F {
   return forwardPass(
     backend,
@@ -146,13 +198,15 @@ function hiddenGradientName(n: number): string {
 interface ForwardPass<F extends FloatArray> {
   /** One per layer while its backward has not run; null once consumed. */
   readonly caches: (LayerCache | null)[];
-  /** [B,H] the last layer's hidden state at the last timestep */
-  readonly lastHidden: F;
-  /** [B,K] */
+  /** What the head read: [B,H] the last layer's hidden state at the last timestep, or [B*T,H] every timestep's ('sequence'). */
+  readonly headInput: F;
+  /** Head rows: B, or B*T with output 'sequence'. */
+  readonly rows: number;
+  /** [rows,K] */
   readonly logits: F;
 }
 
-// batch -> logits [B,K]; with training, keeps every layer's cache for the backward.
+// batch -> logits [rows,K]; with training, keeps every layer's cache for the backward.
 function forwardPass<F extends FloatArray>(
   backend: ComputeBackend<F>,
   spec: ModelSpec,
@@ -178,20 +232,24 @@ function forwardPass<F extends FloatArray>(
     });
     const H = lastLayerUnits(spec);
     const K = headWidth(spec);
-    const lastHidden = activations.array('lastHidden', B * H);
-    for (let b = 0; b < B; b++) lastHidden.set(x.subarray((b * T + T - 1) * H, (b * T + T) * H), b * H);
-    const logits = activations.array('logits', B * K);
-    backend.denseForward({ B, H, K }, lastHidden, weights.denseKernel, weights.denseBias, logits);
-    return { caches, lastHidden, logits };
+    const rows = B * predictionsPerWindow(spec, T);
+    let headInput = x;
+    if (spec.output !== 'sequence') {
+      headInput = activations.array('lastHidden', B * H);
+      for (let b = 0; b < B; b++) headInput.set(x.subarray((b * T + T - 1) * H, (b * T + T) * H), b * H);
+    }
+    const logits = activations.array('logits', rows * K);
+    backend.denseForward({ B: rows, H, K }, headInput, weights.denseKernel, weights.denseBias, logits);
+    return { caches, headInput, rows, logits };
   } catch (error) {
     releaseAll(backend, caches);
     throw error;
   }
 }
 
-// logits [B,K] -> summed loss; when dLogits [B,K] is given, writes d(loss)/d(logits) into it.
-function headLoss<F extends FloatArray>(spec: ModelSpec, logits: F, batch: Batch<F>, dLogits: F | null): number {
-  const { B } = batch;
+// logits [B,K] (B = rows: windows, or positions with 'sequence') -> summed loss; when
+// dLogits [B,K] is given, writes d(loss)/d(logits) into it.
+function headLoss<F extends FloatArray>(spec: ModelSpec, logits: F, B: number, batch: Batch<F>, dLogits: F | null): number {
   const K = headWidth(spec);
   let loss = 0;
   if (spec.head.kind === 'regression') {
@@ -205,7 +263,7 @@ function headLoss<F extends FloatArray>(spec: ModelSpec, logits: F, batch: Batch
     return loss;
   }
   const classes = batch.classes;
-  if (!classes) throw new RangeError('batch: a classification head needs classes [B]');
+  if (!classes) throw new RangeError(`batch: a classification head needs classes ${spec.output === 'sequence' ? '[B*T]' : '[B]'}`);
   for (let b = 0; b < B; b++) {
     const row = logits.subarray(b * K, (b + 1) * K);
     const target = classes[b]!;
@@ -253,12 +311,32 @@ function checkBatch<F extends FloatArray>(spec: ModelSpec, batch: Batch<F>): { B
     expect('features', batch.features, B * T * spec.input.size, `[B,T,I] = [${B},${T},${spec.input.size}]`);
   else expect('tokens', batch.tokens, B * T, `[B*T] = [${B * T}]`);
   const K = headWidth(spec);
+  if (spec.output === 'sequence' && spec.head.kind !== 'classification')
+    throw new RangeError("output 'sequence' takes a classification head");
   if (batch.targets) expect('targets', batch.targets, B * K, `[B,K] = [${B},${K}]`);
   if (batch.classes) {
-    expect('classes', batch.classes, B, `[B] = [${B}]`);
+    const rows = B * predictionsPerWindow(spec, T);
+    expect('classes', batch.classes, rows, spec.output === 'sequence' ? `[B*T] = [${rows}]` : `[B] = [${B}]`);
     batch.classes.forEach((value, b) => {
       if (value < 0 || value >= K) throw new RangeError(`batch.classes[${b}] = ${value} is outside [0, ${K})`);
     });
   }
   return { B, T };
+}
+
+/**
+ * A text batch of windows with horizon 1 (tokens [B*T], classes [B]: the token after each
+ * window) -> the same windows with the class after every timestep, classes [B*T], for a
+ * model with output 'sequence': the token at t + 1, and the window's own class after t = T-1.
+ * A 'last' model's batch is returned as it is.
+ */
+export function batchForOutput<F extends FloatArray>(spec: ModelSpec, batch: Batch<F>): Batch<F> {
+  const { B, T, tokens, classes } = batch;
+  if (spec.output !== 'sequence' || tokens === undefined || classes === undefined || classes.length !== B) return batch;
+  const sequence = new Int32Array(B * T);
+  for (let b = 0; b < B; b++) {
+    sequence.set(tokens.subarray(b * T + 1, (b + 1) * T), b * T);
+    sequence[b * T + T - 1] = classes[b]!;
+  }
+  return { ...batch, classes: sequence };
 }

@@ -103,6 +103,22 @@ describe('export to the TensorFlow.js layers format', () => {
     }
   });
 
+  it("writes a char-LM with output 'sequence' whose last LSTM returns sequences: tfjs predicts after every timestep", async () => {
+    const sequenceModel: ModelSpec = { ...textModel, output: 'sequence' };
+    const sequence: TrainedModel = { ...text, model: sequenceModel };
+    const out = join(dir, 'text-sequence');
+    await exportModel(sequence, out);
+    const layers = await loadLayers(out);
+    for (const T of [1, 5]) {
+      const tokens = Int32Array.from({ length: 2 * T }, (_, k) => (k * 3 + 2) % 7);
+      const expected = predict(reference, sequenceModel, sequence.weights, { B: 2, T, tokens });
+      const output = layers.predict(tf.tensor2d(tokens, [2, T], 'int32')) as tf.Tensor;
+      expect(output.shape).toEqual([2, T, 7]);
+      expectRelativelyClose(await output.data(), expected);
+    }
+    expect(await loadExportedModel(out)).toEqual(sequence);
+  });
+
   it('says sigmoid for the recurrent activation, returns sequences from all but the last LSTM, softmax or linear heads', async () => {
     const topologyLayers = async (name: string) => {
       const json = JSON.parse(await readFile(join(dir, name, EXPORT_FILES.model), 'utf8')) as {

@@ -33,7 +33,8 @@ interface LayersModelJson {
 
 /**
  * The Keras Sequential topology of a model: [Embedding] -> LSTM x n (all but the last return
- * sequences) -> Dense (softmax for a classification head, linear for regression). Layer names
+ * sequences; the last one too with output 'sequence', where the Dense layer then applies to
+ * every timestep: [B,T,K]) -> Dense (softmax for a classification head, linear for regression). Layer names
  * are the prefixes of the parameter layout's block names, which is how tfjs matches weights.
  */
 function layersTopology(spec: ModelSpec, lookBack: number): Record<string, unknown> {
@@ -67,7 +68,7 @@ function layersTopology(spec: ModelSpec, lookBack: number): Record<string, unkno
         // tfjs-layers defaults to hardSigmoid; our cell (and Keras 3) use the sigmoid.
         recurrent_activation: 'sigmoid',
         use_bias: true,
-        return_sequences: index < spec.layers.length - 1,
+        return_sequences: index < spec.layers.length - 1 || spec.output === 'sequence',
         return_state: false,
         go_backwards: false,
         stateful: false,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeFloat32Vector, encodeFloat32Vector } from './float32-vector';
+import { decodeFloat32Vector, encodeFloat32Vector, viewFloat32Vector } from './float32-vector';
 import { VectorFormatError } from './errors/vector-format-error';
 
 const LAYOUT = 'a'.repeat(64);
@@ -24,6 +24,20 @@ describe('float32 vectors', () => {
     const big = Float32Array.from({ length: 1_000_000 }, (_, i) => Math.sin(i));
     const back = decodeFloat32Vector(encodeFloat32Vector(big));
     expect(Buffer.compare(new Uint8Array(back.buffer), new Uint8Array(big.buffer))).toBe(0);
+  });
+
+  it('views aligned bytes without a copy and copies unaligned ones, checking both alike', () => {
+    const bytes = encodeFloat32Vector(Float32Array.from([1, 2, 3]));
+    const viewed = viewFloat32Vector(bytes);
+    expect(viewed).toEqual(Float32Array.from([1, 2, 3]));
+    expect(viewed.buffer).toBe(bytes.buffer);
+    const shifted = new Uint8Array(bytes.length + 1);
+    shifted.set(bytes, 1);
+    const copied = viewFloat32Vector(shifted.subarray(1));
+    expect(copied).toEqual(Float32Array.from([1, 2, 3]));
+    expect(copied.buffer).not.toBe(shifted.buffer);
+    expect(() => viewFloat32Vector(bytes.subarray(0, bytes.length - 1))).toThrow(VectorFormatError);
+    expect(() => viewFloat32Vector(bytes, { length: 4 })).toThrow(VectorFormatError);
   });
 
   it('reads from unaligned views and Node Buffers, and returns an independent copy', () => {

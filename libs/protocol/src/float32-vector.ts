@@ -68,8 +68,8 @@ export function encodeFloat32Vector(values: Float32Array, options: Float32Vector
   return out;
 }
 
-/** Reads a vector written by encodeFloat32Vector; throws VectorFormatError when bytes are not one or do not meet expected. */
-export function decodeFloat32Vector(bytes: Uint8Array, expected: Float32VectorExpectations = {}): Float32Array {
+/** Checks the bytes are a vector as expected; returns its length and where its floats start. */
+function checkedVector(bytes: Uint8Array, expected: Float32VectorExpectations): { length: number; dataOffset: number } {
   if (bytes.length < HEADER_BYTES) {
     throw new VectorFormatError(`truncated float32 vector: ${bytes.length} bytes, shorter than the ${HEADER_BYTES}-byte header`);
   }
@@ -99,6 +99,12 @@ export function decodeFloat32Vector(bytes: Uint8Array, expected: Float32VectorEx
       throw new VectorFormatError(`float32 vector layout ${found ?? '(none)'} does not match the expected ${expected.layoutHash}`);
     }
   }
+  return { length, dataOffset };
+}
+
+/** Reads a vector written by encodeFloat32Vector; throws VectorFormatError when bytes are not one or do not meet expected. */
+export function decodeFloat32Vector(bytes: Uint8Array, expected: Float32VectorExpectations = {}): Float32Array {
+  const { length, dataOffset } = checkedVector(bytes, expected);
   // A copy: aligned for Float32Array whatever the input's offset, and independent of it.
   // (Not bytes.slice: on a Node Buffer that is a view.)
   const data = new Uint8Array(4 * length);
@@ -106,4 +112,17 @@ export function decodeFloat32Vector(bytes: Uint8Array, expected: Float32VectorEx
   if (LITTLE_ENDIAN_HOST) return new Float32Array(data.buffer, 0, length);
   const dataView = new DataView(data.buffer);
   return Float32Array.from({ length }, (_, i) => dataView.getFloat32(4 * i, true));
+}
+
+/**
+ * decodeFloat32Vector without the copy where it can: the floats as a view of `bytes` when
+ * they are aligned for a Float32Array on a little-endian host (a fresh read of a large object
+ * is), else a copy. For a caller that owns the bytes and only reads the floats: a coordinator
+ * reading 64 gradients of 5 M parameters a step saves copying 1.28 GB.
+ */
+export function viewFloat32Vector(bytes: Uint8Array, expected: Float32VectorExpectations = {}): Float32Array {
+  const { length, dataOffset } = checkedVector(bytes, expected);
+  const offset = bytes.byteOffset + dataOffset;
+  if (LITTLE_ENDIAN_HOST && offset % 4 === 0) return new Float32Array(bytes.buffer, offset, length);
+  return decodeFloat32Vector(bytes, expected);
 }

@@ -1,8 +1,19 @@
 // @lstm-runner/protocol: what the processes agree on. Job specs (parsed and validated),
 // identifiers, the storage key layout, numerics profiles and queue names, the payloads of
 // gradient jobs, and the binary vector format of weights and gradients.
-export { jobSpecSchema, loadJobSpec, parseJobSpec, SPEC_DEFAULTS, validateJobSpec } from './job-spec';
-export type { DataSpec, JobModelSpec, JobSpec, OptimizerSpec, ProfileSpec, TrainingSpec, WindowSettings } from './job-spec';
+export { defaultPromotionMetric, jobSpecSchema, loadJobSpec, parseJobSpec, SPEC_DEFAULTS, validateJobSpec } from './job-spec';
+export type {
+  DataSpec,
+  JobModelSpec,
+  JobSpec,
+  OptimizerSpec,
+  ProfileSpec,
+  PromotionMetric,
+  PromotionRequirement,
+  PromotionSpec,
+  TrainingSpec,
+  WindowSettings,
+} from './job-spec';
 export { validateCounter, validateDatasetId, validateJobId, validateModelName, validateScheduleId } from './identifiers';
 export {
   checkpointKeys,
@@ -23,12 +34,16 @@ export {
   metricsPrefix,
   modelBestKey,
   modelLatestKey,
+  modelProductionKey,
+  modelVersionKey,
+  modelVersionsPrefix,
   MODELS_PREFIX,
   parseStoreKey,
   scheduleKey,
   SCHEDULES_PREFIX,
   SHARD_DIGITS,
   STEP_DIGITS,
+  VERSION_DIGITS,
   weightsKey,
   weightsPrefix,
 } from './storage-layout';
@@ -53,7 +68,7 @@ export type {
   TrainShardResult,
   ValidationShardResult,
 } from './gradient-job';
-export { decodeFloat32Vector, encodeFloat32Vector, FLOAT32_VECTOR_VERSION } from './float32-vector';
+export { decodeFloat32Vector, encodeFloat32Vector, FLOAT32_VECTOR_VERSION, viewFloat32Vector } from './float32-vector';
 export type { Float32VectorExpectations, Float32VectorOptions } from './float32-vector';
 export { InvalidIdentifierError } from './errors/invalid-identifier-error';
 export { SpecError } from './errors/spec-error';

@@ -84,7 +84,18 @@ describe('parseJobSpec', () => {
         maxSteps: 2000,
         profile: { backend: 'wasm', threads: 1 },
       },
+      promotion: { metric: 'loss', maxRegression: 0, require: 'auto' },
     });
+  });
+
+  it('reads the promotion section, with a metric per data format', () => {
+    expect(parseJobSpec(JSON.stringify(minimalCsv), 'spec.json').promotion).toEqual({ metric: 'mae', maxRegression: 0, require: 'auto' });
+    const promotion = { holdout: 's3://b/golden.csv', metric: 'rmse', maxRegression: 0.02, require: 'always' };
+    expect(parseJobSpec(withField('promotion', promotion), 'spec.json').promotion).toEqual(promotion);
+    expect(specError(withField('promotion', { metric: 'loss' })).message).toContain('promotion.metric');
+    expect(specError(withField('promotion', { require: 'sometimes' })).message).toContain('promotion.require');
+    expect(specError(withField('promotion', { maxRegression: -1 })).message).toContain('promotion.maxRegression');
+    expect(specError(withField('promotion', { gate: true })).message).toContain('gate');
   });
 
   it('fills in the defaults of a minimal JSON spec', () => {
@@ -133,6 +144,8 @@ describe('parseJobSpec', () => {
     ['data.text', { lowercase: true }, 'spec.yaml: data.text applies to format text only; data.format is csv'],
     ['model.embedding', 50, 'spec.yaml: model.embedding applies to text data only (data.format is csv)'],
     ['model.layers', [64, 0], 'spec.yaml: model.layers[1] must be a positive integer, got 0'],
+    ['model.init', 'glorot', 'spec.yaml: model.init must be one of keras, uniform, got "glorot"'],
+    ['model.output', 'sequence', 'spec.yaml: model.output applies to text data only (data.format is csv)'],
     ['training.optimizer.beta1', 1.5, 'spec.yaml: training.optimizer.beta1 must be a number in [0, 1), got 1.5'],
     ['training.optimizer.momentum', 0.9, 'spec.yaml: training.optimizer.momentum does not apply to the adam optimizer'],
     ['training.clipNorm', 0, 'spec.yaml: training.clipNorm must be a positive number, got 0'],
@@ -150,12 +163,28 @@ describe('parseJobSpec', () => {
     expect(error.path).toBeDefined();
   });
 
+  it('keeps model.init and model.output as written, absent when not written (the job records the defaults)', () => {
+    const text = (model: string, window = '{ lookBack: 100 }'): string =>
+      `name: t\ndata: { source: a.txt, format: text, window: ${window} }\nmodel: ${model}\n`;
+    expect(parseJobSpec(text('{ init: uniform, output: sequence }'), 's.yaml').model).toEqual({
+      embedding: SPEC_DEFAULTS.embedding,
+      layers: SPEC_DEFAULTS.layers,
+      init: 'uniform',
+      output: 'sequence',
+    });
+    expect(parseJobSpec(text('{}'), 's.yaml').model).toEqual({ embedding: SPEC_DEFAULTS.embedding, layers: SPEC_DEFAULTS.layers });
+    expect(parseJobSpec(withField('model.init', 'keras'), 's.yaml').model).toEqual({ layers: SPEC_DEFAULTS.layers, init: 'keras' });
+    expect(() => parseJobSpec(text('{ output: sequence }', '{ lookBack: 100, horizon: 3 }'), 's.yaml')).toThrow(
+      's.yaml: model.output sequence predicts the next character at every position: it needs data.window.horizon 1, not 3',
+    );
+  });
+
   it('names an unknown field and lists the fields of its level', () => {
     expect(specError(withField('data.window.lookback', 10)).message).toBe(
       'spec.yaml: data.window.lookback is not a field of data.window; its fields are: lookBack, step, horizon',
     );
     expect(specError(withField('trainng', {})).message).toBe(
-      'spec.yaml: trainng is not a field of the spec; its fields are: name, data, model, training',
+      'spec.yaml: trainng is not a field of the spec; its fields are: name, data, model, training, promotion',
     );
     expect(specError(withField('training.profile.gpu', true)).message).toBe(
       'spec.yaml: training.profile.gpu is not a field of training.profile; its fields are: backend, threads',
@@ -186,6 +215,8 @@ describe('loadJobSpec', () => {
     expect((await loadJobSpec(path)).data.source).toBe('s3://bucket/births.csv');
     writeFileSync(path, withField('data.source', '/srv/births.csv'));
     expect((await loadJobSpec(path)).data.source).toBe('/srv/births.csv');
+    writeFileSync(path, withField('promotion', { holdout: 'golden/births.csv' }));
+    expect((await loadJobSpec(path)).promotion?.holdout).toBe(join(dir, 'golden', 'births.csv'));
   });
 
   it('reports a missing spec file', async () => {

@@ -9,6 +9,8 @@ import * as z from 'zod';
 import {
   booleanField,
   expecting,
+  MODEL_INITS,
+  MODEL_OUTPUTS,
   firstIssue,
   fraction,
   issueLine,
@@ -19,6 +21,8 @@ import {
   oneOf,
   positiveInteger,
   positiveNumber,
+  type ModelInit,
+  type ModelOutput,
 } from '@lstm-runner/lstm-core';
 import type { DataSpec, NormalizationMethod } from '@lstm-runner/data';
 import { SpecError } from './errors/spec-error';
@@ -56,13 +60,34 @@ export interface JobModelSpec {
   readonly embedding?: number;
   /** Units of each stacked LSTM layer. */
   readonly layers: readonly number[];
+  /** How fresh weights are drawn; absent = SPEC_DEFAULTS.init of the data format, recorded in the job's model when it is created. */
+  readonly init?: ModelInit;
+  /** Text only: predict after the last character ('last') or after every one ('sequence'); absent = SPEC_DEFAULTS.textOutput. */
+  readonly output?: ModelOutput;
 }
+
+/** What a completed run must show to become the model's production version (docs/operations.md). */
+export interface PromotionSpec {
+  /** A fixed evaluation file (a path, relative to the spec file, or s3://bucket/key); else the new run's validation windows. */
+  readonly holdout?: string;
+  /** CSV: mae or rmse in original units; text: loss (nats per character). */
+  readonly metric: PromotionMetric;
+  /** Relative: 0.02 lets a version 2% worse than production pass. */
+  readonly maxRegression: number;
+  /** auto: gate when a comparable production version exists; always: never promote without passing; never: promote every run. */
+  readonly require: PromotionRequirement;
+}
+
+export type PromotionMetric = 'mae' | 'rmse' | 'loss';
+export type PromotionRequirement = 'auto' | 'always' | 'never';
 
 export interface JobSpec {
   readonly name: string;
   readonly data: DataSpec;
   readonly model: JobModelSpec;
   readonly training: TrainingSpec;
+  /** Filled in by parsing (absent only in specs built in code). */
+  readonly promotion?: PromotionSpec;
 }
 
 export const SPEC_DEFAULTS = {
@@ -72,6 +97,14 @@ export const SPEC_DEFAULTS = {
   normalization: 'zscore' as NormalizationMethod,
   embedding: 50,
   layers: [128],
+  /**
+   * For new jobs, by data format (docs/benchmarks.md, "The learning comparison"): PyTorch's
+   * uniform init learned faster per step on text; time series keep Keras's until measured.
+   * A job recorded without an init was initialised 'keras' (lstm-core's absent).
+   */
+  init: { text: 'uniform' as ModelInit, csv: 'keras' as ModelInit },
+  /** For new text jobs (measured as above); time-series models always predict from the last timestep. */
+  textOutput: 'sequence' as ModelOutput,
   epochs: 1,
   batchSize: 128,
   shardSize: 32,
@@ -80,7 +113,13 @@ export const SPEC_DEFAULTS = {
   seed: 0,
   checkpointEvery: 100,
   profile: { backend: 'auto', threads: 1 },
+  promotion: { maxRegression: 0, require: 'auto' as PromotionRequirement },
 } as const;
+
+/** The promotion metric of a data format when the spec names none. */
+export function defaultPromotionMetric(format: DataSpec['format']): PromotionMetric {
+  return format === 'csv' ? 'mae' : 'loss';
+}
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 const BACKEND_NAME = /^[a-z][a-z0-9]*(?:-[a-z][a-z0-9]*)*$/;
@@ -132,6 +171,8 @@ const dataSchema = mapping({
 const modelSchema = mapping({
   embedding: positiveInteger().optional(),
   layers: nonEmptyList(positiveInteger(), 'a non-empty list of unit counts').default([...SPEC_DEFAULTS.layers]),
+  init: oneOf(MODEL_INITS).optional(),
+  output: oneOf(MODEL_OUTPUTS).optional(),
 }).prefault({});
 
 const ADAM_ONLY = ['beta1', 'beta2', 'epsilon'] as const;
@@ -191,20 +232,49 @@ const trainingSchema = mapping({
   .prefault({})
   .transform((training): TrainingSpec => withoutUndefined(training));
 
+const promotionSchema = mapping({
+  holdout: nonEmptyString().optional(),
+  metric: oneOf(['mae', 'rmse', 'loss']).optional(),
+  maxRegression: z.number(expecting('a number >= 0')).min(0, expecting('a number >= 0')).default(SPEC_DEFAULTS.promotion.maxRegression),
+  require: oneOf(['auto', 'always', 'never']).default(SPEC_DEFAULTS.promotion.require),
+}).prefault({});
+
 /** A job spec, parsed: defaults filled in; a stored spec parses back to itself. */
-export const jobSpecSchema = mapping({ name: nameSchema, data: dataSchema, model: modelSchema, training: trainingSchema })
+export const jobSpecSchema = mapping({
+  name: nameSchema,
+  data: dataSchema,
+  model: modelSchema,
+  training: trainingSchema,
+  promotion: promotionSchema,
+})
   .superRefine((spec, context) => {
-    if (spec.data.format === 'csv' && spec.model.embedding !== undefined) {
-      context.addIssue({ code: 'custom', path: ['model', 'embedding'], message: 'applies to text data only (data.format is csv)' });
+    for (const field of ['embedding', 'output'] as const) {
+      if (spec.data.format === 'csv' && spec.model[field] !== undefined)
+        context.addIssue({ code: 'custom', path: ['model', field], message: 'applies to text data only (data.format is csv)' });
+    }
+    if (spec.model.output === 'sequence' && spec.data.window.horizon !== 1) {
+      const message = `sequence predicts the next character at every position: it needs data.window.horizon 1, not ${spec.data.window.horizon}`;
+      context.addIssue({ code: 'custom', path: ['model', 'output'], message });
+    }
+    const metric = spec.promotion.metric;
+    if (metric !== undefined && (metric === 'loss') !== (spec.data.format === 'text')) {
+      const allowed = spec.data.format === 'csv' ? 'mae or rmse' : 'loss';
+      context.addIssue({ code: 'custom', path: ['promotion', 'metric'], message: `must be ${allowed} for ${spec.data.format} data` });
     }
   })
-  .transform(({ name, data, model, training }): JobSpec => ({
-    name,
-    data,
-    model:
-      data.format === 'csv' ? { layers: model.layers } : { embedding: model.embedding ?? SPEC_DEFAULTS.embedding, layers: model.layers },
-    training,
-  }));
+  .transform(({ name, data, model, training, promotion }): JobSpec => {
+    const choices = withoutUndefined({ init: model.init, output: model.output });
+    return {
+      name,
+      data,
+      model:
+        data.format === 'csv'
+          ? { layers: model.layers, ...choices }
+          : { embedding: model.embedding ?? SPEC_DEFAULTS.embedding, layers: model.layers, ...choices },
+      training,
+      promotion: withoutUndefined({ ...promotion, metric: promotion.metric ?? defaultPromotionMetric(data.format) }),
+    };
+  });
 
 /** The object without its undefined fields (optional fields are absent, not undefined). */
 function withoutUndefined<T extends object>(value: T): { [K in keyof T]: Exclude<T[K], undefined> } {
@@ -250,7 +320,11 @@ export async function loadJobSpec(path: string): Promise<JobSpec> {
     );
   }
   const spec = parseJobSpec(text, path);
-  const source = spec.data.source;
-  if (/^s3:\/\//i.test(source) || isAbsolute(source)) return spec;
-  return { ...spec, data: { ...spec.data, source: resolve(dirname(path), source) } };
+  const relative = (source: string): string => (/^s3:\/\//i.test(source) || isAbsolute(source) ? source : resolve(dirname(path), source));
+  const holdout = spec.promotion?.holdout;
+  return {
+    ...spec,
+    data: { ...spec.data, source: relative(spec.data.source) },
+    ...(spec.promotion === undefined || holdout === undefined ? {} : { promotion: { ...spec.promotion, holdout: relative(holdout) } }),
+  };
 }

@@ -13,6 +13,8 @@ import {
   metricsChunkKey,
   metricsPrefix,
   modelBestKey,
+  modelProductionKey,
+  modelVersionKey,
   modelLatestKey,
   parseStoreKey,
   scheduleKey,
@@ -42,6 +44,9 @@ describe('storage layout', () => {
     expect(metricsChunkKey('moby', 100, 3).startsWith(metricsPrefix('moby'))).toBe(true);
     expect(modelLatestKey('Moby-Char')).toBe('models/Moby-Char/latest.json');
     expect(modelBestKey('moby-char')).toBe('models/moby-char/best.json');
+    expect(modelVersionKey('moby-char', 12)).toBe('models/moby-char/versions/000012/version.json');
+    expect(modelProductionKey('moby-char')).toBe('models/moby-char/production.json');
+    expect(() => modelVersionKey('moby-char', 0)).toThrow(InvalidIdentifierError);
     expect(scheduleKey('nightly')).toBe('schedules/nightly.json');
   });
 
@@ -91,6 +96,8 @@ describe('storage layout', () => {
       [metricsChunkKey('j-1', 200, 0), { kind: 'metricsChunk', jobId: 'j-1', firstStep: 200, token: 0 }],
       [modelLatestKey('Moby'), { kind: 'modelLatest', name: 'Moby' }],
       [modelBestKey('Moby'), { kind: 'modelBest', name: 'Moby' }],
+      [modelVersionKey('Moby', 3), { kind: 'modelVersion', name: 'Moby', version: 3 }],
+      [modelProductionKey('Moby'), { kind: 'modelProduction', name: 'Moby' }],
       [scheduleKey('s1'), { kind: 'schedule', scheduleId: 's1' }],
     ] as const;
     for (const [key, parts] of cases) expect(parseStoreKey(key), key).toEqual(parts);

@@ -12,15 +12,19 @@
 // stalled past its lease writes only under its own token, which nothing follows (readers
 // follow latest.json, moved by compare-and-set). Keys of releases before fencing tokens have
 // no -t<token> part and read as token 0.
-//   models/<name>/latest.json, best.json
+//   models/<name>/latest.json, best.json                      last completed run; lowest validation loss
+//   models/<name>/versions/<n>/version.json                    one per completed run, immutable
+//   models/<name>/production.json                              the alias readers follow
 //   schedules/<schedule-id>.json
 //
 // Numbers are zero-padded (steps to 10 digits, generations and shards to 6) so that listings
 // sort in numeric order; every id is validated, so a key never escapes its folder.
 import { DATASETS_PREFIX, datasetManifestKey as dataManifestKey, datasetPrefix, datasetSegmentName } from '@lstm-runner/data';
+import { InvalidIdentifierError } from './errors/invalid-identifier-error';
 import { validateCounter, validateDatasetId, validateJobId, validateModelName, validateScheduleId } from './identifiers';
 
 export const STEP_DIGITS = 10;
+export const VERSION_DIGITS = 6;
 export const GENERATION_DIGITS = 6;
 export const SHARD_DIGITS = 6;
 
@@ -124,6 +128,21 @@ export function modelBestKey(name: string): string {
   return `${MODELS_PREFIX}${validateModelName(name)}/best.json`;
 }
 
+export function modelVersionsPrefix(name: string): string {
+  return `${MODELS_PREFIX}${validateModelName(name)}/versions/`;
+}
+
+/** Version n of a model (n >= 1): written once, by a create-only compare-and-set that allocates n. */
+export function modelVersionKey(name: string, version: number): string {
+  if (version === 0) throw new InvalidIdentifierError('model version', version, 'versions start at 1');
+  return `${modelVersionsPrefix(name)}${padded('model version', version, VERSION_DIGITS)}/version.json`;
+}
+
+/** The production alias: the version that readers of the model name follow. */
+export function modelProductionKey(name: string): string {
+  return `${MODELS_PREFIX}${validateModelName(name)}/production.json`;
+}
+
 /** A schedule's definition: the source of truth, mirrored into Redis at coordinator start. */
 export function scheduleKey(scheduleId: string): string {
   return `${SCHEDULES_PREFIX}${validateScheduleId(scheduleId)}.json`;
@@ -147,6 +166,8 @@ export type StoreKeyInfo =
   | { readonly kind: 'metricsChunk'; readonly jobId: string; readonly firstStep: number; readonly token: number }
   | { readonly kind: 'modelLatest'; readonly name: string }
   | { readonly kind: 'modelBest'; readonly name: string }
+  | { readonly kind: 'modelVersion'; readonly name: string; readonly version: number }
+  | { readonly kind: 'modelProduction'; readonly name: string }
   | { readonly kind: 'schedule'; readonly scheduleId: string };
 
 const ID = '([a-z0-9][a-z0-9._-]{0,99})';
@@ -185,6 +206,11 @@ const KEY_PATTERNS: readonly [RegExp, (m: readonly string[]) => StoreKeyInfo][] 
   ],
   [new RegExp(`^models/${NAME}/latest\\.json$`), (m) => ({ kind: 'modelLatest', name: m[1]! })],
   [new RegExp(`^models/${NAME}/best\\.json$`), (m) => ({ kind: 'modelBest', name: m[1]! })],
+  [
+    new RegExp(`^models/${NAME}/versions/(\\d{${VERSION_DIGITS}})/version\\.json$`),
+    (m) => ({ kind: 'modelVersion', name: m[1]!, version: Number(m[2]) }),
+  ],
+  [new RegExp(`^models/${NAME}/production\\.json$`), (m) => ({ kind: 'modelProduction', name: m[1]! })],
   [new RegExp(`^schedules/${ID}\\.json$`), (m) => ({ kind: 'schedule', scheduleId: m[1]! })],
 ];
 

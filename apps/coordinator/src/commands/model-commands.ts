@@ -7,7 +7,8 @@ import { localFileSource } from '@lstm-runner/data';
 import { exportModel, generateText, loadModelByRef, predictCsv, type CsvPredictions, type TrainedModel } from '@lstm-runner/models';
 import { info, openCommandStore, positiveIntegerOption, rememberSecrets, withStore, type ConnectionFlags } from '../cli-context';
 
-const MODEL_REF = 'a job id (its latest checkpoint), a model name (its last completed run) or a directory written by lstm export';
+const MODEL_REF =
+  'a job id (its latest checkpoint), a model name (its production version), NAME@N (version N) or a directory written by lstm export';
 
 function loadModel(flags: ConnectionFlags & { model: string }): Promise<TrainedModel> {
   rememberSecrets(flags.store);

@@ -2,7 +2,7 @@
 // worker processes) or through a running `lstm coordinator` service, with progress shown.
 import { join } from 'node:path';
 import { isFinalState, jobStatus } from '@lstm-runner/job-store';
-import { generateText, loadTrainedModel, sampleSeedText } from '@lstm-runner/models';
+import { corpusWordFraction, generateText, loadTrainedModel, sampleSeedText, textBaselines } from '@lstm-runner/models';
 import { localNumericsProfile } from '@lstm-runner/backends';
 import { formatNumericsProfile, type NumericsProfile, type ProfileSpec } from '@lstm-runner/protocol';
 import { assertRedisReachable, Coordinator, enqueueJobRun, markJobFailed, servedProfilesAt, type JobOutcome } from '@lstm-runner/runner';
@@ -79,6 +79,7 @@ async function runEmbedded(
     redisUrl: redis.url,
     prefix: flags.queuePrefix,
     ...coordinatorTimings(),
+    ...(flags.s3Endpoint === undefined ? {} : { s3Endpoint: flags.s3Endpoint }),
     log: (line) => progress.log(line),
     onProgress: (event) => progress.update(event),
   });
@@ -150,18 +151,31 @@ async function reportOutcome(store: ObjectStore, outcome: JobOutcome, flags: Run
   const message = outcome.message === undefined || outcome.state === 'running' ? '' : `: ${outcome.message}`;
   info(`job ${outcome.jobId} ${outcome.state === 'running' ? 'stopped' : outcome.state} at step ${outcome.step}${message}`);
   if (status.checkpoint !== null) info(`checkpoint: ${store.url}/${status.checkpoint}`);
-  if (flags.sample === true && status.checkpoint !== null) await printSamples(store, outcome.jobId);
+  if (flags.sample === true && status.checkpoint !== null) await printSamples(store, outcome.jobId, status.validationLoss);
   if (outcome.state === 'running') info(`continue with: npx lstm resume ${outcome.jobId} --local-workers ${flags.localWorkers ?? 2}`);
 }
 
-/** Text from the latest checkpoint at temperatures 0.5 and 1.0 (char-LMs only). */
-async function printSamples(store: ObjectStore, jobId: string): Promise<void> {
+/**
+ * Text from the latest checkpoint at temperatures 0.5 and 1.0 (char-LMs only), after the
+ * validation loss next to the bigram baseline, each sample with the share of its words that
+ * are words of the corpus: what the model has learned, in terms a first-time user can judge.
+ */
+async function printSamples(store: ObjectStore, jobId: string, validationLoss: number | null): Promise<void> {
   const trained = await loadTrainedModel(store, jobId);
   if (trained.encoding.kind !== 'text') return;
+  const { bigramLoss, words } = await textBaselines(store, jobId);
+  if (validationLoss !== null && bigramLoss !== null) {
+    const verdict = validationLoss < bigramLoss ? 'below' : 'not below';
+    info(
+      `validation loss ${validationLoss.toFixed(3)} nats/char, ${verdict} the bigram baseline of ${bigramLoss.toFixed(3)} (a table of letter pairs)`,
+    );
+  }
   const seed = await sampleSeedText(store, jobId, defaults().cacheDir);
   for (const temperature of [0.5, 1.0]) {
     const text = await generateText(trained, { seed, length: 300, temperature, rngSeed: 1 });
-    process.stdout.write(`\n--- temperature ${temperature} ---\n${text}\n`);
+    const generated = text.slice(seed.length);
+    const share = Math.round(100 * corpusWordFraction(generated, words));
+    process.stdout.write(`\n--- temperature ${temperature} (${share}% of its words are words of the corpus) ---\n${text}\n`);
   }
 }
 

@@ -11,7 +11,7 @@ import {
   servedProfilesAt,
   type ScheduleSummary,
 } from '@lstm-runner/runner';
-import { info, openCommandStore, rememberSecrets, withRedis, withStore, type ConnectionFlags } from '../cli-context';
+import { info, openCommandStore, positiveIntegerOption, rememberSecrets, withRedis, withStore, type ConnectionFlags } from '../cli-context';
 import { profileOf } from './job-commands';
 
 type ScheduleFlags = ConnectionFlags & { readonly json?: boolean };
@@ -30,8 +30,9 @@ export function scheduleCommands(program: Command): void {
     .argument('<spec>', 'job spec (YAML or JSON); its data.source is read by the coordinator service at every firing')
     .option('--cron <expr>', "cron pattern in UTC, e.g. '0 3 * * *'")
     .option('--every <duration>', 'fixed interval, e.g. 30s, 15m, 6h, 1d')
+    .option('--keep <n>', 'after each firing, keep the last N versions of the model and the production one', positiveIntegerOption)
     .option('--json', 'machine-readable output')
-    .action(async (specPath: string, flags: ScheduleFlags & { cron?: string; every?: string }) => {
+    .action(async (specPath: string, flags: ScheduleFlags & { cron?: string; every?: string; keep?: number }) => {
       rememberSecrets(flags.redis, flags.store);
       const timing = scheduleTimingOf(flags);
       const spec = await loadJobSpec(resolve(specPath));
@@ -39,7 +40,10 @@ export function scheduleCommands(program: Command): void {
       const store = openCommandStore(flags);
       try {
         const profile = await profileOf(spec, await servedProfilesAt(flags.redis, flags.queuePrefix));
-        const schedule = await registerSchedule({ store, redisUrl: flags.redis, prefix: flags.queuePrefix }, { spec, timing, profile });
+        const schedule = await registerSchedule(
+          { store, redisUrl: flags.redis, prefix: flags.queuePrefix },
+          { spec, timing, profile, ...(flags.keep === undefined ? {} : { keep: flags.keep }) },
+        );
         if (flags.json === true) {
           printJson(schedule);
           return;
@@ -73,7 +77,8 @@ export function scheduleCommands(program: Command): void {
         }
         if (schedules.length === 0) info(`no schedules in ${store.url}`);
         for (const s of schedules) {
-          process.stdout.write(`${s.id}  ${s.name}  ${describeTiming(s)}  next ${s.nextRunAt ?? '-'}  last job ${s.lastJobId ?? '-'}\n`);
+          const last = s.lastJobId === null ? 'last job -' : `last job ${s.lastJobId}: ${s.lastOutcome ?? '?'}`;
+          process.stdout.write(`${s.id}  ${s.name}  ${describeTiming(s)}  next ${s.nextRunAt ?? '-'}  ${last}\n`);
         }
       } finally {
         await store.close();

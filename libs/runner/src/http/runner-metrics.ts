@@ -5,6 +5,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { QueueDepth } from '../operations/cluster-reader';
 import type { BytesMoved } from './metered-store';
+import type { SegmentLookups } from '../worker/compute-thread-messages';
 
 const STEP_SECONDS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
@@ -130,4 +131,16 @@ export class WorkerMetrics extends ServiceMetrics {
     help: 'Compute threads that died and were replaced',
     registers: [this.registry],
   });
+  readonly segmentLookups = new Counter({
+    name: 'lstm_worker_segment_lookups_total',
+    help: 'Dataset segments the shards needed, by where they came from: memory, disk (the segment cache) or store',
+    labelNames: ['source'],
+    registers: [this.registry],
+  });
+
+  readonly countSegmentLookups = (lookups: SegmentLookups): void => {
+    for (const source of ['memory', 'disk', 'store'] as const) {
+      if (lookups[source] > 0) this.segmentLookups.inc({ source }, lookups[source]);
+    }
+  };
 }

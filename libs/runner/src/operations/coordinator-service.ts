@@ -87,6 +87,7 @@ export class CoordinatorService {
       redisUrl: options.redisUrl,
       prefix: options.prefix,
       log: options.log,
+      ...(options.s3Endpoint === undefined ? {} : { s3Endpoint: options.s3Endpoint }),
     });
     const { redisUrl, prefix, s3Endpoint, log } = options;
     if (metrics !== undefined) {

@@ -4,25 +4,35 @@
 import { randomBytes } from 'node:crypto';
 import type { ModelSpec } from '@lstm-runner/lstm-core';
 import { parameterLayout } from '@lstm-runner/lstm-core';
-import { prepareDataset, WindowLayout, type ByteSource, type DatasetManifest } from '@lstm-runner/data';
+import { prepareDataset, shuffleForNewJob, WindowLayout, type ByteSource, type DatasetManifest } from '@lstm-runner/data';
 import { shardPlanOf, updateJobPointer, writeJobRecord, type JobPointer, type JobRecord } from '@lstm-runner/job-store';
 import { jobSpecKey, SPEC_DEFAULTS, validateJobId, type JobSpec, type NumericsProfile } from '@lstm-runner/protocol';
 import type { ObjectStore } from '@lstm-runner/storage';
 
-/** The network a spec trains on a dataset: input and head sizes come from the data. */
-export function modelSpecOf(spec: JobSpec, manifest: DatasetManifest): ModelSpec {
+/**
+ * The network a spec trains on a dataset: input and head sizes come from the data; the init
+ * and the output mode are recorded explicitly (the spec's, else those of the model a warm
+ * start continues, else today's defaults), so that a job keeps them when the defaults change
+ * and a retrained model keeps the objective it was trained with.
+ */
+export function modelSpecOf(spec: JobSpec, manifest: DatasetManifest, continues?: ModelSpec): ModelSpec {
+  const init = spec.model.init ?? continues?.init ?? SPEC_DEFAULTS.init[manifest.kind];
   if (manifest.kind === 'text') {
     const classes = manifest.text.vocabularySize;
     return {
       input: { kind: 'tokens', vocabulary: classes, embedding: spec.model.embedding ?? SPEC_DEFAULTS.embedding },
       layers: spec.model.layers,
       head: { kind: 'classification', classes },
+      init,
+      output: spec.model.output ?? continues?.output ?? SPEC_DEFAULTS.textOutput,
     };
   }
   return {
     input: { kind: 'features', size: manifest.csv.features.length },
     layers: spec.model.layers,
     head: { kind: 'regression', outputs: manifest.csv.targets.length },
+    init,
+    output: 'last',
   };
 }
 
@@ -46,6 +56,10 @@ export interface CreateJobOptions {
   readonly warmStartFrom?: string;
   /** Encode the data with this dataset's vocabulary or normalization (the warm start's model's). */
   readonly encodeLike?: DatasetManifest;
+  /** The warm start's model: its init and output mode apply where the spec names none. */
+  readonly warmStartModel?: ModelSpec;
+  /** The schedule whose firing creates the job. */
+  readonly scheduleId?: string;
 }
 
 export interface CreatedJob {
@@ -62,7 +76,7 @@ export async function createJob(options: CreateJobOptions): Promise<CreatedJob> 
     throw new Error(`job ${jobId} already exists in ${store.url}; pick another --job-id or use: lstm resume ${jobId}`);
   }
   const prepared = await prepareDataset({ store, data: spec.data, source: options.source, encodeLike: options.encodeLike });
-  const model = modelSpecOf(spec, prepared.manifest);
+  const model = modelSpecOf(spec, prepared.manifest, options.warmStartModel);
   parameterLayout(model);
   const layout = new WindowLayout(prepared.manifest.series, spec.data.window, prepared.manifest.source.name);
   const record: JobRecord = {
@@ -76,6 +90,8 @@ export async function createJob(options: CreateJobOptions): Promise<CreatedJob> 
     totalSteps: 0,
     createdAt: new Date().toISOString(),
     ...(options.warmStartFrom === undefined ? {} : { warmStartFrom: options.warmStartFrom }),
+    shuffle: shuffleForNewJob(prepared.manifest.rowsPerSegment, spec.data.window),
+    ...(options.scheduleId === undefined ? {} : { scheduleId: options.scheduleId }),
   };
   const complete: JobRecord = { ...record, totalSteps: shardPlanOf(record, layout).totalSteps };
   await writeJobRecord(store, complete);

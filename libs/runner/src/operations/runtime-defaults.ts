@@ -3,6 +3,7 @@
 // local Redis). One place, shared by `lstm` and `lstm-worker`.
 import { join } from 'node:path';
 import { InvalidArgumentError } from 'commander';
+import { DEFAULT_CACHE_MAX_BYTES } from '@lstm-runner/data';
 import { DEFAULT_QUEUE_PREFIX } from '@lstm-runner/protocol';
 import { DEFAULT_REDIS_URL } from '../redis/redis-connection';
 import { DEFAULT_LEASE_OPTIONS } from '../training/job-lease';
@@ -18,6 +19,8 @@ export interface RuntimeDefaults {
   readonly storeUrl: string;
   readonly s3Endpoint: string | undefined;
   readonly cacheDir: string;
+  /** The bound of the segment cache on disk (LSTM_CACHE_MAX_BYTES, default 1 GiB). */
+  readonly cacheMaxBytes: number;
   readonly queuePrefix: string;
   readonly lockDurationMs: number;
   readonly stalledIntervalMs: number;
@@ -50,6 +53,7 @@ export function runtimeDefaults(env: Readonly<Record<string, string | undefined>
     storeUrl: env['LSTM_STORE'] ?? join(cwd, DEFAULT_LOCAL_STORE_DIR),
     s3Endpoint: env['S3_ENDPOINT'],
     cacheDir: env['LSTM_CACHE_DIR'] ?? join(cwd, '.lstm', 'cache'),
+    cacheMaxBytes: number('LSTM_CACHE_MAX_BYTES', DEFAULT_CACHE_MAX_BYTES),
     queuePrefix: env['LSTM_QUEUE_PREFIX'] ?? DEFAULT_QUEUE_PREFIX,
     lockDurationMs: number('LSTM_LOCK_DURATION_MS', DEFAULT_GRADIENT_WORKER_OPTIONS.lockDurationMs),
     stalledIntervalMs: number('LSTM_STALLED_INTERVAL_MS', DEFAULT_GRADIENT_WORKER_OPTIONS.stalledIntervalMs),

@@ -1,5 +1,5 @@
 // schedules/<id>.json: a schedule as the store keeps it (the truth; Redis holds a mirror).
-import { mapping, nonEmptyString } from '@lstm-runner/lstm-core';
+import { mapping, nonEmptyString, positiveInteger } from '@lstm-runner/lstm-core';
 import { readStoredJsonIfExists, writeStoredJson } from '@lstm-runner/job-store';
 import {
   jobSpecSchema,
@@ -27,6 +27,8 @@ export interface ScheduleRecord extends ScheduleTiming {
   readonly createdAt: string;
   /** The job of the latest firing; a firing while it still runs is skipped. */
   readonly lastJobId: string | null;
+  /** Versions kept after each firing's publishing: the last N and production (absent: all). */
+  readonly keep?: number;
 }
 
 const scheduleRecordSchema = mapping({
@@ -39,6 +41,7 @@ const scheduleRecordSchema = mapping({
   profile: numericsProfileSchema,
   createdAt: nonEmptyString(),
   lastJobId: nonEmptyString().nullable(),
+  keep: positiveInteger().exactOptional(),
 }) satisfies z.ZodType<ScheduleRecord>;
 
 export async function writeSchedule(store: ObjectStore, schedule: ScheduleRecord): Promise<void> {

@@ -3,12 +3,14 @@
 // job scheduler per schedule on the schedules queue, which every coordinator service upserts
 // again at start (an idempotent upsert), so a Redis that lost everything gets them back.
 // Each firing creates a job on the data as it is at that moment, encoded like the model's
-// dataset and warm-started from the model's final checkpoint (models/<name>/latest.json).
+// dataset and warm-started from the model's production version (in a store of an earlier
+// release, models/<name>/latest.json). Its completion is gated like any run's
+// (training/model-publishing.ts); `lstm schedules` shows the last firing's outcome.
 import { stat } from 'node:fs/promises';
 import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { loadManifest } from '@lstm-runner/data';
-import { readJobPointer, readModelPointer } from '@lstm-runner/job-store';
+import { listModelVersions, readJobPointer, readJobRecord, readProductionAlias, readProductionModel } from '@lstm-runner/job-store';
 import {
   formatNumericsProfile,
   formatProfileFamily,
@@ -38,6 +40,8 @@ export interface ScheduleSummary extends ScheduleTiming {
   /** ISO time of the next firing, when Redis has the schedule. */
   readonly nextRunAt: string | null;
   readonly lastJobId: string | null;
+  /** What the last firing came to: running, promoted, not promoted, failed, cancelled (null: none yet). */
+  readonly lastOutcome: string | null;
 }
 
 /** The data of a firing job. */
@@ -79,7 +83,20 @@ async function mirrorSchedule(queue: Queue<ScheduleFiring>, schedule: ScheduleRe
   });
 }
 
-async function summaryOf(queue: Queue<ScheduleFiring>, schedule: ScheduleRecord): Promise<ScheduleSummary> {
+/** What the schedule's last job came to: its state, or for a completed one whether its version was promoted. */
+export async function lastOutcomeOf(store: ObjectStore, schedule: ScheduleRecord): Promise<string | null> {
+  if (schedule.lastJobId === null) return null;
+  const pointer = await readJobPointer(store, schedule.lastJobId);
+  if (pointer === null) return null;
+  if (pointer.state !== 'completed') return pointer.state;
+  const version = (await listModelVersions(store, schedule.name)).find((v) => v.jobId === pointer.id);
+  if (version === undefined) return 'completed';
+  const production = (await readProductionAlias(store, schedule.name))?.version;
+  const figures = version.evaluation === null ? '' : ` (${version.reason})`;
+  return `${version.promoted ? 'promoted' : 'not promoted'}: v${version.version}${production === version.version ? ' is production' : ''}${figures}`;
+}
+
+async function summaryOf(queue: Queue<ScheduleFiring>, schedule: ScheduleRecord, store: ObjectStore): Promise<ScheduleSummary> {
   const next = (await queue.getJobScheduler(schedule.id))?.next;
   return {
     id: schedule.id,
@@ -88,6 +105,7 @@ async function summaryOf(queue: Queue<ScheduleFiring>, schedule: ScheduleRecord)
     every: schedule.every,
     nextRunAt: next === undefined ? null : new Date(next).toISOString(),
     lastJobId: schedule.lastJobId,
+    lastOutcome: await lastOutcomeOf(store, schedule),
   };
 }
 
@@ -96,6 +114,8 @@ export interface ScheduleRequest {
   readonly spec: JobSpec;
   readonly timing: ScheduleTiming;
   readonly profile: NumericsProfile;
+  /** Keep the last N versions (and production) after each firing; undefined: keep all. */
+  readonly keep?: number;
 }
 
 /** Writes schedules/<id>.json, then mirrors it into Redis. */
@@ -122,12 +142,13 @@ export async function registerSchedule(connection: ScheduleConnection, request: 
     profile: request.profile,
     createdAt: new Date().toISOString(),
     lastJobId: null,
+    ...(request.keep === undefined ? {} : { keep: request.keep }),
   };
   // The store first: a mirror that failed is repaired when a coordinator service starts.
   await writeSchedule(connection.store, schedule);
   return withSchedulesQueue(connection, async (queue) => {
     await mirrorSchedule(queue, schedule);
-    return summaryOf(queue, schedule);
+    return summaryOf(queue, schedule, connection.store);
   });
 }
 
@@ -137,7 +158,7 @@ export async function listSchedules(connection: ScheduleConnection): Promise<Sch
     const schedule = await readSchedule(connection.store, id);
     if (schedule !== null) schedules.push(schedule);
   }
-  return withSchedulesQueue(connection, (queue) => Promise.all(schedules.map((schedule) => summaryOf(queue, schedule))));
+  return withSchedulesQueue(connection, (queue) => Promise.all(schedules.map((schedule) => summaryOf(queue, schedule, connection.store))));
 }
 
 /** Removes the schedule from the store, then its mirror from Redis. Jobs it started are left alone. */
@@ -162,8 +183,8 @@ function firingProfile(profile: NumericsProfile, served: readonly string[]): Num
 
 /**
  * One firing: creates the schedule's next job (queued; the caller submits it), unless the
- * previous one still runs. The model's latest checkpoint, when there is one, starts it and
- * its dataset's vocabulary or normalization encodes the new data.
+ * previous one still runs. The model's production checkpoint, when there is one, starts it
+ * and its dataset's vocabulary or normalization encodes the new data.
  */
 export async function fireSchedule(
   store: ObjectStore,
@@ -179,13 +200,20 @@ export async function fireSchedule(
       return { kind: 'skipped', reason: `its job ${previous.id} is still ${previous.state}` };
     }
   }
-  const model = await readModelPointer(store, schedule.name, 'latest');
+  const model = await readProductionModel(store, schedule.name);
   const created = await createJob({
     store,
     spec: schedule.spec,
     source: await openDataSource(schedule.spec.data.source, s3Endpoint),
     profile: firingProfile(schedule.profile, served),
-    ...(model === null ? {} : { warmStartFrom: model.checkpoint, encodeLike: await loadManifest(store, model.datasetId) }),
+    scheduleId,
+    ...(model === null
+      ? {}
+      : {
+          warmStartFrom: model.checkpoint,
+          encodeLike: await loadManifest(store, model.datasetId),
+          warmStartModel: (await readJobRecord(store, model.jobId)).model,
+        }),
   });
   // A schedule removed meanwhile stays removed.
   if ((await store.head(scheduleKey(scheduleId))) !== null) await writeSchedule(store, { ...schedule, lastJobId: created.record.id });

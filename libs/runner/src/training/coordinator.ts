@@ -31,7 +31,7 @@ import { connectRedis } from '../redis/redis-connection';
 import { cancelKey, generationKey } from '../redis/redis-layout';
 import { listLiveWorkers, servedProfiles } from '../operations/worker-registry';
 import { JobLease, type JobLeaseOptions } from './job-lease';
-import { publishModel } from './model-publishing';
+import { DEFAULT_PUBLISH_OPTIONS, publishModel, type PublishOptions } from './model-publishing';
 import { RunRecorder } from './run-recorder';
 import { restoreRun } from './run-state';
 import { ShardDispatcher, type ShardDispatcherOptions, type ShardEvent } from './shard-dispatcher';
@@ -55,6 +55,10 @@ export interface CoordinatorOptions {
   readonly onProgress?: (progress: StepProgress) => void;
   /** Where steps, losses and running jobs are counted (the service's /metrics), if anywhere. */
   readonly metrics?: CoordinatorMetrics;
+  /** Endpoint for an s3:// promotion holdout; default S3_ENDPOINT. */
+  readonly s3Endpoint?: string | undefined;
+  /** Where dataset segments read to evaluate a completed run are cached. */
+  readonly evaluationCacheDir: string;
 }
 
 export const DEFAULT_COORDINATOR_OPTIONS: Omit<CoordinatorOptions, 'store' | 'redisUrl'> = {
@@ -65,6 +69,7 @@ export const DEFAULT_COORDINATOR_OPTIONS: Omit<CoordinatorOptions, 'store' | 're
   keepWeights: 2,
   maxValidationShards: 64,
   log: () => undefined,
+  evaluationCacheDir: DEFAULT_PUBLISH_OPTIONS.cacheDir,
 };
 
 /** A job this coordinator runs now. */
@@ -202,7 +207,7 @@ export class Coordinator {
     await updateJobPointer(store, record.id, lease.token, (current) =>
       current === null ? null : { ...current, fencingToken: lease.token },
     );
-    await publishModel(store, record, final, manifest.validation, lease.token);
+    await publishModel(store, record, final, manifest.validation, lease.token, this.publishOptions());
     await updateJobPointer(store, record.id, lease.token, (current) => (current === null ? null : { ...current, published: true }));
     log(`job ${record.id}: published the model its coordinator left unpublished`);
     return { jobId: record.id, state: 'completed', step: final.step };
@@ -217,7 +222,10 @@ export class Coordinator {
     const generation = (previous?.generation ?? 0) + 1;
     const plan = await this.planFor(record);
     const restored = await restoreRun(store, record, previous);
-    const recorder = new RunRecorder({ store, record, plan, generation, fence: lease, keepWeights: this.options.keepWeights }, restored);
+    const recorder = new RunRecorder(
+      { store, record, plan, generation, fence: lease, keepWeights: this.options.keepWeights, publish: this.publishOptions() },
+      restored,
+    );
     const marked = await recorder.markRunning();
     if (marked !== null && isFinalState(marked.state)) return { jobId, state: marked.state, step: marked.checkpoint?.step ?? 0 };
     await this.redis.set(generationKey(prefix, jobId), String(generation));
@@ -273,6 +281,11 @@ export class Coordinator {
     }
     if (isFinalState(outcome.state)) await this.redis.del(generationKey(prefix, jobId), cancelKey(prefix, jobId));
     return outcome;
+  }
+
+  private publishOptions(): PublishOptions {
+    const { log, s3Endpoint, evaluationCacheDir } = this.options;
+    return { log, s3Endpoint, cacheDir: evaluationCacheDir };
   }
 
   private observeShard(event: ShardEvent): void {

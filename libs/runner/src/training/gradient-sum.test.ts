@@ -37,6 +37,25 @@ describe('aggregateShardGradients', () => {
     }
   });
 
+  it('sums many shards over several blocks of parameters exactly as one left-to-right float64 sum', () => {
+    const parameters = 5000;
+    const shardCount = 67;
+    const shards = Array.from({ length: shardCount }, (_, shard) => ({
+      shard,
+      gradient: Float32Array.from({ length: parameters }, (_, p) => Math.fround(Math.cos(p * 3.7 + shard * 1.9) * 10 ** ((p % 11) - 5))),
+      loss: 1,
+      count: 2,
+    }));
+    const expected = new Float32Array(parameters);
+    for (let p = 0; p < parameters; p++) {
+      let sum = 0;
+      for (const { gradient } of shards) sum += gradient[p]!;
+      expected[p] = sum * (1 / (2 * shardCount));
+    }
+    const { gradient } = aggregateShardGradients(shards, parameters);
+    expect(Buffer.from(gradient.buffer).equals(Buffer.from(expected.buffer))).toBe(true);
+  });
+
   it('rejects a gradient of the wrong size and an empty step', () => {
     expect(() => aggregateShardGradients([{ shard: 0, gradient: new Float32Array(2), loss: 0, count: 1 }], 3)).toThrow(/shard 0/);
     expect(() => aggregateShardGradients([], 3)).toThrow(RangeError);

@@ -5,7 +5,7 @@
 // owner whose token is no longer the job's (StaleOwnerError). A step's metrics write and
 // pruning run while the next step's shards compute; whatever reads or replaces what they
 // write waits for them first (settle).
-import { SHUFFLE_VERSION, type ShardPlan } from '@lstm-runner/data';
+import type { ShardPlan } from '@lstm-runner/data';
 import {
   dropMetricsAfter,
   isFinalState,
@@ -23,7 +23,7 @@ import {
 } from '@lstm-runner/job-store';
 import { checkpointKeys, gradientStepPrefix, parseStoreKey, weightsKey, weightsPrefix } from '@lstm-runner/protocol';
 import type { ObjectStore } from '@lstm-runner/storage';
-import { publishModel } from './model-publishing';
+import { publishModel, type PublishOptions } from './model-publishing';
 import type { RestoredRun, TrainingState } from './run-state';
 
 /** The proof of ownership every write needs (the job's lease and its fencing token). */
@@ -41,6 +41,8 @@ export interface RunRecorderOptions {
   readonly fence: Fence;
   /** Weight versions kept besides checkpoints (workers may still read the previous one). */
   readonly keepWeights: number;
+  /** How the completed run's model is evaluated and published. */
+  readonly publish?: PublishOptions;
 }
 
 export class RunRecorder {
@@ -187,7 +189,7 @@ export class RunRecorder {
           step: training.step,
           epoch: position.epoch,
           batchInEpoch: position.stepInEpoch,
-          shuffleVersion: SHUFFLE_VERSION,
+          shuffleVersion: plan.shuffle.version,
           datasetId: record.datasetId,
           profile: record.profile,
           validation: training.validation,
@@ -222,14 +224,17 @@ export class RunRecorder {
     if (final === null) throw new Error(`job ${this.options.record.id}: no checkpoint to publish`);
     await this.settle();
     await this.writePointer('completed', { published: false });
-    await publishModel(this.options.store, this.options.record, final, training.validation, this.token);
+    await publishModel(this.options.store, this.options.record, final, training.validation, this.token, this.options.publish);
     await this.writePointer('completed', { published: true });
   }
 
   private async prune(step: number): Promise<void> {
     const { store, record, generation, keepWeights } = this.options;
-    for (const key of await store.list(gradientStepPrefix(record.id, generation, step - 1))) await store.delete(key);
+    // All at once: one by one, 64 deletes of 50 ms each on S3 outlast a step, and the next
+    // step's optimizer waits for them (settle).
+    const keys = await store.list(gradientStepPrefix(record.id, generation, step - 1));
     const oldest = step - keepWeights;
-    if (oldest >= 0) await store.delete(weightsKey(record.id, oldest, this.token));
+    if (oldest >= 0) keys.push(weightsKey(record.id, oldest, this.token));
+    await Promise.all(keys.map((key) => store.delete(key)));
   }
 }

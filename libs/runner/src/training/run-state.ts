@@ -1,8 +1,14 @@
 // Where a generation of a job starts: the pointer's checkpoint (bit-identical resume), or
 // fresh weights, or the weights of the checkpoint a scheduled firing warm-starts from.
 import { createOptimizer, initializeParameters, parameterLayout, type Optimizer } from '@lstm-runner/lstm-core';
-import { SHUFFLE_VERSION } from '@lstm-runner/data';
-import { readCheckpoint, type CheckpointRef, type JobPointer, type JobRecord, type ValidationState } from '@lstm-runner/job-store';
+import {
+  readCheckpoint,
+  shuffleOf,
+  type CheckpointRef,
+  type JobPointer,
+  type JobRecord,
+  type ValidationState,
+} from '@lstm-runner/job-store';
 import type { ObjectStore } from '@lstm-runner/storage';
 import { TrainingFailedError } from '../errors/training-failed-error';
 
@@ -47,10 +53,11 @@ export async function restoreRun(store: ObjectStore, record: JobRecord, pointer:
     };
   }
   const { manifest, weights, optimizer } = await readCheckpoint(store, pointer.checkpoint.prefix);
-  if (manifest.shuffleVersion !== SHUFFLE_VERSION) {
+  const shuffleVersion = shuffleOf(record).version;
+  if (manifest.shuffleVersion !== shuffleVersion) {
     throw new TrainingFailedError(
       record.id,
-      `checkpoint ${pointer.checkpoint.prefix} was made with shuffle version ${manifest.shuffleVersion}; this build has ${SHUFFLE_VERSION}`,
+      `checkpoint ${pointer.checkpoint.prefix} was made with shuffle version ${manifest.shuffleVersion}; the job shuffles with version ${shuffleVersion}`,
     );
   }
   if (manifest.datasetId !== record.datasetId) {

@@ -67,6 +67,8 @@ export interface ShardEvent {
 }
 
 interface ShardProgress<R> {
+  /** Its index in the step's tasks. */
+  readonly index: number;
   readonly task: ShardTask<unknown>;
   result?: R;
   duplicated: boolean;
@@ -102,6 +104,8 @@ export class ShardDispatcher implements ShardRunner {
   private readonly watched = new Map<string, JobEvents>();
   /** The previous step's clean-up, left to run while the coordinator aggregates. */
   private removal: Promise<void> = Promise.resolve();
+  /** Each running step's shard durations, sorted (see medianOf); several jobs can share a queue. */
+  private readonly sortedDurations = new WeakMap<readonly number[], number[]>();
   private closed = false;
 
   constructor(
@@ -185,7 +189,7 @@ export class ShardDispatcher implements ShardRunner {
     for (const id of jobIds) this.watched.set(id, {});
     await this.queue.addBulk(tasks.map((task) => ({ name: 'gradient', data: task.data, opts: { ...jobOptions, jobId: task.taskId } })));
     onEnqueued();
-    const progress: ShardProgress<R>[] = tasks.map((task) => ({ task, duplicated: false, failure: undefined }));
+    const progress: ShardProgress<R>[] = tasks.map((task, index) => ({ index, task, duplicated: false, failure: undefined }));
     const durations: number[] = [];
     let lastCheck = 0;
     let readQueue = false;
@@ -216,7 +220,7 @@ export class ShardDispatcher implements ShardRunner {
             pending.map((shard) => this.duplicateIfStraggling(shard, this.eventRunningSince(shard), durations, jobOptions)),
           );
         }
-        for (const shard of pending) if (shard.result !== undefined) onResult(progress.indexOf(shard), shard.result);
+        for (const shard of pending) if (shard.result !== undefined) onResult(shard.index, shard.result);
         if (progress.every((shard) => shard.result !== undefined)) break;
         readQueue = await this.nap(this.options.pollMs, eventsSeen);
       }
@@ -300,9 +304,17 @@ export class ShardDispatcher implements ShardRunner {
 
   private isStraggling(elapsedMs: number, durations: readonly number[]): boolean {
     if (durations.length === 0 || elapsedMs < this.options.stragglerMinMs) return false;
-    const sorted = [...durations].sort((a, b) => a - b);
-    const median = sorted[Math.floor(sorted.length / 2)]!;
-    return elapsedMs > this.options.stragglerFactor * median;
+    return elapsedMs > this.options.stragglerFactor * this.medianOf(durations);
+  }
+
+  /** The median duration, sorted once per new duration (not once per shard looked at: N shards a look). */
+  private medianOf(durations: readonly number[]): number {
+    let sorted = this.sortedDurations.get(durations);
+    if (sorted?.length !== durations.length) {
+      sorted = [...durations].sort((a, b) => a - b);
+      this.sortedDurations.set(durations, sorted);
+    }
+    return sorted[Math.floor(sorted.length / 2)]!;
   }
 
   private async removeTasks(progress: readonly ShardProgress<unknown>[]): Promise<void> {
@@ -312,14 +324,11 @@ export class ShardDispatcher implements ShardRunner {
 
   /** Removes waiting and delayed jobs whose ids start with `taskIdPrefix` (an older generation). */
   async removeWaitingTasks(taskIdPrefix: string): Promise<number> {
-    let removed = 0;
     const jobs = await this.queue.getJobs(['waiting', 'delayed', 'prioritized', 'completed', 'failed']);
-    for (const job of jobs) {
-      if (job.id !== undefined && job.id.startsWith(taskIdPrefix)) {
-        removed += await this.queue.remove(job.id).catch(() => 0);
-      }
-    }
-    return removed;
+    const ids = jobs.flatMap((job) => (job.id !== undefined && job.id.startsWith(taskIdPrefix) ? [job.id] : []));
+    // All at once (they share round trips), not one round trip per shard job.
+    const removed = await Promise.all(ids.map((id) => this.queue.remove(id).catch(() => 0)));
+    return removed.reduce<number>((sum, n) => sum + n, 0);
   }
 
   /** Idempotent. */

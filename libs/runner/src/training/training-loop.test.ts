@@ -184,6 +184,23 @@ describe('TrainingLoop over an in-process shard runner', () => {
       expect.stringMatching(/weights\/0000000009-t1\.bin$/),
       expect.stringMatching(/weights\/0000000010-t1\.bin$/),
     ]);
+    // The workers' dataset readers counted where each segment came from.
+    const lookups = run.shards.computer.takeSegmentLookups();
+    expect(lookups.memory + lookups.disk + lookups.store).toBeGreaterThan(0);
+    expect(lookups.disk + lookups.store).toBeGreaterThanOrEqual(1);
+    expect(run.shards.computer.takeSegmentLookups()).toEqual({ memory: 0, disk: 0, store: 0 });
+  });
+
+  it('keeps the shuffle a job was created with: a resume refuses a checkpoint of another version', async () => {
+    const run = await runLoop({ deliver: inOrder });
+    const record = await readJobRecord(run.store, run.jobId);
+    expect(record.shuffle).toMatchObject({ version: 2 });
+    const pointer = await readJobPointer(run.store, run.jobId);
+    expect((await readCheckpoint(run.store, pointer!.checkpoint!.prefix)).manifest.shuffleVersion).toBe(2);
+    await expect(restoreRun(run.store, record, pointer)).resolves.toMatchObject({ training: { step: 10 } });
+    // A record of an earlier release has no shuffle: version 1.
+    const { shuffle: _dropped, ...earlier } = record;
+    await expect(restoreRun(run.store, earlier, pointer)).rejects.toThrow('shuffle version 2; the job shuffles with version 1');
   });
 
   it('gives the same bits when results come out of order and twice, fetching each gradient once', async () => {

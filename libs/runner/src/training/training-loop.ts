@@ -4,11 +4,12 @@
 // end of the run happen at the spec's boundaries. The loop knows nothing of Redis: `check`
 // (from the coordinator) throws when the lease is lost, Redis was reset or a stop or cancel
 // was asked for.
+import { predictionsPerWindow } from '@lstm-runner/lstm-core';
 import type { ShardPlan, StepPosition } from '@lstm-runner/data';
 import type { JobRecord, JobState, MetricRecord, WrittenWeights } from '@lstm-runner/job-store';
 import {
-  decodeFloat32Vector,
   shardTaskId,
+  viewFloat32Vector,
   type GradientJobData,
   type GradientJobResult,
   type ShardKind,
@@ -142,7 +143,8 @@ export class TrainingLoop {
       trainLoss: outcome.loss,
       validationLoss,
       lastValidationLoss: this.state.validation.lastLoss,
-      windowsPerSecond: (outcome.count * 1000) / Math.max(1, stepMs),
+      // count is predictions: T per window for a sequence model.
+      windowsPerSecond: (outcome.count * 1000) / predictionsPerWindow(record.model, record.spec.data.window.lookBack) / Math.max(1, stepMs),
       stepMs,
       shardComputeMs: results.reduce((sum, result) => sum + result.computeMs, 0),
       serialMs,
@@ -173,7 +175,8 @@ export class TrainingLoop {
       if (fetch === undefined) {
         fetch = getVerified(this.options.store, result.gradientKey, result.gradientSha256).then((bytes) => ({
           shard,
-          gradient: decodeFloat32Vector(bytes),
+          // A view: these bytes are read once, by the sum (no copy of every gradient).
+          gradient: viewFloat32Vector(bytes),
           loss: result.loss,
           count: result.count,
         }));

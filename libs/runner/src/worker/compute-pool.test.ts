@@ -4,7 +4,13 @@ import { ComputeThreadError } from '../errors/compute-thread-error';
 import { ComputePool } from './compute-pool';
 
 const entry = new URL('../../../../test-support/threads/misbehaving-compute-thread.mjs', import.meta.url);
-const thread = { storeUrl: 'unused', cacheDir: 'unused', profile: { backend: 'wasm', threads: 1 }, injectedShardDelayMs: 0 };
+const thread = {
+  storeUrl: 'unused',
+  cacheDir: 'unused',
+  cacheMaxBytes: 1,
+  profile: { backend: 'wasm', threads: 1 },
+  injectedShardDelayMs: 0,
+};
 
 function task(shard: number): GradientJobData {
   return {

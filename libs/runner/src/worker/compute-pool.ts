@@ -7,7 +7,7 @@ import { Worker } from 'node:worker_threads';
 import type { TrainShardResult, ValidationShardResult } from '@lstm-runner/protocol';
 import { ComputeThreadError } from '../errors/compute-thread-error';
 import type { BytesMoved } from '../http/metered-store';
-import type { ComputeThreadMessage, ComputeThreadOptions, ShardComputeRequest } from './compute-thread-messages';
+import type { ComputeThreadMessage, ComputeThreadOptions, SegmentLookups, ShardComputeRequest } from './compute-thread-messages';
 
 export type ShardComputeResult = TrainShardResult | ValidationShardResult;
 
@@ -36,6 +36,8 @@ export interface ComputePoolOptions {
   readonly onThreadDeath?: (reason: string) => void;
   /** Told the store bytes a thread moved (with each of its replies, late ones too). */
   readonly onBytesMoved?: (moved: BytesMoved) => void;
+  /** Told the segment lookups of a thread's dataset readers (with each of its replies). */
+  readonly onSegmentLookups?: (lookups: SegmentLookups) => void;
   /** The thread's entry module; default the shard thread (tests give threads that misbehave). */
   readonly entry?: URL;
 }
@@ -72,6 +74,7 @@ export class ComputePool {
         return markReady(message.description);
       }
       for (const moved of message.moved ?? []) this.options.onBytesMoved?.(moved);
+      if (message.lookups !== undefined) this.options.onSegmentLookups?.(message.lookups);
       const call = thread.call;
       // A reply to another request (one already failed over) is late: drop it.
       if (call === undefined || call.request.requestId !== message.requestId) return;

@@ -7,6 +7,8 @@ export interface ComputeThreadOptions {
   readonly storeUrl: string;
   readonly s3Endpoint?: string;
   readonly cacheDir: string;
+  /** The bound of cacheDir on disk (LSTM_CACHE_MAX_BYTES). */
+  readonly cacheMaxBytes: number;
   readonly profile: NumericsProfile;
   /** Fault injection: every shard of this thread takes this much longer (stragglers). */
   readonly injectedShardDelayMs: number;
@@ -29,7 +31,17 @@ export interface ShardComputeRequest {
   readonly task: GradientJobData;
 }
 
-/** Compute thread -> main thread. A reply carries the store bytes the thread moved since its last reply (for /metrics). */
+/** Segment lookups of a thread's dataset readers, by where the segment came from (see DatasetReader.cacheStats). */
+export interface SegmentLookups {
+  readonly memory: number;
+  readonly disk: number;
+  readonly store: number;
+}
+
+/**
+ * Compute thread -> main thread. A reply carries the store bytes the thread moved and its
+ * segment lookups since its last reply (for /metrics).
+ */
 export type ComputeThreadMessage =
   /** The backend loaded: `description` says what runs the math. */
   | { readonly type: 'ready'; readonly description: string }
@@ -38,6 +50,7 @@ export type ComputeThreadMessage =
       readonly requestId: number;
       readonly result: TrainShardResult | ValidationShardResult;
       readonly moved?: readonly BytesMoved[];
+      readonly lookups?: SegmentLookups;
     }
   | {
       readonly type: 'error';
@@ -45,4 +58,5 @@ export type ComputeThreadMessage =
       readonly message: string;
       readonly errorName: string;
       readonly moved?: readonly BytesMoved[];
+      readonly lookups?: SegmentLookups;
     };

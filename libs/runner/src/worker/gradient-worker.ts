@@ -12,6 +12,7 @@ import {
   type GradientJobResult,
   type NumericsProfile,
 } from '@lstm-runner/protocol';
+import { DEFAULT_CACHE_MAX_BYTES } from '@lstm-runner/data';
 import {
   DEFAULT_HEARTBEAT_TIMINGS,
   newWorkerId,
@@ -31,6 +32,8 @@ export interface GradientWorkerOptions {
   readonly storeUrl: string;
   readonly s3Endpoint?: string;
   readonly cacheDir: string;
+  /** The bound of cacheDir on disk: least recently used segments go beyond it (LSTM_CACHE_MAX_BYTES). */
+  readonly cacheMaxBytes: number;
   /** The profile its compute threads compute (numericsProfileOf the backend they load); it names the queue. */
   readonly profile: NumericsProfile;
   /** How it announces itself to the coordinators (see worker-registry.ts). */
@@ -62,6 +65,7 @@ export const DEFAULT_GRADIENT_WORKER_OPTIONS = {
   // A shard may outlive one dead worker; the second death fails it (see the dispatcher).
   maxStalledCount: 1,
   injectedShardDelayMs: 0,
+  cacheMaxBytes: DEFAULT_CACHE_MAX_BYTES,
   heartbeat: DEFAULT_HEARTBEAT_TIMINGS,
   log: (): void => undefined,
 } satisfies Partial<GradientWorkerOptions>;
@@ -70,7 +74,7 @@ export type GradientWorkerInput = Partial<GradientWorkerOptions> &
   Pick<GradientWorkerOptions, 'redisUrl' | 'storeUrl' | 'cacheDir' | 'profile'>;
 
 export function validateGradientWorkerOptions(options: GradientWorkerOptions): GradientWorkerOptions {
-  const positive = ['concurrency', 'lockDurationMs', 'stalledIntervalMs', 'maxStalledCount'] as const;
+  const positive = ['concurrency', 'lockDurationMs', 'stalledIntervalMs', 'maxStalledCount', 'cacheMaxBytes'] as const;
   for (const name of positive) {
     const value = options[name];
     if (!Number.isInteger(value) || value < 1) throw new RangeError(`worker option ${name} must be a positive integer, got ${value}`);
@@ -96,19 +100,23 @@ export class GradientWorker {
 
   constructor(options: GradientWorkerInput) {
     this.options = validateGradientWorkerOptions({ ...DEFAULT_GRADIENT_WORKER_OPTIONS, ...options });
-    const { storeUrl, s3Endpoint, cacheDir, profile, injectedShardDelayMs, injectedShardDelayFile, injectedCrash, log } = this.options;
+    const { storeUrl, s3Endpoint, cacheDir, cacheMaxBytes, profile, injectedShardDelayMs, injectedShardDelayFile, injectedCrash, log } =
+      this.options;
     this.pool = new ComputePool({
       size: this.options.concurrency,
       thread: {
         storeUrl,
         cacheDir,
+        cacheMaxBytes,
         profile,
         injectedShardDelayMs,
         ...(injectedShardDelayFile === undefined ? {} : { injectedShardDelayFile }),
         ...(injectedCrash === undefined ? {} : { injectedCrash }),
         ...(s3Endpoint === undefined ? {} : { s3Endpoint }),
       },
-      ...(this.options.metrics === undefined ? {} : { onBytesMoved: this.options.metrics.countBytes }),
+      ...(this.options.metrics === undefined
+        ? {}
+        : { onBytesMoved: this.options.metrics.countBytes, onSegmentLookups: this.options.metrics.countSegmentLookups }),
       onThreadDeath: (reason) => {
         this.options.metrics?.threadRestarts.inc();
         log(`${reason}; its shard fails over and a new thread takes its place`);

@@ -1,12 +1,20 @@
 // What a compute thread does with a shard task: it holds one compute backend, the jobs'
 // records, dataset readers (segments cached on disk) and recent weight versions (by content
 // hash), and turns a task into a loss and, for training, a gradient written to the store.
-import { evaluateLoss, lossAndGradient, ModelActivations, parameterLayout, type ComputeBackend } from '@lstm-runner/lstm-core';
+import {
+  batchForOutput,
+  evaluateLoss,
+  lossAndGradient,
+  ModelActivations,
+  parameterLayout,
+  type ComputeBackend,
+} from '@lstm-runner/lstm-core';
 import { openDataset, type DatasetReader, type ShardPlan } from '@lstm-runner/data';
 import { readJobRecord, shardPlanOf, type JobRecord } from '@lstm-runner/job-store';
 import { decodeFloat32Vector, encodeFloat32Vector, gradientKey, type GradientJobData } from '@lstm-runner/protocol';
 import { getVerified, sha256Hex, type ObjectStore } from '@lstm-runner/storage';
 import type { ShardComputeResult } from './compute-pool';
+import type { SegmentLookups } from './compute-thread-messages';
 
 interface JobContext {
   readonly record: JobRecord;
@@ -26,11 +34,14 @@ export class ShardComputer {
   // and encoding never awaits): fresh arrays each shard made V8 run a full mark-compact every
   // few shards.
   private readonly activations: ModelActivations<Float32Array>;
+  private lookups = { memory: 0, disk: 0, store: 0 };
 
   constructor(
     private readonly store: ObjectStore,
     private readonly backend: ComputeBackend<Float32Array>,
     private readonly cacheDir: string,
+    /** The bound of cacheDir on disk; default DEFAULT_CACHE_MAX_BYTES. */
+    private readonly cacheMaxBytes?: number,
   ) {
     this.activations = new ModelActivations((length) => backend.allocate(length));
   }
@@ -40,7 +51,11 @@ export class ShardComputer {
     if (context === undefined) {
       context = (async () => {
         const record = await readJobRecord(this.store, jobId);
-        const reader = await openDataset(this.store, record.datasetId, { cacheDir: this.cacheDir, window: record.spec.data.window });
+        const reader = await openDataset(this.store, record.datasetId, {
+          cacheDir: this.cacheDir,
+          window: record.spec.data.window,
+          ...(this.cacheMaxBytes === undefined ? {} : { cacheMaxBytes: this.cacheMaxBytes }),
+        });
         return { record, reader, plan: shardPlanOf(record, reader.layout) };
       })();
       context.catch(() => this.jobs.delete(jobId));
@@ -59,6 +74,13 @@ export class ShardComputer {
     return weights;
   }
 
+  /** The segment lookups of the shards computed since the last call. */
+  takeSegmentLookups(): SegmentLookups {
+    const taken = this.lookups;
+    this.lookups = { memory: 0, disk: 0, store: 0 };
+    return taken;
+  }
+
   async compute(task: GradientJobData): Promise<ShardComputeResult> {
     const started = performance.now();
     const { record, reader, plan } = await this.job(task.jobId);
@@ -66,7 +88,13 @@ export class ShardComputer {
       task.kind === 'train'
         ? plan.shardWindows({ epoch: task.epoch, stepInEpoch: task.stepInEpoch, shard: task.shard })
         : plan.validationShardWindows(task.shard);
-    const batch = await reader.assembleBatch(windows, task.kind === 'train' ? 'train' : 'validation');
+    const before = reader.cacheStats();
+    // A sequence model learns the next character at every position (the spec's horizon is 1).
+    const batch = batchForOutput(record.model, await reader.assembleBatch(windows, task.kind === 'train' ? 'train' : 'validation'));
+    const after = reader.cacheStats();
+    this.lookups.memory += after.memoryHits - before.memoryHits;
+    this.lookups.disk += after.diskHits - before.diskHits;
+    this.lookups.store += after.misses - before.misses;
     const params = await this.loadWeights(task.weightsKey, task.weightsSha256);
     if (task.kind === 'validate') {
       const { loss, count } = evaluateLoss(this.backend, record.model, params, batch, this.activations);

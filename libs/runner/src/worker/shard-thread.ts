@@ -18,7 +18,7 @@ async function main(): Promise<void> {
     (bytes) => moved.add(bytes),
   );
   const loaded = await loadComputeBackend(options.profile.backend);
-  const computer = new ShardComputer(store, loaded.backend, options.cacheDir);
+  const computer = new ShardComputer(store, loaded.backend, options.cacheDir, options.cacheMaxBytes);
   const delays = options.injectedShardDelayFile === undefined ? undefined : new ShardDelayFile(options.injectedShardDelayFile);
   reply({ type: 'ready', description: loaded.summary });
   port.on('message', (request: ShardComputeRequest) => {
@@ -37,10 +37,11 @@ async function main(): Promise<void> {
         const delayMs = options.injectedShardDelayMs + ((await delays?.nextDelayMs()) ?? 0);
         if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
         const result = await computer.compute(request.task);
-        reply({ type: 'result', requestId: request.requestId, result, moved: moved.take() });
+        reply({ type: 'result', requestId: request.requestId, result, moved: moved.take(), lookups: computer.takeSegmentLookups() });
       } catch (error) {
         const err = error instanceof Error ? error : new Error(String(error));
-        reply({ type: 'error', requestId: request.requestId, message: err.message, errorName: err.name, moved: moved.take() });
+        const lookups = computer.takeSegmentLookups();
+        reply({ type: 'error', requestId: request.requestId, message: err.message, errorName: err.name, moved: moved.take(), lookups });
       }
     })();
   });
