@@ -30,6 +30,11 @@ export interface SoakOptions {
   readonly faults: number;
   readonly kinds?: readonly FaultKind[];
   readonly checkpointEvery?: number;
+  /**
+   * Every shard of both runs takes this much longer (default 100 ms): the faults fire at steps,
+   * and a job whose steps take a few ms would end during the first fault.
+   */
+  readonly shardDelayMs?: number;
   /** Where the jobs live: a directory (default: a temporary one) or s3://bucket/prefix with s3Endpoint. */
   readonly storeUrl?: string;
   readonly s3Endpoint?: string;
@@ -169,6 +174,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     ...(options.s3Endpoint === undefined ? {} : { S3_ENDPOINT: options.s3Endpoint }),
     LSTM_QUEUE_PREFIX: `soak${run.id}`,
     LSTM_CACHE_DIR: join(dir, 'cache'),
+    LSTM_INJECT_SHARD_DELAY_MS: String(options.shardDelayMs ?? 100),
   };
   const cluster = await SoakCluster.start(dir, env, options.timings ?? DEFAULT_SOAK_TIMINGS, (source, line) => run.onLine(source, line));
   const store = openStore(storeUrl, { env: { ...env, LSTM_INJECT_STORE_FAULTS_FILE: '' } });
