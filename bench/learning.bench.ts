@@ -340,7 +340,8 @@ async function main(): Promise<void> {
       console.log(describeRow('ours', oursMean, checkpoints, result.ours.msPerStep));
       if (pytorch !== null) console.log(describeRow('PyTorch', pytorch.mean, checkpoints, pytorch.msPerStep));
       // Written after every configuration: a long run that is stopped keeps what it measured.
-      writeBenchResults('learning', {
+      // Runs of other lengths than the default 300 steps go beside it (learning-<steps>.json).
+      writeBenchResults(steps === 300 ? 'learning' : `learning-${steps}`, {
         date: new Date().toISOString(),
         spec: specPath,
         steps,
