@@ -32,7 +32,8 @@ export interface RunningProcess {
 }
 
 /** Keeps a child process's output and exit code. */
-export function track(child: ChildProcess): RunningProcess {
+export /** A child process with its output collected and its exit as a promise. */
+function track(child: ChildProcess): RunningProcess {
   let out = '';
   let err = '';
   child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { LSTM_BIN, SENSOR_CSV, type RunningProcess } from '../../../test-support/cluster';
+import { LSTM_BIN, SENSOR_CSV, track, type RunningProcess } from '../../../test-support/cluster';
 import { freePort } from '../../../test-support/servers';
 import { composePath, cpuDockerfile, envExamplePath, interpolate, isMap, readEnvFile, type YamlMap } from '../infra-files';
 
@@ -58,22 +58,7 @@ async function localArgs(args: string[]): Promise<{ args: string[]; httpPort: nu
 }
 
 function startProcess(command: string, args: string[], env: NodeJS.ProcessEnv, cwd: string): RunningProcess {
-  const child = spawn(command, args, { env, cwd });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  const exited = new Promise<number>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal === null ? 1 : 137))));
-  return {
-    child,
-    pid: child.pid ?? -1,
-    stdout: () => out,
-    stderr: () => err,
-    exited,
-    kill: (signal = 'SIGTERM') => {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-    },
-  };
+  return track(spawn(command, args, { env, cwd }));
 }
 
 async function waitForReady(port: number, what: RunningProcess, timeoutMs = 60_000): Promise<void> {
