@@ -1,7 +1,7 @@
 // lstm-worker: computes gradients of shards for one numerics profile. Wiring only: the
 // service is GradientWorker in libs/runner.
 import { Command } from 'commander';
-import { localNumericsProfile } from '@lstm-runner/backends';
+import { createBackendRegistry, localNumericsProfile } from '@lstm-runner/backends';
 import {
   assertRedisReachable,
   formatLogLine,
@@ -28,7 +28,7 @@ const program = new Command('lstm-worker')
   .option('--redis <url>', 'Redis URL (env REDIS_URL)', connectionDefaults.redisUrl)
   .option('--store <url>', 's3://bucket/prefix, file://dir or a directory (env LSTM_STORE)', connectionDefaults.storeUrl)
   .option('--s3-endpoint <url>', 'S3-compatible endpoint (env S3_ENDPOINT)', connectionDefaults.s3Endpoint)
-  .option('--backend <name>', 'compute backend: auto, tensorflow-gpu, tensorflow, wasm, cpu', 'auto')
+  .option('--backend <name>', `compute backend: ${['auto', ...createBackendRegistry().names()].join(', ')}`, 'auto')
   .option('--threads <n>', 'threads one shard is computed with (part of the numerics profile; wasm computes on one)', positiveInteger, 1)
   .option('--concurrency <n>', 'shards computed at once, one compute thread each', positiveInteger, 1)
   .option(
