@@ -333,4 +333,12 @@ describe('TrainingLoop over an in-process shard runner', () => {
       }));
     expect(await history(resumed)).toEqual(await history(whole));
   });
+
+  it('refuses early stopping on data whose validation rows hold no window', async () => {
+    // A fraction of 60 rows that rounds to no validation row (the spec refuses 0 itself).
+    const tiny = validateJobSpec({ ...structuredClone(stoppingSpec), data: { ...stoppingSpec.data, validation: 1e-9 } }, 'tiny.yaml');
+    await expect(createTestJob(new CountingStore(), tiny)).rejects.toThrow(
+      'training.earlyStopping needs validation windows; data.validation 1e-9 leaves none in this data',
+    );
+  });
 });
