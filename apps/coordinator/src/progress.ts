@@ -1,6 +1,6 @@
 // Training progress on the terminal: a bar per epoch (cli-progress) with steps, windows/s,
-// losses and ETAs for the epoch and the run; plain one-line updates when stderr is not a
-// terminal (logs, CI). Progress goes to stderr: stdout stays for results.
+// losses, the learning rate and ETAs for the epoch and the run; plain one-line updates when
+// stderr is not a terminal (logs, CI). Progress goes to stderr: stdout stays for results.
 import { SingleBar } from 'cli-progress';
 import type { JobStatus } from '@lstm-runner/job-store';
 import type { StepProgress } from '@lstm-runner/runner';
@@ -46,6 +46,7 @@ export class ProgressReporter {
       windowsPerSecond: metric.windowsPerSecond,
       trainLoss: metric.trainLoss,
       validationLoss: metric.lastValidationLoss,
+      learningRate: metric.learningRate ?? null,
     });
   }
 
@@ -60,6 +61,7 @@ export class ProgressReporter {
       windowsPerSecond: null,
       trainLoss: status.trainLoss,
       validationLoss: status.validationLoss,
+      learningRate: status.learningRate,
     });
   }
 
@@ -71,6 +73,7 @@ export class ProgressReporter {
     windowsPerSecond: number | null;
     trainLoss: number | null;
     validationLoss: number | null;
+    learningRate: number | null;
   }): void {
     this.firstStep ??= p.step - 1;
     const done = p.step - this.firstStep;
@@ -84,6 +87,7 @@ export class ProgressReporter {
       rate: p.windowsPerSecond === null ? '-' : p.windowsPerSecond.toFixed(0),
       train: formatLoss(p.trainLoss),
       validation: formatLoss(p.validationLoss),
+      learningRate: p.learningRate === null ? '-' : p.learningRate.toPrecision(3),
       etaEpoch: formatDuration((epochSteps - inEpoch) * msPerStep),
       etaRun: formatDuration((p.totalSteps - p.step) * msPerStep),
       runStep: `${p.step}/${p.totalSteps}`,
@@ -93,7 +97,7 @@ export class ProgressReporter {
       if (Date.now() - this.lastPlainLine < 1000 && p.step !== p.totalSteps) return;
       this.lastPlainLine = Date.now();
       info(
-        `${payload.epochLabel} step ${inEpoch}/${epochSteps} (run ${payload.runStep}) ${payload.rate} windows/s loss ${payload.train} val ${payload.validation} eta epoch ${payload.etaEpoch} run ${payload.etaRun}`,
+        `${payload.epochLabel} step ${inEpoch}/${epochSteps} (run ${payload.runStep}) ${payload.rate} windows/s loss ${payload.train} val ${payload.validation} lr ${payload.learningRate} eta epoch ${payload.etaEpoch} run ${payload.etaRun}`,
         { jobId: this.jobId, step: p.step },
       );
       return;
@@ -103,7 +107,7 @@ export class ProgressReporter {
       this.epoch = p.epoch;
       this.bar = new SingleBar({
         format:
-          '{epochLabel} [{bar}] {value}/{total} | {rate} win/s | loss {train} | val {validation} | eta {etaEpoch} (run {runStep}, {etaRun})',
+          '{epochLabel} [{bar}] {value}/{total} | {rate} win/s | loss {train} | val {validation} | lr {learningRate} | eta {etaEpoch} (run {runStep}, {etaRun})',
         stream: process.stderr,
         hideCursor: true,
         clearOnComplete: false,

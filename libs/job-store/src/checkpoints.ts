@@ -32,6 +32,16 @@ export interface ValidationState {
   readonly bestStep: number | null;
   /** The prefix of the checkpoint of bestStep (absent in checkpoints of earlier releases). */
   readonly bestCheckpoint?: string;
+  /** Early stopping's count, once validated (absent unless the spec asks for early stopping). */
+  readonly earlyStopping?: EarlyStoppingCount;
+}
+
+/** Where a run with training.earlyStopping stands: what to beat, and for how long it has not been. */
+export interface EarlyStoppingCount {
+  /** The validation loss of the last improvement by at least minDelta (Keras's `best`). */
+  readonly referenceLoss: number;
+  /** Validations since then (Keras's `wait`). */
+  readonly staleValidations: number;
 }
 
 /** Everything exact resume needs besides weights and optimizer bytes. */
@@ -76,6 +86,7 @@ export const checkpointManifestSchema = mapping({
     bestLoss: finiteNumber().nullable(),
     bestStep: nonNegativeInteger().nullable(),
     bestCheckpoint: nonEmptyString().exactOptional(),
+    earlyStopping: mapping({ referenceLoss: finiteNumber(), staleValidations: nonNegativeInteger() }).exactOptional(),
   }),
   metricsCount: nonNegativeInteger(),
   generation: nonNegativeInteger(),

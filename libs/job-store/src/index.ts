@@ -8,7 +8,7 @@ export type { JobRecord } from './job-record';
 export { checkpointRefSchema, isFinalState, JOB_STATES, jobPointerSchema, readJobPointer, updateJobPointer } from './job-pointer';
 export type { CheckpointRef, JobPointer, JobState, PointerUpdate, WorkerWait } from './job-pointer';
 export { checkpointManifestSchema, readCheckpoint, writeCheckpoint, writeWeights } from './checkpoints';
-export type { Checkpoint, CheckpointManifest, ValidationState, WrittenWeights } from './checkpoints';
+export type { Checkpoint, CheckpointManifest, EarlyStoppingCount, ValidationState, WrittenWeights } from './checkpoints';
 export { dropMetricsAfter, metricRecordSchema, readLastMetric, readMetrics, writeMetricsChunk } from './metrics';
 export type { MetricRecord } from './metrics';
 export { modelPointerSchema, publishModelPointer, readModelPointer } from './model-pointer';

@@ -15,6 +15,8 @@ export interface JobStatus {
   readonly epoch: number;
   readonly trainLoss: number | null;
   readonly validationLoss: number | null;
+  /** The last step's learning rate (null before the first step, and for records of earlier releases). */
+  readonly learningRate: number | null;
   readonly generation: number;
   readonly checkpoint: string | null;
   readonly message: string | null;
@@ -44,6 +46,7 @@ export async function jobStatus(store: ObjectStore, jobId: string): Promise<JobS
     epoch: metric?.epoch ?? 0,
     trainLoss: metric?.trainLoss ?? null,
     validationLoss: metric?.lastValidationLoss ?? null,
+    learningRate: metric?.learningRate ?? null,
     generation: pointer.generation,
     checkpoint: pointer.checkpoint?.prefix ?? null,
     message: pointer.message ?? null,

@@ -22,6 +22,8 @@ export interface MetricRecord {
   readonly shardComputeMs: number;
   /** The coordinator's own time in the step, not overlapping the workers (absent in records of earlier releases). */
   readonly serialMs?: number;
+  /** The optimizer's learning rate for this step (absent in records of earlier releases). */
+  readonly learningRate?: number;
   readonly wallTimeMs: number;
   readonly time: string;
 }
@@ -36,6 +38,7 @@ export const metricRecordSchema = mapping({
   stepMs: finiteNumber(),
   shardComputeMs: finiteNumber(),
   serialMs: finiteNumber().exactOptional(),
+  learningRate: finiteNumber().exactOptional(),
   wallTimeMs: finiteNumber(),
   time: nonEmptyString(),
 }) satisfies z.ZodType<MetricRecord>;

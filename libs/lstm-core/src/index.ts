@@ -1,7 +1,8 @@
 // @lstm-runner/lstm-core: the model and its math. Model specs and the flat parameter
 // layout (Keras order), initialisation, forward and explicit BPTT, losses, clipping,
-// optimizers, inference, the compute backend interface and its registry, the tfjs
-// backends, and the schema fields every document reader of the project is built from.
+// optimizers and learning-rate schedules, inference, the compute backend interface and its
+// registry, the tfjs backends, and the schema fields every document reader of the project is
+// built from.
 export { NUMERICS_VERSION } from './backend';
 export type { ComputeBackend, DenseShape, FloatArray, LayerCache, LstmGradients, LstmShape, LstmWeights } from './backend';
 export { BackendRegistry, DEFAULT_AUTO_ORDER, DEFAULT_BACKEND_OPTIONS } from './backend-registry';
@@ -32,6 +33,8 @@ export { batchForOutput, evaluateLoss, forwardLogits, lossAndGradient, ModelActi
 export type { Batch, LossResult } from './model';
 export { clipByGlobalNorm } from './clip';
 export { createOptimizer, deserializeOptimizerState, serializeOptimizerState } from './optimizer';
+export { LEARNING_RATE_DECAYS, scheduledLearningRate } from './learning-rate-schedule';
+export type { LearningRateDecay, LearningRateSchedule } from './learning-rate-schedule';
 export type { AdamHyperparameters, Optimizer, OptimizerConfig, OptimizerState, SgdHyperparameters } from './optimizer';
 export { generate, nextTokenDistribution, predict } from './inference';
 export type { GenerateOptions } from './inference';

@@ -50,8 +50,12 @@ export interface Optimizer {
   readonly type: OptimizerState['type'];
   /** Updates applied so far. */
   readonly step: number;
-  /** params [n] -= update(grads [n]); grads are already averaged and clipped. */
-  apply(params: FloatArray, grads: FloatArray): void;
+  /**
+   * params [n] -= update(grads [n]); grads are already averaged and clipped. `learningRate`
+   * is this update's rate when a schedule sets it (scheduledLearningRate); default the
+   * optimizer's own.
+   */
+  apply(params: FloatArray, grads: FloatArray, learningRate?: number): void;
   /** A copy of the state, safe to keep while the optimizer goes on. */
   exportState(): OptimizerState;
 }
@@ -86,10 +90,10 @@ export function createOptimizer(config: OptimizerConfig, parameterCount: number,
         return step;
       },
       // Keras SGD: velocity = momentum * velocity - lr * g; w += velocity.
-      apply(params, grads) {
+      apply(params, grads, rate = learningRate) {
         checkSizes(params, grads);
         for (let k = 0; k < parameterCount; k++) {
-          velocity[k] = momentum * velocity[k]! - learningRate * grads[k]!;
+          velocity[k] = momentum * velocity[k]! - rate * grads[k]!;
           params[k] = params[k]! + velocity[k]!;
         }
         step++;
@@ -107,10 +111,10 @@ export function createOptimizer(config: OptimizerConfig, parameterCount: number,
       return step;
     },
     // Keras Adam: bias correction folded into the step size, epsilon added to sqrt(v).
-    apply(params, grads) {
+    apply(params, grads, rate = learningRate) {
       checkSizes(params, grads);
       const t = step + 1;
-      const alpha = (learningRate * Math.sqrt(1 - beta2 ** t)) / (1 - beta1 ** t);
+      const alpha = (rate * Math.sqrt(1 - beta2 ** t)) / (1 - beta1 ** t);
       for (let k = 0; k < parameterCount; k++) {
         const g = grads[k]!;
         m[k] = m[k]! + (g - m[k]!) * (1 - beta1);

@@ -14,6 +14,7 @@ export type {
   TrainingSpec,
   WindowSettings,
 } from './job-spec';
+export type { EarlyStoppingSpec } from './training-rules';
 export { validateCounter, validateDatasetId, validateJobId, validateModelName, validateScheduleId } from './identifiers';
 export {
   checkpointKeys,

@@ -98,6 +98,30 @@ describe('parseJobSpec', () => {
     expect(specError(withField('promotion', { gate: true })).message).toContain('gate');
   });
 
+  it('reads learning-rate schedules and early stopping, with their defaults; absent unless written', () => {
+    const training = (field: string, value: unknown): Record<string, unknown> =>
+      parseJobSpec(withField(`training.${field}`, value), 'spec.json').training as unknown as Record<string, unknown>;
+    expect(training('learningRateSchedule', {}).learningRateSchedule).toEqual({ warmupSteps: 0, decay: 'none' });
+    expect(training('learningRateSchedule', { warmupSteps: 100, decay: 'cosine' }).learningRateSchedule).toEqual({
+      warmupSteps: 100,
+      decay: 'cosine',
+      finalFactor: 0,
+    });
+    const step = { warmupSteps: 0, decay: 'step', every: 500, factor: 0.5 };
+    expect(training('learningRateSchedule', step).learningRateSchedule).toEqual(step);
+    expect(training('earlyStopping', { patience: 3 }).earlyStopping).toEqual({ patience: 3, minDelta: 0, restoreBest: true });
+    const parsed = parseJobSpec(withField('training.earlyStopping', { patience: 2, minDelta: 0.01, restoreBest: false }), 's.json');
+    // A stored spec parses back to itself.
+    expect(parseJobSpec(JSON.stringify(parsed), 's.json')).toEqual(parsed);
+    const plain = parseJobSpec(JSON.stringify(minimalCsv), 'spec.json').training;
+    expect('learningRateSchedule' in plain || 'earlyStopping' in plain).toBe(false);
+    const noValidation = JSON.parse(withField('training.earlyStopping', { patience: 2 })) as { data: { validation: number } };
+    noValidation.data.validation = 0;
+    expect(specError(JSON.stringify(noValidation)).message).toBe(
+      'spec.yaml: training.earlyStopping needs validation windows to watch: data.validation is 0',
+    );
+  });
+
   it('fills in the defaults of a minimal JSON spec', () => {
     const spec = parseJobSpec(JSON.stringify(minimalCsv), 'spec.json');
     expect(spec.data).toEqual({
@@ -150,6 +174,44 @@ describe('parseJobSpec', () => {
     ['training.optimizer.momentum', 0.9, 'spec.yaml: training.optimizer.momentum does not apply to the adam optimizer'],
     ['training.clipNorm', 0, 'spec.yaml: training.clipNorm must be a positive number, got 0'],
     ['training.seed', -1, 'spec.yaml: training.seed must be a non-negative integer, got -1'],
+    [
+      'training.learningRateSchedule',
+      { decay: 'linear' },
+      'spec.yaml: training.learningRateSchedule.decay must be one of none, cosine, step, got "linear"',
+    ],
+    [
+      'training.learningRateSchedule',
+      { warmupSteps: -1 },
+      'spec.yaml: training.learningRateSchedule.warmupSteps must be a non-negative integer, got -1',
+    ],
+    [
+      'training.learningRateSchedule',
+      { decay: 'step', every: 100 },
+      'spec.yaml: training.learningRateSchedule.factor is required for decay step',
+    ],
+    [
+      'training.learningRateSchedule',
+      { decay: 'cosine', every: 100 },
+      'spec.yaml: training.learningRateSchedule.every does not apply to decay cosine',
+    ],
+    [
+      'training.learningRateSchedule',
+      { finalFactor: 0.1 },
+      'spec.yaml: training.learningRateSchedule.finalFactor does not apply to decay none',
+    ],
+    [
+      'training.learningRateSchedule',
+      { decay: 'step', every: 10, factor: 1 },
+      'spec.yaml: training.learningRateSchedule.factor must be a number in (0, 1), got 1',
+    ],
+    [
+      'training.learningRateSchedule',
+      { decay: 'cosine', finalFactor: 2 },
+      'spec.yaml: training.learningRateSchedule.finalFactor must be a number in [0, 1], got 2',
+    ],
+    ['training.earlyStopping', {}, 'spec.yaml: training.earlyStopping.patience is required'],
+    ['training.earlyStopping', { patience: 0 }, 'spec.yaml: training.earlyStopping.patience must be a positive integer, got 0'],
+    ['training.earlyStopping', { patience: 2, minDelta: -1 }, 'spec.yaml: training.earlyStopping.minDelta must be a number >= 0, got -1'],
     ['name', 'a/b', `spec.yaml: name must be 1-100 letters, digits, '.', '_' or '-' (starting with a letter or digit), got "a/b"`],
     ['name', undefined, 'spec.yaml: name is required'],
     [

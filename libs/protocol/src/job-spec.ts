@@ -21,11 +21,13 @@ import {
   oneOf,
   positiveInteger,
   positiveNumber,
+  type LearningRateSchedule,
   type ModelInit,
   type ModelOutput,
 } from '@lstm-runner/lstm-core';
 import type { DataSpec, NormalizationMethod } from '@lstm-runner/data';
 import { SpecError } from './errors/spec-error';
+import { earlyStoppingSchema, learningRateScheduleSchema, type EarlyStoppingSpec } from './training-rules';
 
 export type { DataSpec, WindowSettings } from '@lstm-runner/data';
 
@@ -53,6 +55,10 @@ export interface TrainingSpec {
   readonly validateEvery?: number;
   readonly maxSteps?: number;
   readonly profile: ProfileSpec;
+  /** How the optimizer's learning rate moves over the run; undefined = constant. */
+  readonly learningRateSchedule?: LearningRateSchedule;
+  /** Stop when the validation loss stops improving; undefined = run every step. */
+  readonly earlyStopping?: EarlyStoppingSpec;
 }
 
 export interface JobModelSpec {
@@ -228,6 +234,8 @@ const trainingSchema = mapping({
   validateEvery: positiveInteger().optional(),
   maxSteps: positiveInteger().optional(),
   profile: profileSchema,
+  learningRateSchedule: learningRateScheduleSchema.optional(),
+  earlyStopping: earlyStoppingSchema.optional(),
 })
   .prefault({})
   .transform((training): TrainingSpec => withoutUndefined(training));
@@ -255,6 +263,10 @@ export const jobSpecSchema = mapping({
     if (spec.model.output === 'sequence' && spec.data.window.horizon !== 1) {
       const message = `sequence predicts the next character at every position: it needs data.window.horizon 1, not ${spec.data.window.horizon}`;
       context.addIssue({ code: 'custom', path: ['model', 'output'], message });
+    }
+    if (spec.training.earlyStopping !== undefined && spec.data.validation === 0) {
+      const message = 'needs validation windows to watch: data.validation is 0';
+      context.addIssue({ code: 'custom', path: ['training', 'earlyStopping'], message });
     }
     const metric = spec.promotion.metric;
     if (metric !== undefined && (metric === 'loss') !== (spec.data.format === 'text')) {

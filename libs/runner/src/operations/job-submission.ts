@@ -93,7 +93,11 @@ export async function createJob(options: CreateJobOptions): Promise<CreatedJob> 
     shuffle: shuffleForNewJob(prepared.manifest.rowsPerSegment, spec.data.window),
     ...(options.scheduleId === undefined ? {} : { scheduleId: options.scheduleId }),
   };
-  const complete: JobRecord = { ...record, totalSteps: shardPlanOf(record, layout).totalSteps };
+  const plan = shardPlanOf(record, layout);
+  if (spec.training.earlyStopping !== undefined && plan.validationShards === 0) {
+    throw new Error(`training.earlyStopping needs validation windows; data.validation ${spec.data.validation} leaves none in this data`);
+  }
+  const complete: JobRecord = { ...record, totalSteps: plan.totalSteps };
   await writeJobRecord(store, complete);
   const pointer: JobPointer = {
     version: 1,

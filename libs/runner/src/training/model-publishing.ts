@@ -201,8 +201,9 @@ export async function publishModel(
     fencingToken,
     updatedAt: new Date().toISOString(),
   });
-  await publishModelPointer(store, 'latest', pointer(final, validation.lastLoss));
   const { bestStep, bestLoss, bestCheckpoint } = validation;
+  // The final checkpoint is the best one when early stopping restored it.
+  await publishModelPointer(store, 'latest', pointer(final, final.step === bestStep ? bestLoss : validation.lastLoss));
   if (bestStep === null || bestLoss === null) return;
   // Checkpoints of releases before fencing tokens did not record their best's prefix.
   const best = { step: bestStep, prefix: bestCheckpoint ?? checkpointKeys(record.id, bestStep, 0).prefix };

@@ -51,6 +51,13 @@ describe('optimizerStep', () => {
     expect(result.loss).toBe(shards.reduce((sum, s) => sum + s.loss, 0) / count);
   });
 
+  it("applies a scheduled rate as the optimizer's own rate would", () => {
+    const shards = randomShards(3, 5);
+    const scheduled = optimizerStep(params, createOptimizer(adam, P), shards, 1, 0.004);
+    expect(scheduled).toEqual(optimizerStep(params, createOptimizer({ ...adam, learningRate: 0.004 }, P), shards, 1));
+    expect(scheduled).not.toEqual(optimizerStep(params, createOptimizer(adam, P), shards, 1));
+  });
+
   it('gives the same bits whatever order the shards arrive in, and leaves the old weights alone', () => {
     const shards = randomShards(11, 3);
     const before = params.slice();

@@ -18,13 +18,15 @@ export type StepResult =
 
 /**
  * P = parameter count. params [P] and the step's shard gradients (summed over their windows,
- * any order) -> the weights after one optimizer step. Applies the optimizer to its state.
+ * any order) -> the weights after one optimizer step. Applies the optimizer to its state, at
+ * `learningRate` when a schedule sets it (else the optimizer's own).
  */
 export function optimizerStep(
   params: Float32Array,
   optimizer: Optimizer,
   shards: readonly ShardGradient[],
   clipNorm: number | undefined,
+  learningRate?: number,
 ): StepResult {
   const aggregated = aggregateShardGradients(shards, params.length);
   if (!Number.isFinite(aggregated.loss))
@@ -34,7 +36,7 @@ export function optimizerStep(
     return { kind: 'rejected', reason: `the gradient is not finite (parameter ${badGradient}); no weights were written for it` };
   if (clipNorm !== undefined) clipByGlobalNorm(aggregated.gradient, clipNorm);
   const next = params.slice();
-  optimizer.apply(next, aggregated.gradient);
+  optimizer.apply(next, aggregated.gradient, learningRate);
   const badWeight = firstNonFinite(next);
   if (badWeight >= 0)
     return { kind: 'rejected', reason: `the optimizer produced a non-finite weight (parameter ${badWeight}); it was not written` };

@@ -23,6 +23,7 @@ import {
 } from '@lstm-runner/job-store';
 import { checkpointKeys, gradientStepPrefix, parseStoreKey, weightsKey, weightsPrefix } from '@lstm-runner/protocol';
 import type { ObjectStore } from '@lstm-runner/storage';
+import type { RunEnding } from './early-stopping';
 import { publishModel, type PublishOptions } from './model-publishing';
 import type { RestoredRun, TrainingState } from './run-state';
 
@@ -217,15 +218,18 @@ export class RunRecorder {
    * Completes the job, then publishes its model: the pointer says 'completed' first, by
    * compare-and-set (a stale owner stops here and publishes nothing), with `published:
    * false` until the model pointers are written, so that a coordinator that dies in between
-   * leaves the publishing to the next one (Coordinator.runJob).
+   * leaves the publishing to the next one (Coordinator.runJob), from the pointer's checkpoint.
    */
-  async complete(training: TrainingState): Promise<void> {
+  async complete(training: TrainingState, ending: RunEnding = {}): Promise<void> {
+    // Early stopping's restoreBest: the job ends with (and publishes) its best step's checkpoint.
+    if (ending.final !== undefined) this.lastCheckpoint = ending.final;
     const final = this.lastCheckpoint;
     if (final === null) throw new Error(`job ${this.options.record.id}: no checkpoint to publish`);
+    const message = ending.message === undefined ? {} : { message: ending.message };
     await this.settle();
-    await this.writePointer('completed', { published: false });
+    await this.writePointer('completed', { published: false, ...message });
     await publishModel(this.options.store, this.options.record, final, training.validation, this.token, this.options.publish);
-    await this.writePointer('completed', { published: true });
+    await this.writePointer('completed', { published: true, ...message });
   }
 
   private async prune(step: number): Promise<void> {

@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadManifest, WindowLayout } from '@lstm-runner/data';
-import { readCheckpoint, readJobPointer, readJobRecord, readMetrics, shardPlanOf } from '@lstm-runner/job-store';
-import { createReferenceBackend } from '@lstm-runner/lstm-core';
-import { validateJobSpec, type GradientJobData, type GradientJobResult } from '@lstm-runner/protocol';
+import { readCheckpoint, readJobPointer, readJobRecord, readMetrics, readModelPointer, shardPlanOf } from '@lstm-runner/job-store';
+import { createReferenceBackend, scheduledLearningRate } from '@lstm-runner/lstm-core';
+import { validateJobSpec, type GradientJobData, type GradientJobResult, type JobSpec } from '@lstm-runner/protocol';
 import { MemoryStore } from '../../../../test-support/dataset-fixtures';
 import { ShardFailedError } from '../errors/shard-failed-error';
 import { StopRequested } from '../errors/stop-requested';
@@ -45,6 +45,26 @@ const spec = validateJobSpec(
     },
   },
   'loop.yaml',
+);
+
+/**
+ * Validated every step, Adam 0.05 warmed up over 2 steps then cosine-decayed: the validation
+ * loss is lowest at step 4 (0.8332, a hair below step 3's 0.8340) and rises from step 5 on;
+ * with minDelta 0.01 step 3 is the last improvement, so 3 stale validations end the run at
+ * step 6, and restoreBest ends it with step 4's weights.
+ */
+const stoppingSpec = validateJobSpec(
+  {
+    ...structuredClone(spec),
+    training: {
+      ...spec.training,
+      validateEvery: 1,
+      optimizer: { type: 'adam', learningRate: 0.05 },
+      learningRateSchedule: { warmupSteps: 2, decay: 'cosine', finalFactor: 0.1 },
+      earlyStopping: { patience: 3, minDelta: 0.01 },
+    },
+  },
+  'stopping.yaml',
 );
 
 /** Counts reads of gradient objects. */
@@ -114,25 +134,19 @@ async function runLoop(options: {
   fail?: (task: ShardTask<GradientJobData>) => boolean;
   stopAtStep?: number;
   check?: () => Promise<void>;
+  spec?: JobSpec;
+  /** Resume this run's job from its pointer, as the next generation and owner. */
+  resume?: LoopRun;
 }): Promise<LoopRun> {
-  const store = new CountingStore();
-  const created = await createJob({
-    store,
-    spec,
-    source: {
-      name: 'waves.csv',
-      stream: (async function* () {
-        yield csvBytes();
-      })(),
-    },
-    profile: { backend: 'reference', threads: 1 },
-  });
-  const record = await readJobRecord(store, created.record.id);
+  const store = options.resume?.store ?? new CountingStore();
+  const jobId = options.resume?.jobId ?? (await createTestJob(store, options.spec ?? spec));
+  const generation = options.resume === undefined ? 1 : 2;
+  const record = await readJobRecord(store, jobId);
   const manifest = await loadManifest(store, record.datasetId);
   const plan = shardPlanOf(record, new WindowLayout(manifest.series, record.spec.data.window, manifest.source.name));
   const restored = await restoreRun(store, record, await readJobPointer(store, record.id));
   const recorder = new RunRecorder(
-    { store, record, plan, generation: 1, fence: { token: 1, assertHeld: async () => undefined }, keepWeights: 2 },
+    { store, record, plan, generation, fence: { token: generation, assertHeld: async () => undefined }, keepWeights: 2 },
     restored,
   );
   await recorder.markRunning();
@@ -143,7 +157,7 @@ async function runLoop(options: {
       store,
       record,
       plan,
-      generation: 1,
+      generation,
       shards,
       recorder,
       check: options.check ?? (async () => undefined),
@@ -155,6 +169,21 @@ async function runLoop(options: {
     weightsSha256,
   );
   return { store, jobId: record.id, outcome: await loop.run(), shards };
+}
+
+async function createTestJob(store: CountingStore, jobSpec: JobSpec): Promise<string> {
+  const created = await createJob({
+    store,
+    spec: jobSpec,
+    source: {
+      name: 'waves.csv',
+      stream: (async function* () {
+        yield csvBytes();
+      })(),
+    },
+    profile: { backend: 'reference', threads: 1 },
+  });
+  return created.record.id;
 }
 
 async function finalWeights(run: LoopRun): Promise<Float32Array> {
@@ -250,5 +279,66 @@ describe('TrainingLoop over an in-process shard runner', () => {
       state: 'cancelled',
       message: `cancelled at step ${cancelled.outcome.step}`,
     });
+  });
+
+  it('records the scheduled learning rate of every step; without a schedule, the optimizer rate', async () => {
+    const plain = await runLoop({ deliver: inOrder });
+    expect((await readMetrics(plain.store, plain.jobId)).map((m) => m.learningRate)).toEqual(Array(10).fill(0.01));
+    // The best step's checkpoint is named in the state and exists (best.json points at it).
+    const best = await readModelPointer(plain.store, 'loop', 'best');
+    await expect(readCheckpoint(plain.store, best!.checkpoint)).resolves.toMatchObject({ manifest: { step: best!.step } });
+
+    const scheduled = await runLoop({ deliver: inOrder, spec: stoppingSpec });
+    const rates = (await readMetrics(scheduled.store, scheduled.jobId)).map((m) => m.learningRate);
+    expect(rates).toEqual(rates.map((_, step) => scheduledLearningRate(0.05, stoppingSpec.training.learningRateSchedule, step, 10)));
+    expect(rates.slice(0, 3)).toEqual([0.025, 0.05, 0.05]);
+  });
+
+  it("stops early when the validation loss stalls and ends with the best step's checkpoint", async () => {
+    const run = await runLoop({ deliver: inOrder, spec: stoppingSpec });
+    const message =
+      'stopped early at step 6 of 10: the validation loss did not improve by more than 0.01 in 3 validations; ' +
+      'best step 4 (validation loss 0.8332), whose weights the job ends with';
+    expect(run.outcome).toEqual({ jobId: run.jobId, state: 'completed', step: 6, message });
+    const pointer = await readJobPointer(run.store, run.jobId);
+    expect(pointer).toMatchObject({ state: 'completed', published: true, message, checkpoint: { step: 4 } });
+    const { manifest } = await readCheckpoint(run.store, pointer!.checkpoint!.prefix);
+    const metrics = await readMetrics(run.store, run.jobId);
+    expect(metrics.map((m) => m.step)).toEqual([1, 2, 3, 4, 5, 6]);
+    // Step 4 beat step 3 by less than minDelta: the lowest loss, but a stale validation.
+    expect(manifest.validation).toMatchObject({
+      bestStep: 4,
+      bestLoss: metrics[3]!.validationLoss,
+      earlyStopping: { referenceLoss: metrics[2]!.validationLoss, staleValidations: 1 },
+    });
+    // The model's latest and best pointers and its version are the best step's checkpoint.
+    const latest = await readModelPointer(run.store, 'loop', 'latest');
+    expect(latest).toMatchObject({ step: 4, checkpoint: pointer!.checkpoint!.prefix, validationLoss: manifest.validation.bestLoss });
+    expect(await readModelPointer(run.store, 'loop', 'best')).toMatchObject({ step: 4, checkpoint: pointer!.checkpoint!.prefix });
+  });
+
+  it.each([5, 6])('resumed after a stop at step %i, stops at the same step with the same bits', async (stopAtStep) => {
+    const whole = await runLoop({ deliver: inOrder, spec: stoppingSpec });
+    const first = await runLoop({ deliver: inOrder, spec: stoppingSpec, stopAtStep });
+    expect(first.outcome).toMatchObject({ state: 'running', step: stopAtStep });
+    const resumed = await runLoop({ deliver: inOrder, resume: first });
+    expect(resumed.outcome).toEqual({ ...whole.outcome, jobId: first.jobId });
+    expect(await finalWeights(resumed)).toEqual(await finalWeights(whole));
+    const history = async (run: LoopRun): Promise<unknown[]> =>
+      (await readMetrics(run.store, run.jobId)).map(({ step, trainLoss, validationLoss, learningRate }) => ({
+        step,
+        trainLoss,
+        validationLoss,
+        learningRate,
+      }));
+    expect(await history(resumed)).toEqual(await history(whole));
+  });
+
+  it('refuses early stopping on data whose validation rows hold no window', async () => {
+    // A fraction of 60 rows that rounds to no validation row (the spec refuses 0 itself).
+    const tiny = validateJobSpec({ ...structuredClone(stoppingSpec), data: { ...stoppingSpec.data, validation: 1e-9 } }, 'tiny.yaml');
+    await expect(createTestJob(new CountingStore(), tiny)).rejects.toThrow(
+      'training.earlyStopping needs validation windows; data.validation 1e-9 leaves none in this data',
+    );
   });
 });

@@ -4,7 +4,7 @@
 // end of the run happen at the spec's boundaries. The loop knows nothing of Redis: `check`
 // (from the coordinator) throws when the lease is lost, Redis was reset or a stop or cancel
 // was asked for.
-import { predictionsPerWindow } from '@lstm-runner/lstm-core';
+import { predictionsPerWindow, scheduledLearningRate } from '@lstm-runner/lstm-core';
 import type { ShardPlan, StepPosition } from '@lstm-runner/data';
 import type { JobRecord, JobState, MetricRecord, WrittenWeights } from '@lstm-runner/job-store';
 import {
@@ -21,6 +21,7 @@ import { RedisResetError } from '../errors/redis-reset-error';
 import { ShardFailedError } from '../errors/shard-failed-error';
 import { StopRequested } from '../errors/stop-requested';
 import { TrainingFailedError } from '../errors/training-failed-error';
+import { countValidation, earlyStopDue, runEnding } from './early-stopping';
 import type { ShardGradient } from './gradient-sum';
 import { optimizerStep } from './optimizer-step';
 import type { RunRecorder } from './run-recorder';
@@ -73,12 +74,15 @@ export class TrainingLoop {
   async run(): Promise<JobOutcome> {
     const { recorder, record, plan, log } = this.options;
     const jobId = record.id;
+    const stopping = record.spec.training.earlyStopping;
     try {
-      while (this.state.step < plan.totalSteps) await this.step();
+      // The stop decision is part of the checkpointed state: a resumed run ends where this one would.
+      while (this.state.step < plan.totalSteps && !earlyStopDue(stopping, this.state.validation)) await this.step();
       await recorder.writeCheckpoint(this.state);
-      await recorder.complete(this.state);
-      log(`job ${jobId}: completed at step ${this.state.step}`);
-      return { jobId, state: 'completed', step: this.state.step };
+      const ending = runEnding(jobId, stopping, this.state.validation, this.state.step, plan.totalSteps);
+      await recorder.complete(this.state, ending);
+      log(`job ${jobId}: ${ending.message ?? `completed at step ${this.state.step}`}`);
+      return { jobId, state: 'completed', step: this.state.step, ...(ending.message === undefined ? {} : { message: ending.message }) };
     } catch (error) {
       if (error instanceof StopRequested) return this.stopped(error);
       if (error instanceof ShardFailedError) {
@@ -123,7 +127,9 @@ export class TrainingLoop {
     const position = plan.position(this.state.step);
     const { results, shards, waitMs } = await this.trainShards(position);
     await recorder.settle();
-    const outcome = optimizerStep(this.state.params, this.state.optimizer, shards, record.spec.training.clipNorm);
+    const { optimizer, learningRateSchedule, clipNorm } = record.spec.training;
+    const learningRate = scheduledLearningRate(optimizer.learningRate, learningRateSchedule, this.state.step, plan.totalSteps);
+    const outcome = optimizerStep(this.state.params, this.state.optimizer, shards, clipNorm, learningRate);
     if (outcome.kind === 'rejected') throw new TrainingFailedError(record.id, `step ${this.state.step}: ${outcome.reason}`);
     this.state.params = outcome.params;
     this.state.step += 1;
@@ -148,6 +154,7 @@ export class TrainingLoop {
       stepMs,
       shardComputeMs: results.reduce((sum, result) => sum + result.computeMs, 0),
       serialMs,
+      learningRate,
       wallTimeMs: Date.now(),
       time: new Date().toISOString(),
     };
@@ -206,9 +213,17 @@ export class TrainingLoop {
     const results = await Promise.all((await this.runShards(tasks)).map((result) => this.expectKind(result, 'validate', check)));
     const loss = results.reduce((sum, result) => sum + result.loss, 0) / results.reduce((sum, result) => sum + result.count, 0);
     if (!Number.isFinite(loss)) throw new TrainingFailedError(record.id, `step ${this.state.step}: the validation loss became ${loss}`);
-    const { bestLoss, bestStep } = this.state.validation;
-    const improved = bestLoss === null || loss < bestLoss;
-    this.state.validation = { lastLoss: loss, bestLoss: improved ? loss : bestLoss, bestStep: improved ? this.state.step : bestStep };
+    const previous = this.state.validation;
+    const improved = previous.bestLoss === null || loss < previous.bestLoss;
+    const rule = record.spec.training.earlyStopping;
+    this.state.validation = {
+      lastLoss: loss,
+      bestLoss: improved ? loss : previous.bestLoss,
+      bestStep: improved ? this.state.step : previous.bestStep,
+      // A new best's checkpoint is written next (writeCheckpoint names it); an old best keeps its own.
+      ...(improved || previous.bestCheckpoint === undefined ? {} : { bestCheckpoint: previous.bestCheckpoint }),
+      ...(rule === undefined ? {} : { earlyStopping: countValidation(rule, previous.earlyStopping, loss) }),
+    };
     return loss;
   }
 
