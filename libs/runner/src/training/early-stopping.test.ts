@@ -68,7 +68,7 @@ describe('runEnding', () => {
   it('restores the best of a run that did not stop early too, and changes nothing when the last step is the best', () => {
     expect(runEnding('j', rule(3), validation, 100, 100)).toMatchObject({
       final: { step: 30 },
-      message: 'completed at step 100; best step 30 (validation loss 0.4123), whose weights the job ends with',
+      message: 'best step 30 (validation loss 0.4123), whose weights the job ends with',
     });
     expect(runEnding('j', rule(3), { ...validation, bestStep: 100 }, 100, 100)).toEqual({});
     expect(runEnding('j', rule(3, 0, false), validation, 100, 100)).toEqual({});

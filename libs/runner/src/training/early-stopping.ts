@@ -41,11 +41,12 @@ export function runEnding(
   const restore = rule.restoreBest && bestStep !== step;
   if (!early && !restore) return {};
   const by = rule.minDelta > 0 ? ` by more than ${rule.minDelta}` : '';
+  // The job's state already says it completed (and where): the message says only what is particular.
   const ended = early
-    ? `stopped early at step ${step} of ${totalSteps}: the validation loss did not improve${by} in ${rule.patience} validations`
-    : `completed at step ${step}`;
-  const best = `best step ${bestStep} (validation loss ${bestLoss.toPrecision(4)})`;
-  if (!restore) return { message: `${ended}; ${best}` };
+    ? `stopped early at step ${step} of ${totalSteps}: the validation loss did not improve${by} in ${rule.patience} validations; `
+    : '';
+  const best = `${ended}best step ${bestStep} (validation loss ${bestLoss.toPrecision(4)})`;
+  if (!restore) return { message: best };
   if (bestCheckpoint === undefined) throw new TrainingFailedError(jobId, `the checkpoint of the best step ${bestStep} is not known`);
-  return { final: { step: bestStep, prefix: bestCheckpoint }, message: `${ended}; ${best}, whose weights the job ends with` };
+  return { final: { step: bestStep, prefix: bestCheckpoint }, message: `${best}, whose weights the job ends with` };
 }

@@ -81,7 +81,7 @@ export class TrainingLoop {
       await recorder.writeCheckpoint(this.state);
       const ending = runEnding(jobId, stopping, this.state.validation, this.state.step, plan.totalSteps);
       await recorder.complete(this.state, ending);
-      log(`job ${jobId}: ${ending.message ?? `completed at step ${this.state.step}`}`);
+      log(`job ${jobId}: completed at step ${this.state.step}${ending.message === undefined ? '' : `: ${ending.message}`}`);
       return { jobId, state: 'completed', step: this.state.step, ...(ending.message === undefined ? {} : { message: ending.message }) };
     } catch (error) {
       if (error instanceof StopRequested) return this.stopped(error);
