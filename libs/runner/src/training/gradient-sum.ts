@@ -1,6 +1,7 @@
 // Aggregation of shard gradients. Shards are summed in shard order into a float64
 // accumulator, so the result depends only on the shard plan, never on which worker
-// finished first or how many workers there were.
+// finished first or how many workers there were. The same sum makes the nodes of a
+// reduction tree (reduction-tree.ts) on the workers.
 
 export interface ShardGradient {
   readonly shard: number;
@@ -32,7 +33,7 @@ export function aggregateShardGradients(shards: readonly ShardGradient[], parame
     count += shard.count;
   }
   const mean = new Float32Array(parameterCount);
-  sumShards(
+  sumGradients(
     ordered.map((shard) => shard.gradient),
     mean,
     1 / count,
@@ -53,13 +54,14 @@ type Group = [Float32Array, Float32Array, Float32Array, Float32Array, Float32Arr
 const BLOCK = 2048;
 
 /**
- * out [P] = (sum over shards, in shard order, of gradients[s] [P]) * scale, summed in
+ * out [P] = (sum over shards, in shard order, of gradients[s] [P]) * scale, where every
+ * gradient has P values, summed in
  * float64 from 0, left to right. Up to eight shards (the usual step) take one pass; more
  * go through a float64 accumulator, eight at a time, one block of parameters after the
  * other (the order of additions of each parameter is the same as without blocks). A missing
  * member of a group is an array of zeros: adding +0 leaves every sum as it was.
  */
-function sumShards(gradients: readonly Float32Array[], out: Float32Array, scale: number): void {
+export function sumGradients(gradients: readonly Float32Array[], out: Float32Array, scale: number): void {
   const n = out.length;
   let zeros: Float32Array | undefined;
   const groupOf = (first: number): Group =>
