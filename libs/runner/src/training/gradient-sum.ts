@@ -59,10 +59,17 @@ const BLOCK = 2048;
  * float64 from 0, left to right. Up to eight shards (the usual step) take one pass; more
  * go through a float64 accumulator, eight at a time, one block of parameters after the
  * other (the order of additions of each parameter is the same as without blocks). A missing
- * member of a group is an array of zeros: adding +0 leaves every sum as it was.
+ * member of a group is an array of zeros: adding +0 leaves every sum as it was (which is also
+ * why a single gradient may skip them).
  */
 export function sumGradients(gradients: readonly Float32Array[], out: Float32Array, scale: number): void {
   const n = out.length;
+  const [only] = gradients;
+  if (gradients.length === 1 && only !== undefined) {
+    // The root of a reduction tree: (0 + g) + 0 ... is 0 + g, without reading seven arrays of zeros.
+    for (let p = 0; p < n; p++) out[p] = (0 + only[p]!) * scale;
+    return;
+  }
   let zeros: Float32Array | undefined;
   const groupOf = (first: number): Group =>
     Array.from({ length: GROUP }, (_, k) => gradients[first + k] ?? (zeros ??= new Float32Array(n))) as Group;
