@@ -142,8 +142,9 @@ export class TrainingLoop {
     this.weights = await recorder.writeWeights(this.state);
     // The training step ends here; validation and bookkeeping are not part of its speed.
     const stepMs = Date.now() - started;
-    // The coordinator's own part of it: the checks, the dispatch, the gradients not yet in,
-    // the sum, the optimizer and the weights write (what does not overlap the workers).
+    // The coordinator's own part of it: the checks, the dispatch, the gradients (or the
+    // reduction tree's root) not yet fetched when the workers' last sum was in, the sum, the
+    // optimizer and the weights write (what does not overlap the workers, reduce tasks included).
     const serialMs = performance.now() - checked - waitMs;
     const step = this.state.step;
     const epochEnd = step % plan.stepsPerEpoch === 0;
