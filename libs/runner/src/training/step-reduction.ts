@@ -3,9 +3,8 @@
 // optimizer sums them in shard order. Under version 2 with more shards, the workers sum the
 // step's fixed reduction tree (reduction-tree.ts): a node's reduce task goes on the queue as
 // soon as all its inputs are in (not a level at a time), and the coordinator fetches the root.
-import type { GradientSum } from '@lstm-runner/protocol';
+import { viewFloat32Vector, type GradientSum } from '@lstm-runner/protocol';
 import { getChecked, type ObjectStore } from '@lstm-runner/storage';
-import { viewFloat32Vector } from '@lstm-runner/protocol';
 import type { ShardGradient } from './gradient-sum';
 import { reductionTree, type ReductionInput, type ReductionTree } from './reduction-tree';
 
@@ -44,6 +43,8 @@ export class StepReduction {
   /** The sums the coordinator adds (tree.top), fetched from the store, by position. */
   private readonly fetched: Pending<ShardGradient>[];
   private readonly topIn: Pending<void>[];
+  /** Position in tree.top, by input id. */
+  private readonly topPosition: Map<string, number>;
 
   constructor(private readonly options: StepReductionOptions) {
     this.tree =
@@ -52,6 +53,7 @@ export class StepReduction {
         : { nodes: [], top: Array.from({ length: options.shardCount }, (_, index) => ({ kind: 'shard', index })), shardParent: [] };
     this.fetched = this.tree.top.map(() => pending<ShardGradient>());
     this.topIn = this.tree.top.map(() => pending<void>());
+    this.topPosition = new Map(this.tree.top.map((input, position) => [idOf(input), position]));
   }
 
   /** Reduce tasks a step of this many shards runs under this version. */
@@ -78,8 +80,8 @@ export class StepReduction {
     const id = idOf(input);
     if (this.sums.has(id)) return;
     this.sums.set(id, sum);
-    const position = this.tree.top.findIndex((top) => top.kind === input.kind && top.index === input.index);
-    if (position >= 0) return this.fetch(position, sum);
+    const position = this.topPosition.get(id);
+    if (position !== undefined) return this.fetch(position, sum);
     if (parent === undefined) return;
     const node = this.tree.nodes[parent]!;
     const inputs = node.inputs.map((child) => this.sums.get(idOf(child)));
