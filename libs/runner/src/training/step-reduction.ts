@@ -56,11 +56,6 @@ export class StepReduction {
     this.topPosition = new Map(this.tree.top.map((input, position) => [idOf(input), position]));
   }
 
-  /** Reduce tasks a step of this many shards runs under this version. */
-  get nodes(): number {
-    return this.tree.nodes.length;
-  }
-
   /** A training shard's result: seen as soon as it is in, perhaps more than once. */
   addShard(shard: number, sum: GradientSum): void {
     this.arrive({ kind: 'shard', index: shard }, sum, this.tree.shardParent[shard]);
