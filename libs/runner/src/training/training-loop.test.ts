@@ -315,7 +315,7 @@ describe('TrainingLoop with more than 8 shards a step', () => {
     expect(run.outcome).toMatchObject({
       state: 'failed',
       step: 0,
-      message: `job ${run.jobId} step 0 shard 3 failed after 3 attempts: boom`,
+      message: `job ${run.jobId} step 0 reduce node 3 failed after 3 attempts: boom`,
     });
   });
 });

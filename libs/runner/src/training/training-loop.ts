@@ -9,6 +9,7 @@ import { predictionsPerWindow } from '@lstm-runner/lstm-core';
 import type { ShardPlan, StepPosition } from '@lstm-runner/data';
 import { reductionVersionOf, type JobRecord, type JobState, type MetricRecord, type WrittenWeights } from '@lstm-runner/job-store';
 import {
+  parseShardTaskId,
   shardTaskId,
   type GradientJobData,
   type GradientJobResult,
@@ -94,9 +95,10 @@ export class TrainingLoop {
     } catch (error) {
       if (error instanceof StopRequested) return this.stopped(error);
       if (error instanceof ShardFailedError) {
+        const what = parseShardTaskId(error.taskId).kind === 'reduce' ? 'reduce node' : 'shard';
         return this.finish(
           'failed',
-          `job ${jobId} step ${this.state.step} shard ${error.shard} failed after ${error.attempts} attempts: ${error.reason}`,
+          `job ${jobId} step ${this.state.step} ${what} ${error.shard} failed after ${error.attempts} attempts: ${error.reason}`,
         );
       }
       if (error instanceof TrainingFailedError) {
