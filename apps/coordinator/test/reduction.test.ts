@@ -12,7 +12,7 @@ describe('reduction tree on the workers', () => {
 
   beforeAll(() => {
     cluster = new TestCluster(injectedServers(), 'reduction');
-    spec = cluster.writeSpec('wide.yaml', tinySpec(cluster.sensorSubset(600), { maxSteps: 3, batchSize: 40, shardSize: 4 }));
+    spec = cluster.writeSpec('wide.yaml', tinySpec(cluster.sensorSubset(500), { maxSteps: 2, batchSize: 40, shardSize: 4 }));
   });
 
   afterAll(async () => {
@@ -26,7 +26,7 @@ describe('reduction tree on the workers', () => {
     ] as const) {
       const run = await cluster.run(['train', spec, '--local-workers', workers, '--job-id', jobId]);
       expect(run.code, run.stderr).toBe(0);
-      expect(await cluster.status(jobId)).toMatchObject({ state: 'completed', step: 3 });
+      expect(await cluster.status(jobId)).toMatchObject({ state: 'completed', step: 2 });
     }
     expect((await readJobRecord(cluster.store, 'tree-three')).reductionVersion).toBe(2);
     const pointer = await readJobPointer(cluster.store, 'tree-three');
