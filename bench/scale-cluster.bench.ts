@@ -19,9 +19,11 @@ const WARMUP_STEPS = 2;
 // BENCH_MODELS=5m, BENCH_WORKERS=16,64: a subset (e.g. to compare two versions quickly).
 const MODELS = (process.env['BENCH_MODELS'] ?? '120k,5m').split(',') as ModelSize[];
 const WORKERS = (process.env['BENCH_WORKERS'] ?? '1,4,16,64').split(',').map(Number);
+// BENCH_REDUCTIONS=1,2: reduction version 1 (the coordinator sums every shard) beside 2 (the tree).
+const REDUCTIONS = (process.env['BENCH_REDUCTIONS'] ?? '2').split(',').map((v) => (v === '1' ? 1 : 2));
 
 function row(result: ClusterScaleResult): string {
-  const where = `${result.transport}${result.s3Model ? '+s3' : ''}`;
+  const where = `${result.transport}${result.s3Model ? '+s3' : ''} r${result.reductionVersion}`;
   return [
     where.padEnd(10),
     String(result.workers).padStart(3),
@@ -43,10 +45,17 @@ async function main(): Promise<void> {
   const blobRedis = await startRedisServer();
   const runs: ClusterScaleResult[] = [];
   const parts: (SerialParts & { parameters: number; shards: number })[] = [];
-  console.log('where       N model serial   step   cmds  rtts sreq  coordMB workerMB  redisMB   (per step; ms, MB)');
+  console.log('where r        N model serial   step   cmds  rtts sreq  coordMB workerMB  redisMB   (per step; ms, MB)');
   const failures: string[] = [];
-  const run = async (workers: number, model: ModelSize, s3Model: boolean, viaRedis: boolean): Promise<ClusterScaleResult | null> => {
+  const run = async (
+    workers: number,
+    model: ModelSize,
+    s3Model: boolean,
+    viaRedis: boolean,
+    reductionVersion: 1 | 2,
+  ): Promise<ClusterScaleResult | null> => {
     const result = await runClusterScale({
+      reductionVersion,
       workers,
       model,
       computeDelayMs: COMPUTE_DELAY_MS,
@@ -56,7 +65,7 @@ async function main(): Promise<void> {
       warmupSteps: WARMUP_STEPS,
       steps: STEPS,
     }).catch((error: unknown) => {
-      const line = `${workers} workers, ${model}, ${s3Model ? 'S3 model' : 'local'}, via ${viaRedis ? 'redis' : 'store'}: ${String(error)}`;
+      const line = `${workers} workers, ${model}, ${s3Model ? 'S3 model' : 'local'}, via ${viaRedis ? 'redis' : 'store'}, reduction ${reductionVersion}: ${String(error)}`;
       console.log(`FAILED ${line}`);
       failures.push(line);
       return null;
@@ -70,19 +79,23 @@ async function main(): Promise<void> {
     if (only !== 's3') {
       for (const model of MODELS) {
         for (const workers of WORKERS) {
-          const result = await run(workers, model, false, false);
-          if (result === null) continue;
-          const measured = await measureSerialParts(result.parameters, workers);
-          parts.push({ parameters: result.parameters, shards: workers, ...measured });
-          console.log(`           serial parts alone: ${JSON.stringify(measured)}`);
+          for (const reductionVersion of REDUCTIONS) {
+            const result = await run(workers, model, false, false, reductionVersion);
+            if (result === null) continue;
+            const measured = await measureSerialParts(result.parameters, workers, reductionVersion);
+            parts.push({ parameters: result.parameters, shards: workers, ...measured });
+            console.log(`           serial parts alone: ${JSON.stringify(measured)}`);
+          }
         }
       }
     }
     if (only !== 'local') {
       for (const model of MODELS) {
         for (const workers of WORKERS.filter((n) => n > 1)) {
-          await run(workers, model, true, false);
-          await run(workers, model, true, true);
+          for (const reductionVersion of REDUCTIONS) {
+            await run(workers, model, true, false, reductionVersion);
+            await run(workers, model, true, true, reductionVersion);
+          }
         }
       }
     }

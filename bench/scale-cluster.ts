@@ -2,7 +2,8 @@
 // gradient sum, Adam, weights writes) against a real private redis-server and a real local
 // store, with N simulated workers in a child process (bench/scale-cluster/simulated-workers.ts)
 // that take shard jobs from the real queue and return a precomputed gradient of the model's
-// size after a fixed compute delay. One shard per worker per step.
+// size after a fixed compute delay, and sum the reduce tasks of reduction version 2 for real.
+// One shard per worker per step.
 //
 // What one call measures, per step (medians over the measured steps):
 //   - the coordinator's serial time (the metric records' serialMs: checks, dispatch, the
@@ -17,6 +18,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parameterLayout } from '@lstm-runner/lstm-core';
+import { writeJobRecord } from '@lstm-runner/job-store';
 import { validateJobSpec } from '@lstm-runner/protocol';
 import { openStore, type ObjectStore } from '@lstm-runner/storage';
 import { Coordinator, createJob, type StepProgress } from '@lstm-runner/runner';
@@ -41,10 +43,13 @@ export interface ClusterScaleOptions {
   readonly s3Model: boolean;
   readonly warmupSteps: number;
   readonly steps: number;
+  /** 1: the coordinator sums every shard; 2: beyond 8 shards, the workers sum a tree. */
+  readonly reductionVersion: 1 | 2;
 }
 
 export interface ClusterScaleResult {
   readonly workers: number;
+  readonly reductionVersion: 1 | 2;
   readonly model: ModelSize;
   readonly parameters: number;
   readonly transport: 'store' | 'redis';
@@ -148,6 +153,11 @@ export async function runClusterScale(options: ClusterScaleOptions): Promise<Clu
   const prefix = `scale${options.workers}${options.model}${Date.now() % 100000}`;
   const profile = { backend: 'simulated', threads: 1 };
   const created = await createJob({ store, spec: specFor(options, corpusFile), source: { name: 'corpus.txt', path: corpusFile }, profile });
+  if (options.reductionVersion === 1) {
+    // A record as releases before reduction version 2 wrote it.
+    const { reductionVersion: _dropped, ...earlier } = created.record;
+    await writeJobRecord(store, earlier);
+  }
   const parameters = parameterLayout(created.record.model).size;
   const workers = await startWorkers({
     workers: options.workers,
@@ -189,6 +199,7 @@ export async function runClusterScale(options: ClusterScaleOptions): Promise<Clu
     const blobBytes = (blob?.bytes ?? 0) + workerCounts.blob.bytes;
     return {
       workers: options.workers,
+      reductionVersion: options.reductionVersion,
       model: options.model,
       parameters,
       transport: blob === null ? 'store' : 'redis',

@@ -2,11 +2,13 @@
 // stays off the coordinator's event loop): each is a real BullMQ worker on the job's gradient
 // queue that takes shard jobs one at a time, reads the shard's weights from the store (as a
 // real worker does), waits the compute delay, writes a precomputed gradient of the model's size
-// and returns the result a real worker returns. The parent asks for the store counts over IPC.
+// and returns the result a real worker returns. Reduce tasks (reduction version 2) are real
+// work: the workers' own reduceGradients reads, checks, sums and writes them. The parent asks
+// for the store counts over IPC.
 import { Worker, type Job } from 'bullmq';
 import { encodeFloat32Vector, gradientKey, gradientQueueName, type GradientJobData, type GradientJobResult } from '@lstm-runner/protocol';
-import { openStore, sha256Hex, type ObjectStore } from '@lstm-runner/storage';
-import { redisOptionsFromUrl } from '@lstm-runner/runner';
+import { checksumOf, openStore, type ObjectStore } from '@lstm-runner/storage';
+import { redisOptionsFromUrl, reduceGradients } from '@lstm-runner/runner';
 import { MeasuredStore, S3_MODEL, emptyCounts, type StoreCounts } from './latency-store';
 import { RedisBlobStore, RoutingStore } from './redis-blob-store';
 
@@ -40,7 +42,7 @@ function precomputedGradient(parameters: number): Uint8Array {
 
 async function main(config: SimulatedWorkersConfig): Promise<void> {
   const bytes = precomputedGradient(config.parameters);
-  const sha256 = sha256Hex(bytes);
+  const checksums = { sha256: checksumOf('sha256', bytes), crc32: checksumOf('crc32', bytes) };
   const measured: MeasuredStore[] = [];
   const blobs: RedisBlobStore[] = [];
   const storeOf = (): ObjectStore => {
@@ -55,13 +57,15 @@ async function main(config: SimulatedWorkersConfig): Promise<void> {
   const compute = async (store: ObjectStore, job: Job<GradientJobData>): Promise<GradientJobResult> => {
     const started = performance.now();
     const data = job.data;
+    if (data.kind === 'reduce') return reduceGradients(store, data);
     await store.get(data.weightsKey);
     await sleep(config.computeDelayMs);
     const count = config.windowsPerShard;
     if (data.kind === 'validate') return { kind: 'validate', loss: 2 * count, count, computeMs: performance.now() - started };
     const key = gradientKey(data.jobId, data.generation, data.step, data.shard);
     await store.put(key, bytes);
-    return { kind: 'train', gradientKey: key, gradientSha256: sha256, loss: 2 * count, count, computeMs: performance.now() - started };
+    const gradientChecksum = checksums[data.checksum ?? 'sha256'];
+    return { kind: 'train', gradientKey: key, gradientChecksum, loss: 2 * count, count, computeMs: performance.now() - started };
   };
   const workers = Array.from({ length: config.workers }, () => {
     const store = storeOf();

@@ -26,7 +26,7 @@ export async function clusterWithReference(name: string, maxSteps?: number): Pro
 
 export function tinySpec(
   csvPath: string,
-  overrides: { name?: string; learningRate?: number; optimizer?: string; maxSteps?: number } = {},
+  overrides: { name?: string; learningRate?: number; optimizer?: string; maxSteps?: number; batchSize?: number; shardSize?: number } = {},
 ): string {
   const optimizer = overrides.optimizer ?? `{ type: adam, learningRate: ${overrides.learningRate ?? 0.01} }`;
   return `name: ${overrides.name ?? 'tiny'}
@@ -39,8 +39,8 @@ data:
 model: { layers: [8] }
 training:
   epochs: 1
-  batchSize: 32
-  shardSize: 8
+  batchSize: ${overrides.batchSize ?? 32}
+  shardSize: ${overrides.shardSize ?? 8}
   optimizer: ${optimizer}
   clipNorm: 5
   seed: 3

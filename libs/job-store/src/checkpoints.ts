@@ -52,6 +52,8 @@ export interface CheckpointManifest {
   readonly epoch: number;
   readonly batchInEpoch: number;
   readonly shuffleVersion: number;
+  /** How the steps summed their gradients (absent in checkpoints of earlier releases: 1). */
+  readonly reductionVersion?: number;
   readonly datasetId: string;
   readonly profile: NumericsProfile;
   readonly validation: ValidationState;
@@ -79,6 +81,7 @@ export const checkpointManifestSchema = mapping({
   epoch: nonNegativeInteger(),
   batchInEpoch: nonNegativeInteger(),
   shuffleVersion: nonNegativeInteger(),
+  reductionVersion: nonNegativeInteger().exactOptional(),
   datasetId: nonEmptyString(),
   profile: numericsProfileSchema,
   validation: mapping({

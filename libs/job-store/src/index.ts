@@ -3,7 +3,7 @@
 // through a zod schema: a corrupt or foreign object is a StoredObjectError naming the key
 // and the field. No queue here: the CLI, the dashboard and the runner all read through it.
 export { parseStoredJson, readStoredJson, readStoredJsonIfExists, writeStoredJson } from './stored-json';
-export { jobRecordSchema, readJobRecord, shuffleOf, writeJobRecord } from './job-record';
+export { jobRecordSchema, readJobRecord, reductionVersionOf, shuffleOf, writeJobRecord } from './job-record';
 export type { JobRecord } from './job-record';
 export { checkpointRefSchema, isFinalState, JOB_STATES, jobPointerSchema, readJobPointer, updateJobPointer } from './job-pointer';
 export type { CheckpointRef, JobPointer, JobState, PointerUpdate, WorkerWait } from './job-pointer';

@@ -30,6 +30,12 @@ export interface JobRecord {
   readonly shuffle?: ShuffleSettings;
   /** The schedule whose firing created the job, if any (a version's lineage). */
   readonly scheduleId?: string;
+  /**
+   * How each step's shard gradients are summed: 1, flat on the coordinator (records of
+   * earlier releases have none and read as 1); 2, in a fixed tree on the workers beyond 8
+   * shards a step. A job keeps the reduction it was created with.
+   */
+  readonly reductionVersion?: 1 | 2;
 }
 
 const shuffleSettingsSchema = tagged('version', [
@@ -39,6 +45,9 @@ const shuffleSettingsSchema = tagged('version', [
 
 /** The job's shuffle: version 1 for records written before shuffles were recorded. */
 export const shuffleOf = (record: JobRecord): ShuffleSettings => record.shuffle ?? { version: 1 };
+
+/** The job's reduction: version 1 for records written before reductions were recorded. */
+export const reductionVersionOf = (record: JobRecord): 1 | 2 => record.reductionVersion ?? 1;
 
 export const jobRecordSchema = mapping({
   version: z.literal(1),
@@ -53,6 +62,7 @@ export const jobRecordSchema = mapping({
   warmStartFrom: nonEmptyString().exactOptional(),
   shuffle: shuffleSettingsSchema.exactOptional(),
   scheduleId: nonEmptyString().exactOptional(),
+  reductionVersion: z.union([z.literal(1), z.literal(2)]).exactOptional(),
 }) satisfies z.ZodType<JobRecord>;
 
 export const readJobRecord = (store: ObjectStore, jobId: string): Promise<JobRecord> =>

@@ -11,6 +11,8 @@ describe('shard task ids', () => {
     expect(id).not.toContain(':');
     expect(parseShardTaskId(id)).toEqual(ref);
     expect(parseShardTaskId(shardTaskId({ ...ref, kind: 'validate' }))).toEqual({ ...ref, kind: 'validate' });
+    expect(shardTaskId({ ...ref, kind: 'reduce' })).toBe('j-moby-char-20260101-ab12-g3-s42-r7');
+    expect(parseShardTaskId(shardTaskId({ ...ref, kind: 'reduce' }))).toEqual({ ...ref, kind: 'reduce' });
   });
 
   it('is distinct for every part', () => {
@@ -19,10 +21,11 @@ describe('shard task ids', () => {
       shardTaskId({ ...ref, generation: 4 }),
       shardTaskId({ ...ref, step: 43 }),
       shardTaskId({ ...ref, kind: 'validate' }),
+      shardTaskId({ ...ref, kind: 'reduce' }),
       shardTaskId({ ...ref, shard: 8 }),
       shardTaskId({ ...ref, jobId: 'moby-char-20260101-ab13' }),
     ]);
-    expect(ids.size).toBe(6);
+    expect(ids.size).toBe(7);
   });
 
   it('shares a prefix per job and per generation', () => {

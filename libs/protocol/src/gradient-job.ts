@@ -1,18 +1,33 @@
 // What travels through the gradient queues. BullMQ keeps job data and return values as JSON
 // in Redis and echoes return values into its event stream, so both stay small: keys,
 // checksums and numbers, never weight or gradient bytes (those go through the store).
+import type { ChecksumAlgorithm } from '@lstm-runner/storage';
 import { validateCounter, validateJobId } from './identifiers';
 import { InvalidIdentifierError } from './errors/invalid-identifier-error';
 
 /** A training shard computes loss and gradient; a validation shard only the loss. */
 export type ShardKind = 'train' | 'validate';
 
-/** One shard of one step: the data of a BullMQ job on a gradient queue. */
-export interface GradientJobData {
+/** What a task on a gradient queue does: a shard, or a node of the step's reduction tree (reduction-tree.ts in runner). */
+export type TaskKind = ShardKind | 'reduce';
+
+/**
+ * How the per-step gradients of a job are checksummed: 'sha256' under reduction version 1,
+ * 'crc32' under version 2 (a torn or stale object is what it guards against, and crc32 runs
+ * at about 5 GB/s against sha256's 1.2 here). Weights and checkpoints keep sha256.
+ */
+export type GradientChecksum = ChecksumAlgorithm;
+
+/** What every task of one step of one generation carries. */
+interface StepTaskData {
   readonly jobId: string;
-  /** Raised on every resume and Redis recovery; shards of another generation are dropped. */
+  /** Raised on every resume and Redis recovery; tasks of another generation are dropped. */
   readonly generation: number;
   readonly step: number;
+}
+
+/** One shard of one step: the data of a BullMQ job on a gradient queue. */
+export interface ShardJobData extends StepTaskData {
   readonly epoch: number;
   /** Index of the step's batch in its epoch's batch list. */
   readonly stepInEpoch: number;
@@ -23,18 +38,45 @@ export interface GradientJobData {
   readonly weightsSha256: string;
   /** The pinned dataset the shard's windows come from. */
   readonly datasetId: string;
+  /** How a training shard checksums its gradient; absent: 'sha256' (reduction version 1). */
+  readonly checksum?: GradientChecksum;
 }
 
-/** A training shard's return value: its summed gradient is in the store. */
-export interface TrainShardResult {
-  readonly kind: 'train';
-  /** Where the summed gradient is (a float32 vector) and its sha256. */
+/** A summed gradient in the store: a training shard's, or a reduction node's. */
+export interface GradientSum {
+  /** Where the summed gradient is (a float32 vector) and its checksum ('sha256:<hex>' or 'crc32:<hex>'). */
   readonly gradientKey: string;
-  readonly gradientSha256: string;
-  /** Summed over the shard's windows (the aggregator divides by the step's total count). */
+  readonly gradientChecksum: string;
+  /** Summed over the windows (the aggregator divides by the step's total count). */
   readonly loss: number;
   readonly count: number;
+}
+
+/**
+ * A node of the step's reduction tree: the sum of its children's gradients (up to 8, in
+ * child order), written to the store. Needs no model: any worker serves it.
+ */
+export interface ReduceJobData extends StepTaskData {
+  readonly kind: 'reduce';
+  /** The node's number in its step's tree (level by level). */
+  readonly shard: number;
+  readonly inputs: readonly GradientSum[];
+  readonly checksum: GradientChecksum;
+}
+
+/** What a gradient queue's BullMQ job carries. */
+export type GradientJobData = ShardJobData | ReduceJobData;
+
+/** A training shard's return value: its summed gradient is in the store. */
+export interface TrainShardResult extends GradientSum {
+  readonly kind: 'train';
   /** Time the worker spent on the shard (reading, computing, writing): for coordination metrics. */
+  readonly computeMs: number;
+}
+
+/** A reduction node's return value: the sum of its inputs is in the store. */
+export interface ReduceResult extends GradientSum {
+  readonly kind: 'reduce';
   readonly computeMs: number;
 }
 
@@ -52,19 +94,20 @@ export interface DroppedShardResult {
 }
 
 /** A shard's return value. */
-export type GradientJobResult = TrainShardResult | ValidationShardResult | DroppedShardResult;
+export type GradientJobResult = TrainShardResult | ValidationShardResult | ReduceResult | DroppedShardResult;
 
 /** The parts of a shard's BullMQ job id. */
 export interface ShardTaskRef {
   readonly jobId: string;
   readonly generation: number;
   readonly step: number;
-  readonly kind: ShardKind;
+  readonly kind: TaskKind;
   readonly shard: number;
 }
 
 const MAX_COUNTER = Number.MAX_SAFE_INTEGER;
-const KIND_LETTER: Record<ShardKind, string> = { train: 't', validate: 'v' };
+const KIND_LETTER: Record<TaskKind, string> = { train: 't', validate: 'v', reduce: 'r' };
+const LETTER_KIND: Record<string, TaskKind> = { t: 'train', v: 'validate', r: 'reduce' };
 
 /**
  * Every shard job id of jobId starts with this; with a generation, every id of that
@@ -76,7 +119,7 @@ export function shardTaskPrefix(jobId: string, generation?: number): string {
 }
 
 /**
- * The BullMQ job id of a shard: 'j-<job>-g<generation>-s<step>-<t|v><shard>'. Unique per
+ * The BullMQ job id of a shard: 'j-<job>-g<generation>-s<step>-<t|v|r><shard>'. Unique per
  * (job, generation, step, kind, shard), so a re-enqueue within a generation is a no-op; no
  * ':' (BullMQ forbids it in custom ids).
  */
@@ -87,17 +130,17 @@ export function shardTaskId(ref: ShardTaskRef): string {
 }
 
 // Job ids may contain '-', so the fixed tail is matched from the end.
-const SHARD_TASK_ID = /^j-(.+)-g(\d+)-s(\d+)-([tv])(\d+)$/;
+const SHARD_TASK_ID = /^j-(.+)-g(\d+)-s(\d+)-([tvr])(\d+)$/;
 
 /** The inverse of shardTaskId; throws InvalidIdentifierError for anything else. */
 export function parseShardTaskId(taskId: string): ShardTaskRef {
   const match = SHARD_TASK_ID.exec(taskId);
-  if (match === null) throw new InvalidIdentifierError('shard task id', taskId, "expected 'j-<job>-g<generation>-s<step>-<t|v><shard>'");
+  if (match === null) throw new InvalidIdentifierError('shard task id', taskId, "expected 'j-<job>-g<generation>-s<step>-<t|v|r><shard>'");
   const ref: ShardTaskRef = {
     jobId: match[1]!,
     generation: Number(match[2]),
     step: Number(match[3]),
-    kind: match[4] === 't' ? 'train' : 'validate',
+    kind: LETTER_KIND[match[4]!]!,
     shard: Number(match[5]),
   };
   // Rebuilding validates the parts and rejects non-canonical numbers ('s007').

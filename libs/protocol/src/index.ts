@@ -27,6 +27,7 @@ export {
   gradientKey,
   gradientsPrefix,
   gradientStepPrefix,
+  reducedGradientKey,
   jobLatestKey,
   jobPrefix,
   JOBS_PREFIX,
@@ -62,10 +63,16 @@ export { CONTROL_QUEUE_NAME, DEFAULT_QUEUE_PREFIX, gradientQueueName, validateQu
 export { parseShardTaskId, shardTaskId, shardTaskPrefix } from './gradient-job';
 export type {
   DroppedShardResult,
+  GradientChecksum,
   GradientJobData,
   GradientJobResult,
+  GradientSum,
+  ReduceJobData,
+  ReduceResult,
+  ShardJobData,
   ShardKind,
   ShardTaskRef,
+  TaskKind,
   TrainShardResult,
   ValidationShardResult,
 } from './gradient-job';

@@ -17,6 +17,7 @@ import {
   modelVersionKey,
   modelLatestKey,
   parseStoreKey,
+  reducedGradientKey,
   scheduleKey,
   weightsKey,
   weightsPrefix,
@@ -39,6 +40,8 @@ describe('storage layout', () => {
     expect(checkpointKeys('moby', 50, 0).prefix).toBe('jobs/moby/checkpoints/0000000050/');
     expect(gradientKey('moby', 3, 42, 7)).toBe('jobs/moby/grads/000003/0000000042/000007.bin');
     expect(gradientKey('moby', 3, 42, 7).startsWith(gradientStepPrefix('moby', 3, 42))).toBe(true);
+    // Reduction tree nodes sit with the step's shard gradients: pruned with them.
+    expect(reducedGradientKey('moby', 3, 42, 7)).toBe('jobs/moby/grads/000003/0000000042/r000007.bin');
     expect(metricsChunkKey('moby', 100, 3)).toBe('jobs/moby/metrics/0000000100-t3.jsonl');
     expect(metricsChunkKey('moby', 100, 0)).toBe('jobs/moby/metrics/0000000100.jsonl');
     expect(metricsChunkKey('moby', 100, 3).startsWith(metricsPrefix('moby'))).toBe(true);
@@ -92,6 +95,7 @@ describe('storage layout', () => {
       [checkpointKeys('j-1', 5, 2).optimizer, { kind: 'checkpoint', jobId: 'j-1', step: 5, token: 2, file: 'optimizer' }],
       [checkpointKeys('j-1', 5, 0).manifest, { kind: 'checkpoint', jobId: 'j-1', step: 5, token: 0, file: 'manifest' }],
       [gradientKey('j-1', 2, 5, 1), { kind: 'gradient', jobId: 'j-1', generation: 2, step: 5, shard: 1 }],
+      [reducedGradientKey('j-1', 2, 5, 1), { kind: 'reducedGradient', jobId: 'j-1', generation: 2, step: 5, node: 1 }],
       [metricsChunkKey('j-1', 200, 4), { kind: 'metricsChunk', jobId: 'j-1', firstStep: 200, token: 4 }],
       [metricsChunkKey('j-1', 200, 0), { kind: 'metricsChunk', jobId: 'j-1', firstStep: 200, token: 0 }],
       [modelLatestKey('Moby'), { kind: 'modelLatest', name: 'Moby' }],

@@ -6,6 +6,7 @@
 //   jobs/<job-id>/weights/<step>-t<token>.bin                 recent versions only
 //   jobs/<job-id>/checkpoints/<step>-t<token>/{weights.bin,optimizer.bin,manifest.json}
 //   jobs/<job-id>/grads/<generation>/<step>/<shard>.bin       deleted after aggregation
+//   jobs/<job-id>/grads/<generation>/<step>/r<node>.bin       reduction tree nodes, likewise
 //   jobs/<job-id>/metrics/<first step>-t<token>.jsonl         one record per step, in chunks
 //
 // <token> is the fencing token of the coordinator that wrote the object: a coordinator that
@@ -109,6 +110,11 @@ export function gradientKey(jobId: string, generation: number, step: number, sha
   return `${gradientStepPrefix(jobId, generation, step)}${padded('shard', shard, SHARD_DIGITS)}.bin`;
 }
 
+/** The sum a reduction tree node of the step wrote (reductionVersion 2). */
+export function reducedGradientKey(jobId: string, generation: number, step: number, node: number): string {
+  return `${gradientStepPrefix(jobId, generation, step)}r${padded('node', node, SHARD_DIGITS)}.bin`;
+}
+
 export function metricsPrefix(jobId: string): string {
   return `${jobPrefix(jobId)}metrics/`;
 }
@@ -163,6 +169,7 @@ export type StoreKeyInfo =
       readonly file: 'weights' | 'optimizer' | 'manifest';
     }
   | { readonly kind: 'gradient'; readonly jobId: string; readonly generation: number; readonly step: number; readonly shard: number }
+  | { readonly kind: 'reducedGradient'; readonly jobId: string; readonly generation: number; readonly step: number; readonly node: number }
   | { readonly kind: 'metricsChunk'; readonly jobId: string; readonly firstStep: number; readonly token: number }
   | { readonly kind: 'modelLatest'; readonly name: string }
   | { readonly kind: 'modelBest'; readonly name: string }
@@ -199,6 +206,10 @@ const KEY_PATTERNS: readonly [RegExp, (m: readonly string[]) => StoreKeyInfo][] 
   [
     new RegExp(`^jobs/${ID}/grads/(\\d{${GENERATION_DIGITS}})/${STEP}/(\\d{${SHARD_DIGITS}})\\.bin$`),
     (m) => ({ kind: 'gradient', jobId: m[1]!, generation: Number(m[2]), step: Number(m[3]), shard: Number(m[4]) }),
+  ],
+  [
+    new RegExp(`^jobs/${ID}/grads/(\\d{${GENERATION_DIGITS}})/${STEP}/r(\\d{${SHARD_DIGITS}})\\.bin$`),
+    (m) => ({ kind: 'reducedGradient', jobId: m[1]!, generation: Number(m[2]), step: Number(m[3]), node: Number(m[4]) }),
   ],
   [
     new RegExp(`^jobs/${ID}/metrics/${STEP}${TOKEN}\\.jsonl$`),

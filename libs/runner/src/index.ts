@@ -19,6 +19,8 @@ export type { ShardRunner, ShardTask } from './training/shard-runner';
 export { DEFAULT_LEASE_OPTIONS } from './training/job-lease';
 export type { JobLeaseOptions } from './training/job-lease';
 export { GradientWorker, DEFAULT_GRADIENT_WORKER_OPTIONS } from './worker/gradient-worker';
+export { reduceGradients } from './worker/gradient-reducer';
+export { reductionTree, REDUCTION_FAN_IN } from './training/reduction-tree';
 export type { GradientWorkerInput, GradientWorkerOptions } from './worker/gradient-worker';
 export { CoordinatorService, DEFAULT_MAX_DESIRED_WORKERS, enqueueJobRun } from './operations/coordinator-service';
 export type { CoordinatorServiceOptions } from './operations/coordinator-service';

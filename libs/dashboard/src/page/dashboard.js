@@ -141,9 +141,10 @@
   }
 
   function shardText(taskId) {
-    const match = /^j-(.+)-g(\d+)-s(\d+)-([tv])(\d+)$/.exec(taskId);
+    const match = /^j-(.+)-g(\d+)-s(\d+)-([tvr])(\d+)$/.exec(taskId);
     if (match === null) return taskId;
-    return `${match[4] === 't' ? 'train' : 'validation'} shard ${match[5]} of ${match[1]} step ${match[3]}`;
+    const what = { t: 'train shard', v: 'validation shard', r: 'reduce node' }[match[4]];
+    return `${what} ${match[5]} of ${match[1]} step ${match[3]}`;
   }
 
   function renderWorkers(workers) {

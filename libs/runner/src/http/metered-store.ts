@@ -19,6 +19,7 @@ export interface BytesMoved {
 export function movedKindOf(key: string): MovedKind | null {
   switch (parseStoreKey(key)?.kind) {
     case 'gradient':
+    case 'reducedGradient':
       return 'gradient';
     case 'weights':
       return 'weights';

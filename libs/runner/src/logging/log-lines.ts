@@ -4,7 +4,7 @@
 // `j-<job>-g<n>-s<n>-t<n>`), so every log call stays one sentence; callers add what the
 // sentence does not say (the worker's id). Redaction applies before anything is read.
 import { InvalidArgumentError } from 'commander';
-import { parseShardTaskId, type ShardKind } from '@lstm-runner/protocol';
+import { parseShardTaskId, type TaskKind } from '@lstm-runner/protocol';
 
 export const LOG_FORMATS = ['text', 'json'] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
@@ -16,7 +16,7 @@ export interface LogFields {
   readonly generation?: number;
   readonly step?: number;
   readonly shard?: number;
-  readonly shardKind?: ShardKind;
+  readonly shardKind?: TaskKind;
   readonly workerId?: string;
 }
 
@@ -64,7 +64,7 @@ export function logLevelOf(sentence: string): LogLevel {
   return WARNING_WORDS.test(sentence) ? 'warn' : 'info';
 }
 
-const TASK_ID = /\bj-[a-z0-9][a-z0-9._-]*?-g\d+-s\d+-[tv]\d+\b/;
+const TASK_ID = /\bj-[a-z0-9][a-z0-9._-]*?-g\d+-s\d+-[tvr]\d+\b/;
 const JOB = /\bjob ([a-z0-9][a-z0-9._-]{0,99})(?=[:\s,;)]|$)/;
 const GENERATION = /\bgeneration (\d+)\b/;
 const STEP = /\bstep (\d+)\b/;

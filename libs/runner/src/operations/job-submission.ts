@@ -8,6 +8,7 @@ import { prepareDataset, shuffleForNewJob, WindowLayout, type ByteSource, type D
 import { shardPlanOf, updateJobPointer, writeJobRecord, type JobPointer, type JobRecord } from '@lstm-runner/job-store';
 import { jobSpecKey, SPEC_DEFAULTS, validateJobId, type JobSpec, type NumericsProfile } from '@lstm-runner/protocol';
 import type { ObjectStore } from '@lstm-runner/storage';
+import { CURRENT_REDUCTION_VERSION } from '../training/reduction-tree';
 
 /**
  * The network a spec trains on a dataset: input and head sizes come from the data; the init
@@ -92,6 +93,7 @@ export async function createJob(options: CreateJobOptions): Promise<CreatedJob> 
     ...(options.warmStartFrom === undefined ? {} : { warmStartFrom: options.warmStartFrom }),
     shuffle: shuffleForNewJob(prepared.manifest.rowsPerSegment, spec.data.window),
     ...(options.scheduleId === undefined ? {} : { scheduleId: options.scheduleId }),
+    reductionVersion: CURRENT_REDUCTION_VERSION,
   };
   const plan = shardPlanOf(record, layout);
   if (spec.training.earlyStopping !== undefined && plan.validationShards === 0) {

@@ -17,6 +17,12 @@ describe('aggregateShardGradients', () => {
     forward.gradient.forEach((value, p) => expect(value).toBeCloseTo(expected[p]!, 6));
   });
 
+  it("sums one shard (a reduction tree's root) from 0 as eight would: -0 becomes +0", () => {
+    const { gradient } = aggregateShardGradients([{ shard: 0, gradient: new Float32Array([-0, 3, -1e-30]), loss: 1, count: 2 }], 3);
+    expect(Object.is(gradient[0], 0)).toBe(true);
+    expect([...gradient.slice(1)]).toEqual([1.5, Math.fround(-1e-30 * 0.5)]);
+  });
+
   it('adds shards left to right in float64, whatever the grouping (1 to 9 shards)', () => {
     const parameters = 257;
     for (let shardCount = 1; shardCount <= 9; shardCount++) {

@@ -1,6 +1,7 @@
 // Aggregation of shard gradients. Shards are summed in shard order into a float64
 // accumulator, so the result depends only on the shard plan, never on which worker
-// finished first or how many workers there were.
+// finished first or how many workers there were. The same sum makes the nodes of a
+// reduction tree (reduction-tree.ts) on the workers.
 
 export interface ShardGradient {
   readonly shard: number;
@@ -32,7 +33,7 @@ export function aggregateShardGradients(shards: readonly ShardGradient[], parame
     count += shard.count;
   }
   const mean = new Float32Array(parameterCount);
-  sumShards(
+  sumGradients(
     ordered.map((shard) => shard.gradient),
     mean,
     1 / count,
@@ -53,14 +54,22 @@ type Group = [Float32Array, Float32Array, Float32Array, Float32Array, Float32Arr
 const BLOCK = 2048;
 
 /**
- * out [P] = (sum over shards, in shard order, of gradients[s] [P]) * scale, summed in
+ * out [P] = (sum over shards, in shard order, of gradients[s] [P]) * scale, where every
+ * gradient has P values, summed in
  * float64 from 0, left to right. Up to eight shards (the usual step) take one pass; more
  * go through a float64 accumulator, eight at a time, one block of parameters after the
  * other (the order of additions of each parameter is the same as without blocks). A missing
- * member of a group is an array of zeros: adding +0 leaves every sum as it was.
+ * member of a group is an array of zeros: adding +0 leaves every sum as it was (which is also
+ * why a single gradient may skip them).
  */
-function sumShards(gradients: readonly Float32Array[], out: Float32Array, scale: number): void {
+export function sumGradients(gradients: readonly Float32Array[], out: Float32Array, scale: number): void {
   const n = out.length;
+  const [only] = gradients;
+  if (gradients.length === 1 && only !== undefined) {
+    // The root of a reduction tree: (0 + g) + 0 ... is 0 + g, without reading seven arrays of zeros.
+    for (let p = 0; p < n; p++) out[p] = (0 + only[p]!) * scale;
+    return;
+  }
   let zeros: Float32Array | undefined;
   const groupOf = (first: number): Group =>
     Array.from({ length: GROUP }, (_, k) => gradients[first + k] ?? (zeros ??= new Float32Array(n))) as Group;

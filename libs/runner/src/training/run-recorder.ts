@@ -9,6 +9,7 @@ import type { ShardPlan } from '@lstm-runner/data';
 import {
   dropMetricsAfter,
   isFinalState,
+  reductionVersionOf,
   updateJobPointer,
   writeCheckpoint,
   writeMetricsChunk,
@@ -191,6 +192,7 @@ export class RunRecorder {
           epoch: position.epoch,
           batchInEpoch: position.stepInEpoch,
           shuffleVersion: plan.shuffle.version,
+          reductionVersion: reductionVersionOf(record),
           datasetId: record.datasetId,
           profile: record.profile,
           validation: training.validation,

@@ -3,6 +3,7 @@
 import { createOptimizer, initializeParameters, parameterLayout, type Optimizer } from '@lstm-runner/lstm-core';
 import {
   readCheckpoint,
+  reductionVersionOf,
   shuffleOf,
   type CheckpointRef,
   type JobPointer,
@@ -58,6 +59,13 @@ export async function restoreRun(store: ObjectStore, record: JobRecord, pointer:
     throw new TrainingFailedError(
       record.id,
       `checkpoint ${pointer.checkpoint.prefix} was made with shuffle version ${manifest.shuffleVersion}; the job shuffles with version ${shuffleVersion}`,
+    );
+  }
+  const reductionVersion = reductionVersionOf(record);
+  if ((manifest.reductionVersion ?? 1) !== reductionVersion) {
+    throw new TrainingFailedError(
+      record.id,
+      `checkpoint ${pointer.checkpoint.prefix} was made with reduction version ${manifest.reductionVersion ?? 1}; the job sums its gradients with version ${reductionVersion}`,
     );
   }
   if (manifest.datasetId !== record.datasetId) {

@@ -102,7 +102,7 @@ export class ShardDispatcher implements ShardRunner {
   private failedEventCount = 0;
   /** Events of the running steps' jobs (several jobs can share a queue), by BullMQ job id; others are ignored. */
   private readonly watched = new Map<string, JobEvents>();
-  /** The previous step's clean-up, left to run while the coordinator aggregates. */
+  /** The clean-up of the runs that ended, left to run while the coordinator aggregates. */
   private removal: Promise<void> = Promise.resolve();
   /** Each running step's shard durations, sorted (see medianOf); several jobs can share a queue. */
   private readonly sortedDurations = new WeakMap<readonly number[], number[]>();
@@ -226,7 +226,9 @@ export class ShardDispatcher implements ShardRunner {
       }
     } finally {
       for (const id of jobIds) this.watched.delete(id);
-      this.removal = this.removeTasks(progress);
+      // Runs overlap (a step's reduce tasks start while its shards run): wait for every clean-up.
+      const earlier = this.removal;
+      this.removal = this.removeTasks(progress).then(() => earlier);
     }
     return progress.map((shard) => shard.result as R);
   }

@@ -6,9 +6,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadManifest, WindowLayout } from '@lstm-runner/data';
-import { readCheckpoint, readJobPointer, readJobRecord, readMetrics, readModelPointer, shardPlanOf } from '@lstm-runner/job-store';
+import {
+  readCheckpoint,
+  readJobPointer,
+  readJobRecord,
+  readMetrics,
+  readModelPointer,
+  shardPlanOf,
+  writeJobRecord,
+} from '@lstm-runner/job-store';
 import { createReferenceBackend, scheduledLearningRate } from '@lstm-runner/lstm-core';
-import { validateJobSpec, type GradientJobData, type GradientJobResult, type JobSpec } from '@lstm-runner/protocol';
+import { jobSpecKey, validateJobSpec, type GradientJobData, type GradientJobResult, type JobSpec } from '@lstm-runner/protocol';
 import { MemoryStore } from '../../../../test-support/dataset-fixtures';
 import { ShardFailedError } from '../errors/shard-failed-error';
 import { StopRequested } from '../errors/stop-requested';
@@ -87,6 +95,8 @@ type Delivery = (
 class InProcessShards implements ShardRunner {
   readonly computer: ShardComputer;
   calls = 0;
+  /** The kind of every task run. */
+  readonly kinds: string[] = [];
 
   constructor(
     store: MemoryStore,
@@ -109,7 +119,10 @@ class InProcessShards implements ShardRunner {
     const failing = gradientTasks.find((task) => this.fail(task));
     if (failing !== undefined) throw new ShardFailedError(failing.taskId, failing.shard, 3, 'boom');
     const results: GradientJobResult[] = [];
-    for (const task of gradientTasks) results.push(await this.computer.compute(task.data));
+    for (const task of gradientTasks) {
+      this.kinds.push(task.data.kind);
+      results.push(await this.computer.compute(task.data));
+    }
     this.deliver(gradientTasks, results, (index, result) => onResult?.(index, result as R));
     return results as R[];
   }
@@ -129,6 +142,12 @@ interface LoopRun {
   readonly shards: InProcessShards;
 }
 
+/** 37 training windows: a step of 18 shards of 2 windows (a tree of nodes of 8, 8 and 2 shards and a root), then one of 1 shard. */
+const wideSpec = validateJobSpec(
+  { ...spec, training: { ...spec.training, epochs: 1, batchSize: 36, shardSize: 2, validateEvery: undefined } },
+  'wide.yaml',
+);
+
 async function runLoop(options: {
   deliver: Delivery;
   fail?: (task: ShardTask<GradientJobData>) => boolean;
@@ -137,10 +156,16 @@ async function runLoop(options: {
   spec?: JobSpec;
   /** Resume this run's job from its pointer, as the next generation and owner. */
   resume?: LoopRun;
+  /** Rewrites the record as an earlier release wrote it: no reductionVersion (a flat sum). */
+  earlierRecord?: boolean;
 }): Promise<LoopRun> {
   const store = options.resume?.store ?? new CountingStore();
   const jobId = options.resume?.jobId ?? (await createTestJob(store, options.spec ?? spec));
   const generation = options.resume === undefined ? 1 : 2;
+  if (options.earlierRecord === true) {
+    const { reductionVersion: _dropped, ...earlier } = await readJobRecord(store, jobId);
+    await writeJobRecord(store, earlier);
+  }
   const record = await readJobRecord(store, jobId);
   const manifest = await loadManifest(store, record.datasetId);
   const plan = shardPlanOf(record, new WindowLayout(manifest.series, record.spec.data.window, manifest.source.name));
@@ -340,5 +365,54 @@ describe('TrainingLoop over an in-process shard runner', () => {
     await expect(createTestJob(new CountingStore(), tiny)).rejects.toThrow(
       'training.earlyStopping needs validation windows; data.validation 1e-9 leaves none in this data',
     );
+  });
+});
+
+describe('TrainingLoop with more than 8 shards a step', () => {
+  it("sums a new job (reduction version 2) in the workers' tree: the same bits whatever order results come in", async () => {
+    const clean = await runLoop({ deliver: inOrder, spec: wideSpec });
+    const messy = await runLoop({ deliver: reversedAndTwice, spec: wideSpec });
+    expect(clean.outcome.state).toBe('completed');
+    expect(clean.outcome.step).toBe(2);
+    expect((await readJobRecord(clean.store, clean.jobId)).reductionVersion).toBe(2);
+    // The step of 18 shards runs 4 reduce tasks; the step of one shard none.
+    expect(clean.shards.kinds.filter((kind) => kind === 'reduce')).toHaveLength(4);
+    expect(await finalWeights(messy)).toEqual(await finalWeights(clean));
+    // The reduce tasks read 18 + 3 sums, the coordinator the root alone; then the lone shard.
+    expect(clean.store.gradientReads).toBe(18 + 3 + 1 + 1);
+    expect(messy.store.gradientReads).toBe(18 + 3 + 1 + 1);
+    const pointer = await readJobPointer(clean.store, clean.jobId);
+    expect((await readCheckpoint(clean.store, pointer!.checkpoint!.prefix)).manifest.reductionVersion).toBe(2);
+    // The shards' and the nodes' sums are pruned like gradients.
+    expect([...clean.store.objects.keys()].filter((key) => key.includes('/grads/'))).toEqual([]);
+  });
+
+  it('keeps summing a job of an earlier release flat on the coordinator (reduction version 1)', async () => {
+    const run = await runLoop({ deliver: inOrder, spec: wideSpec, earlierRecord: true });
+    expect(run.outcome.state).toBe('completed');
+    expect(run.shards.kinds).not.toContain('reduce');
+    expect(run.store.gradientReads).toBe(18 + 1);
+    const tree = await runLoop({ deliver: inOrder, spec: wideSpec });
+    // A flat float64 sum and a tree of float32 nodes round differently.
+    expect(await finalWeights(run)).not.toEqual(await finalWeights(tree));
+  });
+
+  it('refuses to resume from a checkpoint of another reduction version, and a record of an unknown one', async () => {
+    const run = await runLoop({ deliver: inOrder, spec: wideSpec });
+    const record = await readJobRecord(run.store, run.jobId);
+    const pointer = await readJobPointer(run.store, run.jobId);
+    const { reductionVersion: _dropped, ...earlier } = record;
+    await expect(restoreRun(run.store, earlier, pointer)).rejects.toThrow('reduction version 2; the job sums its gradients with version 1');
+    await run.store.put(jobSpecKey(run.jobId), JSON.stringify({ ...record, reductionVersion: 3 }));
+    await expect(readJobRecord(run.store, run.jobId)).rejects.toThrow('reductionVersion');
+  });
+
+  it('fails the job when a reduce task fails for good', async () => {
+    const run = await runLoop({ deliver: inOrder, spec: wideSpec, fail: (task) => task.data.kind === 'reduce' && task.shard === 3 });
+    expect(run.outcome).toMatchObject({
+      state: 'failed',
+      step: 0,
+      message: `job ${run.jobId} step 0 reduce node 3 failed after 3 attempts: boom`,
+    });
   });
 });

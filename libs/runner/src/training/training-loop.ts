@@ -1,22 +1,25 @@
 // The step loop of one generation of a job: each step's shards go to a ShardRunner (the
-// queue), their gradients come from the store as each shard finishes, optimizerStep makes the
+// queue), their gradients (or, beyond 8 shards under reduction version 2, the root of the
+// workers' reduction tree) come from the store as they finish, optimizerStep makes the
 // next weights, and the RunRecorder writes what must survive. Validation, checkpoints and the
 // end of the run happen at the spec's boundaries. The loop knows nothing of Redis: `check`
 // (from the coordinator) throws when the lease is lost, Redis was reset or a stop or cancel
 // was asked for.
 import { predictionsPerWindow, scheduledLearningRate } from '@lstm-runner/lstm-core';
 import type { ShardPlan, StepPosition } from '@lstm-runner/data';
-import type { JobRecord, JobState, MetricRecord, WrittenWeights } from '@lstm-runner/job-store';
+import { reductionVersionOf, type JobRecord, type JobState, type MetricRecord, type WrittenWeights } from '@lstm-runner/job-store';
 import {
+  parseShardTaskId,
   shardTaskId,
-  viewFloat32Vector,
   type GradientJobData,
   type GradientJobResult,
+  type GradientSum,
+  type ReduceResult,
   type ShardKind,
   type TrainShardResult,
   type ValidationShardResult,
 } from '@lstm-runner/protocol';
-import { getVerified, type ObjectStore } from '@lstm-runner/storage';
+import type { ObjectStore } from '@lstm-runner/storage';
 import { RedisResetError } from '../errors/redis-reset-error';
 import { ShardFailedError } from '../errors/shard-failed-error';
 import { StopRequested } from '../errors/stop-requested';
@@ -27,6 +30,7 @@ import { optimizerStep } from './optimizer-step';
 import type { RunRecorder } from './run-recorder';
 import type { TrainingState } from './run-state';
 import type { ShardRunner, ShardTask } from './shard-runner';
+import { StepReduction } from './step-reduction';
 
 export interface StepProgress {
   readonly jobId: string;
@@ -62,6 +66,15 @@ export interface TrainingLoopOptions {
 
 type TrainTask = ShardTask<GradientJobData>;
 
+interface ResultOfKind {
+  train: TrainShardResult;
+  validate: ValidationShardResult;
+  reduce: ReduceResult;
+}
+
+/** The checksum of per-step gradients under reduction version 2 (see GradientChecksum). */
+const REDUCTION_CHECKSUM = 'crc32';
+
 export class TrainingLoop {
   constructor(
     private readonly options: TrainingLoopOptions,
@@ -86,9 +99,10 @@ export class TrainingLoop {
     } catch (error) {
       if (error instanceof StopRequested) return this.stopped(error);
       if (error instanceof ShardFailedError) {
+        const what = parseShardTaskId(error.taskId).kind === 'reduce' ? 'reduce node' : 'shard';
         return this.finish(
           'failed',
-          `job ${jobId} step ${this.state.step} shard ${error.shard} failed after ${error.attempts} attempts: ${error.reason}`,
+          `job ${jobId} step ${this.state.step} ${what} ${error.shard} failed after ${error.attempts} attempts: ${error.reason}`,
         );
       }
       if (error instanceof TrainingFailedError) {
@@ -136,8 +150,9 @@ export class TrainingLoop {
     this.weights = await recorder.writeWeights(this.state);
     // The training step ends here; validation and bookkeeping are not part of its speed.
     const stepMs = Date.now() - started;
-    // The coordinator's own part of it: the checks, the dispatch, the gradients not yet in,
-    // the sum, the optimizer and the weights write (what does not overlap the workers).
+    // The coordinator's own part of it: the checks, the dispatch, the gradients (or the
+    // reduction tree's root) not yet fetched when the workers' last sum was in, the sum, the
+    // optimizer and the weights write (what does not overlap the workers, reduce tasks included).
     const serialMs = performance.now() - checked - waitMs;
     const step = this.state.step;
     const epochEnd = step % plan.stepsPerEpoch === 0;
@@ -171,36 +186,47 @@ export class TrainingLoop {
     return this.options.plan.validationShards > 0 && (boundary || (every !== undefined && this.state.step % every === 0));
   }
 
-  /** The step's training shards, each gradient fetched from the store as soon as its shard is in. */
+  /**
+   * The step's training shards and, under reduction version 2 beyond 8 shards, the reduce
+   * tasks of its tree; the sums the optimizer adds are fetched as soon as each is in.
+   */
   private async trainShards(position: StepPosition): Promise<{ results: TrainShardResult[]; shards: ShardGradient[]; waitMs: number }> {
-    const { plan, check } = this.options;
+    const { plan, check, record, store } = this.options;
+    const version = reductionVersionOf(record);
     const tasks: TrainTask[] = [];
     for (let shard = 0; shard < plan.shardsInStep(position.stepInEpoch); shard++) tasks.push(this.task('train', shard, position));
-    const fetches: Promise<ShardGradient>[] = [];
-    const fetchGradient = (shard: number, result: TrainShardResult): Promise<ShardGradient> => {
-      let fetch = fetches[shard];
-      if (fetch === undefined) {
-        fetch = getVerified(this.options.store, result.gradientKey, result.gradientSha256).then((bytes) => ({
-          shard,
-          // A view: these bytes are read once, by the sum (no copy of every gradient).
-          gradient: viewFloat32Vector(bytes),
-          loss: result.loss,
-          count: result.count,
-        }));
-        // Awaited below; until then a failure must not count as unhandled.
-        fetch.catch(() => undefined);
-        fetches[shard] = fetch;
-      }
-      return fetch;
-    };
+    const reduction = new StepReduction({ store, version, shardCount: tasks.length, reduce: (node, inputs) => this.reduce(node, inputs) });
     const onResult = (shard: number, result: GradientJobResult): void => {
-      if (result.kind === 'train') void fetchGradient(shard, result);
+      if (result.kind === 'train') reduction.addShard(shard, result);
     };
     let enqueuedAt = performance.now();
     const results = await this.runShards(tasks, onResult, () => (enqueuedAt = performance.now()));
-    const waitMs = performance.now() - enqueuedAt;
     const trained = await Promise.all(results.map((result) => this.expectKind(result, 'train', check)));
-    return { results: trained, shards: await Promise.all(trained.map((result, shard) => fetchGradient(shard, result))), waitMs };
+    trained.forEach((result, shard) => reduction.addShard(shard, result));
+    await reduction.inputsIn();
+    const waitMs = performance.now() - enqueuedAt;
+    return { results: trained, shards: await reduction.gradients(), waitMs };
+  }
+
+  /** One node of the step's reduction tree, summed by a worker: its sum in the store. */
+  private async reduce(node: number, inputs: readonly GradientSum[]): Promise<GradientSum> {
+    const { record, generation, check } = this.options;
+    const step = this.state.step;
+    const task: TrainTask = {
+      shard: node,
+      taskId: shardTaskId({ jobId: record.id, generation, step, kind: 'reduce', shard: node }),
+      data: {
+        jobId: record.id,
+        generation,
+        step,
+        kind: 'reduce',
+        shard: node,
+        inputs: inputs.map(({ gradientKey, gradientChecksum, loss, count }) => ({ gradientKey, gradientChecksum, loss, count })),
+        checksum: REDUCTION_CHECKSUM,
+      },
+    };
+    const [result] = await this.runShards([task]);
+    return this.expectKind(result!, 'reduce', check);
   }
 
   /** Mean validation loss over an evenly spaced subset of at most maxValidationShards shards; updates the validation state. */
@@ -244,6 +270,8 @@ export class TrainingLoop {
         weightsKey: this.weights.key,
         weightsSha256: this.weights.sha256,
         datasetId: record.datasetId,
+        // Version 1's tasks stay as they were (sha256).
+        ...(reductionVersionOf(record) === 2 ? { checksum: REDUCTION_CHECKSUM } : {}),
       },
     };
   }
@@ -266,17 +294,17 @@ export class TrainingLoop {
    * job's current one in Redis: this generation is over, and `check` says why (another
    * coordinator owns the job, or Redis lost its state).
    */
-  private async expectKind<K extends 'train' | 'validate'>(
+  private async expectKind<K extends keyof ResultOfKind>(
     result: GradientJobResult,
     kind: K,
     check: () => Promise<void>,
-  ): Promise<K extends 'train' ? TrainShardResult : ValidationShardResult> {
+  ): Promise<ResultOfKind[K]> {
     if (result.kind === 'dropped') {
       await check();
       throw new RedisResetError(this.options.record.id);
     }
     if (result.kind !== kind)
       throw new TrainingFailedError(this.options.record.id, `step ${this.state.step}: a ${kind} shard returned a ${result.kind} result`);
-    return result as K extends 'train' ? TrainShardResult : ValidationShardResult;
+    return result as ResultOfKind[K];
   }
 }

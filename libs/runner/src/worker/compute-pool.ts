@@ -4,12 +4,12 @@
 // error, an exit) fails the shard it held, so BullMQ retries it, and is replaced; replies
 // carry their request's id, so a late reply from a replaced thread is dropped.
 import { Worker } from 'node:worker_threads';
-import type { TrainShardResult, ValidationShardResult } from '@lstm-runner/protocol';
+import type { ReduceResult, TrainShardResult, ValidationShardResult } from '@lstm-runner/protocol';
 import { ComputeThreadError } from '../errors/compute-thread-error';
 import type { BytesMoved } from '../http/metered-store';
 import type { ComputeThreadMessage, ComputeThreadOptions, SegmentLookups, ShardComputeRequest } from './compute-thread-messages';
 
-export type ShardComputeResult = TrainShardResult | ValidationShardResult;
+export type ShardComputeResult = TrainShardResult | ValidationShardResult | ReduceResult;
 
 interface PendingCall {
   readonly request: ShardComputeRequest;

@@ -1,6 +1,7 @@
 // The messages between a worker's main thread and its compute threads, in one place.
-import type { GradientJobData, NumericsProfile, TrainShardResult, ValidationShardResult } from '@lstm-runner/protocol';
+import type { GradientJobData, NumericsProfile } from '@lstm-runner/protocol';
 import type { BytesMoved } from '../http/metered-store';
+import type { ShardComputeResult } from './compute-pool';
 
 /** workerData of a compute thread. */
 export interface ComputeThreadOptions {
@@ -48,7 +49,7 @@ export type ComputeThreadMessage =
   | {
       readonly type: 'result';
       readonly requestId: number;
-      readonly result: TrainShardResult | ValidationShardResult;
+      readonly result: ShardComputeResult;
       readonly moved?: readonly BytesMoved[];
       readonly lookups?: SegmentLookups;
     }

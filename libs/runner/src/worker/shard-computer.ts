@@ -12,9 +12,10 @@ import {
 import { openDataset, type DatasetReader, type ShardPlan } from '@lstm-runner/data';
 import { readJobRecord, shardPlanOf, type JobRecord } from '@lstm-runner/job-store';
 import { decodeFloat32Vector, encodeFloat32Vector, gradientKey, type GradientJobData } from '@lstm-runner/protocol';
-import { getVerified, sha256Hex, type ObjectStore } from '@lstm-runner/storage';
+import { checksumOf, getVerified, type ObjectStore } from '@lstm-runner/storage';
 import type { ShardComputeResult } from './compute-pool';
 import type { SegmentLookups } from './compute-thread-messages';
+import { reduceGradients } from './gradient-reducer';
 
 interface JobContext {
   readonly record: JobRecord;
@@ -82,6 +83,7 @@ export class ShardComputer {
   }
 
   async compute(task: GradientJobData): Promise<ShardComputeResult> {
+    if (task.kind === 'reduce') return reduceGradients(this.store, task);
     const started = performance.now();
     const { record, reader, plan } = await this.job(task.jobId);
     const windows =
@@ -105,7 +107,8 @@ export class ShardComputer {
     const bytes = encodeFloat32Vector(grads);
     const key = gradientKey(task.jobId, task.generation, task.step, task.shard);
     await this.store.put(key, bytes);
-    return { kind: 'train', gradientKey: key, gradientSha256: sha256Hex(bytes), loss, count, computeMs: performance.now() - started };
+    const gradientChecksum = checksumOf(task.checksum ?? 'sha256', bytes);
+    return { kind: 'train', gradientKey: key, gradientChecksum, loss, count, computeMs: performance.now() - started };
   }
 }
 

@@ -1,21 +1,22 @@
 import { StoreError } from './store-error';
 
-/** An object whose bytes do not hash to the SHA-256 its manifest records. Never loaded. */
+/** An object whose bytes do not match the checksum its manifest or task records. Never loaded. */
 export class ChecksumMismatchError extends StoreError {
   override readonly name = 'ChecksumMismatchError';
-  readonly expectedSha256: string;
-  readonly actualSha256: string;
+  /** The digests, in the algorithm's own form (sha256 hex, or 'crc32:<hex>'). */
+  readonly expected: string;
+  readonly actual: string;
 
-  constructor(key: string, storeUrl: string, expectedSha256: string, actualSha256: string) {
+  constructor(key: string, storeUrl: string, expected: string, actual: string) {
     super({
       operation: 'get',
       key,
       storeUrl,
       code: 'ChecksumMismatch',
       transient: false,
-      detail: `checksum mismatch: expected sha256 ${expectedSha256}, got ${actualSha256}`,
+      detail: `checksum mismatch: expected ${expected}, got ${actual}`,
     });
-    this.expectedSha256 = expectedSha256;
-    this.actualSha256 = actualSha256;
+    this.expected = expected;
+    this.actual = actual;
   }
 }
