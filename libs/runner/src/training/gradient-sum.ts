@@ -56,24 +56,28 @@ const BLOCK = 2048;
 /**
  * out [P] = (sum over shards, in shard order, of gradients[s] [P]) * scale, where every
  * gradient has P values, summed in
- * float64 from 0, left to right. Up to eight shards (the usual step) take one pass; more
- * go through a float64 accumulator, eight at a time, one block of parameters after the
- * other (the order of additions of each parameter is the same as without blocks). A missing
- * member of a group is an array of zeros: adding +0 leaves every sum as it was (which is also
- * why a single gradient may skip them).
+ * float64 from 0, left to right. Fewer than eight shards (the usual step) take one pass,
+ * shard after shard for each parameter; eight take one pass in one expression; more go
+ * through a float64 accumulator, eight at a time, one block of parameters after the other
+ * (the order of additions of each parameter is the same as without blocks). A missing member
+ * of a group of the accumulator is an array of zeros: adding +0 leaves every sum as it was.
  */
 export function sumGradients(gradients: readonly Float32Array[], out: Float32Array, scale: number): void {
   const n = out.length;
-  const [only] = gradients;
-  if (gradients.length === 1 && only !== undefined) {
-    // The root of a reduction tree: (0 + g) + 0 ... is 0 + g, without reading seven arrays of zeros.
-    for (let p = 0; p < n; p++) out[p] = (0 + only[p]!) * scale;
+  const m = gradients.length;
+  if (m < GROUP) {
+    // No arrays of zeros to make and read (a fresh array of P zeros cost more than the sum).
+    for (let p = 0; p < n; p++) {
+      let sum = 0;
+      for (let k = 0; k < m; k++) sum += gradients[k]![p]!;
+      out[p] = sum * scale;
+    }
     return;
   }
   let zeros: Float32Array | undefined;
   const groupOf = (first: number): Group =>
     Array.from({ length: GROUP }, (_, k) => gradients[first + k] ?? (zeros ??= new Float32Array(n))) as Group;
-  if (gradients.length <= GROUP) {
+  if (m === GROUP) {
     const [g0, g1, g2, g3, g4, g5, g6, g7] = groupOf(0);
     for (let p = 0; p < n; p++) out[p] = (0 + g0[p]! + g1[p]! + g2[p]! + g3[p]! + g4[p]! + g5[p]! + g6[p]! + g7[p]!) * scale;
     return;

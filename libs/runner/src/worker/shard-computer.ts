@@ -11,7 +11,7 @@ import {
 } from '@lstm-runner/lstm-core';
 import { openDataset, type DatasetReader, type ShardPlan } from '@lstm-runner/data';
 import { readJobRecord, shardPlanOf, type JobRecord } from '@lstm-runner/job-store';
-import { decodeFloat32Vector, encodeFloat32Vector, gradientKey, type GradientJobData } from '@lstm-runner/protocol';
+import { encodeFloat32Vector, gradientKey, viewFloat32Vector, type GradientJobData } from '@lstm-runner/protocol';
 import { checksumOf, getVerified, type ObjectStore } from '@lstm-runner/storage';
 import type { ShardComputeResult } from './compute-pool';
 import type { SegmentLookups } from './compute-thread-messages';
@@ -68,7 +68,8 @@ export class ShardComputer {
   private loadWeights(key: string, sha256: string): Promise<Float32Array> {
     let weights = this.weights.get(sha256);
     if (weights === undefined) {
-      weights = getVerified(this.store, key, sha256).then(decodeFloat32Vector);
+      // A view of the bytes just read (this thread owns them, and only reads the weights): no copy.
+      weights = getVerified(this.store, key, sha256).then((bytes) => viewFloat32Vector(bytes));
       weights.catch(() => this.weights.delete(sha256));
       remember(this.weights, sha256, weights, WEIGHTS_CACHE_SIZE);
     }
