@@ -18,6 +18,8 @@
 //                             [--source CORPUS] [--results NAME]
 // --source trains the spec's model and settings on another local corpus (e.g. .lstm/data/sotu.txt);
 // --results names the results file (default learning, or learning-<steps> for other lengths).
+// A CSV spec (e.g. --spec examples/us-births.yaml) runs the time-series comparison of
+// bench/learning-timeseries.ts instead: ours against tfjs-layers' model.fit.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
