@@ -62,14 +62,13 @@ function scoreValidation(files: CsvLearningFiles, validation: Batch<Float32Array
 function laggedValueMae(files: CsvLearningFiles, lag: number): number {
   const { lookBack: T, horizon } = files.meta;
   const C = files.columns.length;
-  const original = (row: number, k: number): number =>
-    denormalizeRows([files.rows[row * C + files.targets[k]!]!], selectColumns(files.normalization, [files.targets[k]!]))[0]!;
+  const original = denormalizeRows(files.rows, files.normalization); // [rows, C]
   let absolute = 0;
   let count = 0;
   for (const start of files.validationStarts) {
     const target = start + T + horizon - 1;
-    for (let k = 0; k < files.targets.length; k++) {
-      absolute += Math.abs(original(target, k) - original(target - lag, k));
+    for (const column of files.targets) {
+      absolute += Math.abs(original[target * C + column]! - original[(target - lag) * C + column]!);
       count++;
     }
   }
@@ -178,6 +177,7 @@ export async function compareTimeSeries(run: LearningRun, files: CsvLearningFile
     });
   };
   for (const config of run.configs) {
+    if (config.output !== 'last') throw new Error(`--configs: a time-series model predicts from its last step, got ${config.output}`);
     const spec: ModelSpec = {
       input: { kind: 'features', size: files.features.length },
       layers: files.meta.model.layers,
