@@ -4,7 +4,8 @@
 // Keras's initialisation (glorot kernels, orthogonal recurrent kernels, unit forget bias:
 // our init 'keras'), on the same windows of the same steps in the same order, from the same
 // normalized rows, with the spec's Adam (epsilon passed explicitly) and batch. Clipping is off
-// on both sides: tfjs-layers has no clipnorm. Each step is one model.fit call on that step's
+// on both sides: tfjs-layers has no clipnorm (--spec-clipping clips ours at the spec's
+// clipNorm and skips tfjs-layers). Each step is one model.fit call on that step's
 // windows (batchSize = the step's window count, shuffle off), so both see the same batches.
 //
 // Figures: the validation MAE in original units (predictions and targets denormalized) over
@@ -157,6 +158,8 @@ function describeRow(label: string, runs: readonly TrainingRun<Validation>[], ch
 /** The comparison of the header comment; writes bench/results/<run.resultsName>.json. */
 export async function compareTimeSeries(run: LearningRun, files: CsvLearningFiles, backend: ComputeBackend<Float32Array>): Promise<void> {
   const season = Number(benchFlag('--season') ?? 7);
+  // --spec-clipping: ours clips at the spec's clipNorm, as its jobs do; tfjs-layers cannot, so it is skipped.
+  const clipNorm = process.argv.includes('--spec-clipping') ? files.meta.training.clipNorm : null;
   const { checkpoints, seeds } = run;
   const validationBatch = featureBatch(files, files.validationStarts);
   const baselines = { lastValue: round4(laggedValueMae(files, files.meta.horizon)), seasonalNaive: round4(laggedValueMae(files, season)) };
@@ -169,7 +172,7 @@ export async function compareTimeSeries(run: LearningRun, files: CsvLearningFile
     console.log(describeRow(label, runs, checkpoints));
     writeBenchResults(run.resultsName, {
       ...run.describe(),
-      clipNorm: 'off on both sides (tfjs-layers has no clipnorm)',
+      clipNorm: clipNorm ?? 'off on both sides (tfjs-layers has no clipnorm)',
       season,
       validationWindows: files.validationStarts.length,
       baselines,
@@ -189,11 +192,11 @@ export async function compareTimeSeries(run: LearningRun, files: CsvLearningFile
     const ours: TrainingRun<Validation>[] = [];
     for (let seed = 1; seed <= seeds; seed++) {
       const batchOf = (starts: Int32Array): Batch<Float32Array> => featureBatch(files, starts);
-      ours.push(trainOurs({ backend, spec, seed, files, checkpoints, clipNorm: null, batchOf, validate }));
+      ours.push(trainOurs({ backend, spec, seed, files, checkpoints, clipNorm, batchOf, validate }));
     }
     record(`ours, init ${config.init}`, ours);
   }
-  if (process.argv.includes('--no-peer')) return;
+  if (process.argv.includes('--no-peer') || clipNorm !== null) return;
   // tfjs-layers on the wasm backend (one thread in Node), registered by our tfjs backend.
   const wasm = await loadComputeBackend('wasm');
   try {
