@@ -15,29 +15,22 @@
 //
 //   npm run bench:learning -- [--steps 300] [--seeds 3] [--backend native] [--spec FILE]
 //                             [--configs last/keras,last/uniform,sequence/keras,sequence/uniform]
+//                             [--source CORPUS] [--results NAME]
+// --source trains the spec's model and settings on another local corpus (e.g. .lstm/data/sotu.txt);
+// --results names the results file (default learning, or learning-<steps> for other lengths).
+// A CSV spec (e.g. --spec examples/us-births.yaml) runs the time-series comparison of
+// bench/learning-timeseries.ts instead: ours against tfjs-layers' model.fit.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import * as z from 'zod';
 import { loadComputeBackend } from '@lstm-runner/backends';
-import {
-  batchForOutput,
-  createOptimizer,
-  evaluateLoss,
-  initializeParameters,
-  lossAndGradient,
-  ModelActivations,
-  parameterLayout,
-  type Batch,
-  type ComputeBackend,
-  type ModelInit,
-  type ModelOutput,
-  type ModelSpec,
-} from '@lstm-runner/lstm-core';
-import { optimizerStep, type ShardGradient } from '@lstm-runner/runner';
+import { batchForOutput, evaluateLoss, ModelActivations, type Batch, type ComputeBackend, type ModelSpec } from '@lstm-runner/lstm-core';
 import { benchFlag, writeBenchResults } from './bench-results';
-import { writeLearningData } from './learning-data';
+import { readLearningFiles, writeLearningData, type TextLearningFiles } from './learning-data';
+import { compareTimeSeries } from './learning-timeseries';
+import { mean, round4, trainOurs, type Config, type LearningRun, type TrainingRun } from './learning-train';
 import { peerSetup, type Peer } from './peers.bench';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -45,58 +38,8 @@ const PEER_DIR = join(import.meta.dirname, 'peers');
 const PYTHON = process.env['LSTM_PYTHON'] ?? '/usr/bin/python3';
 const EVALUATION_BATCH = 256;
 
-const metaSchema = z.object({
-  vocabularySize: z.number().int().positive(),
-  lookBack: z.number().int().positive(),
-  horizon: z.number().int().positive(),
-  model: z.object({ embedding: z.number().int().positive(), layers: z.array(z.number().int().positive()) }),
-  training: z.object({
-    batchSize: z.number().int().positive(),
-    optimizer: z.union([
-      z.object({ type: z.literal('adam'), learningRate: z.number(), beta1: z.number(), beta2: z.number(), epsilon: z.number() }),
-      z.object({ type: z.literal('sgd'), learningRate: z.number(), momentum: z.number() }),
-    ]),
-    clipNorm: z.number().nullable(),
-    seed: z.number(),
-  }),
-  tokens: z.object({ file: z.string(), dtype: z.enum(['uint8', 'uint16', 'int32']) }),
-});
-
-/** What bench/learning-data.ts wrote, as arrays. */
-interface LearningFiles {
-  readonly meta: z.infer<typeof metaSchema>;
-  readonly tokens: Int32Array;
-  readonly trainStarts: Int32Array;
-  /** [steps + 1] offsets into trainStarts */
-  readonly stepOffsets: Int32Array;
-  readonly validationStarts: Int32Array;
-}
-
-function readLearningFiles(dir: string): LearningFiles {
-  const meta = metaSchema.parse(JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')));
-  const bytes = (name: string): Uint8Array => new Uint8Array(readFileSync(join(dir, name)));
-  const int32 = (name: string): Int32Array => {
-    const b = bytes(name);
-    return new Int32Array(b.buffer, b.byteOffset, b.byteLength / 4);
-  };
-  const raw = bytes(meta.tokens.file);
-  const tokens =
-    meta.tokens.dtype === 'uint8'
-      ? Int32Array.from(raw)
-      : meta.tokens.dtype === 'uint16'
-        ? Int32Array.from(new Uint16Array(raw.buffer, raw.byteOffset, raw.byteLength / 2))
-        : new Int32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4);
-  return {
-    meta,
-    tokens,
-    trainStarts: int32('train-starts.bin'),
-    stepOffsets: int32('train-steps.bin'),
-    validationStarts: int32('validation-starts.bin'),
-  };
-}
-
 /** windows starting at `starts` -> tokens [B*T] and the class after each window [B]. */
-function windowBatch(files: LearningFiles, starts: ArrayLike<number>): Batch<Float32Array> {
+function windowBatch(files: TextLearningFiles, starts: ArrayLike<number>): Batch<Float32Array> {
   const T = files.meta.lookBack;
   const B = starts.length;
   const tokens = new Int32Array(B * T);
@@ -114,8 +57,8 @@ function windowBatch(files: LearningFiles, starts: ArrayLike<number>): Batch<Flo
  * add-one smoothed, scored on every predicted character of the validation windows: what a
  * table of letter pairs knows, in nats/char.
  */
-function bigramBaseline(files: LearningFiles): number {
-  const V = files.meta.vocabularySize;
+function bigramBaseline(files: TextLearningFiles): number {
+  const V = files.vocabularySize;
   const end = Math.min(...files.validationStarts);
   const counts = new Float64Array(V * V);
   for (let r = 1; r < end; r++) counts[files.tokens[r - 1]! * V + files.tokens[r]!]! += 1;
@@ -133,11 +76,6 @@ function bigramBaseline(files: LearningFiles): number {
   return loss / n;
 }
 
-interface Config {
-  readonly output: ModelOutput;
-  readonly init: ModelInit;
-}
-
 interface Validation {
   /** Mean over every predicted position (the loss the job itself reports). */
   readonly loss: number;
@@ -145,7 +83,7 @@ interface Validation {
   readonly lastPosition: number;
 }
 
-function validate(backend: ComputeBackend<Float32Array>, spec: ModelSpec, params: Float32Array, files: LearningFiles): Validation {
+function validate(backend: ComputeBackend<Float32Array>, spec: ModelSpec, params: Float32Array, files: TextLearningFiles): Validation {
   const activations = new ModelActivations((length) => backend.allocate(length));
   const lastSpec: ModelSpec = { ...spec, output: 'last' };
   let sum = 0;
@@ -164,47 +102,7 @@ function validate(backend: ComputeBackend<Float32Array>, spec: ModelSpec, params
   return { loss: sum / count, lastPosition: lastSum / lastCount };
 }
 
-interface RunResult {
-  readonly validation: Record<string, Validation>;
-  readonly msPerStep: number;
-}
-
-/** Our training of `spec` (init seed `seed`) over the files' steps, validating at `checkpoints`. */
-function trainOurs(
-  backend: ComputeBackend<Float32Array>,
-  spec: ModelSpec,
-  seed: number,
-  files: LearningFiles,
-  checkpoints: number[],
-): RunResult {
-  const { meta } = files;
-  let params = initializeParameters(spec, seed);
-  const optimizer = createOptimizer(meta.training.optimizer, params.length);
-  const activations = new ModelActivations((length) => backend.allocate(length));
-  const shardSize = 32;
-  const P = parameterLayout(spec).size;
-  const validation: Record<string, Validation> = {};
-  let trainMs = 0;
-  const last = checkpoints.at(-1)!;
-  for (let step = 0; step <= last; step++) {
-    if (checkpoints.includes(step)) validation[step] = validate(backend, spec, params, files);
-    if (step === last) break;
-    const started = performance.now();
-    const starts = files.trainStarts.subarray(files.stepOffsets[step]!, files.stepOffsets[step + 1]!);
-    const shards: ShardGradient[] = [];
-    for (let from = 0; from < starts.length; from += shardSize) {
-      const gradient = new Float32Array(P);
-      const batch = batchForOutput(spec, windowBatch(files, starts.subarray(from, from + shardSize)));
-      const { loss, count } = lossAndGradient(backend, spec, params, batch, gradient, activations);
-      shards.push({ shard: shards.length, gradient, loss, count });
-    }
-    const outcome = optimizerStep(params, optimizer, shards, meta.training.clipNorm ?? undefined);
-    if (outcome.kind === 'rejected') throw new Error(`step ${step}: ${outcome.reason}`);
-    params = outcome.params;
-    trainMs += performance.now() - started;
-  }
-  return { validation, msPerStep: trainMs / last };
-}
+type RunResult = TrainingRun<Validation>;
 
 const peerRunSchema = z.object({
   validationLoss: z.record(z.string(), z.number()),
@@ -214,7 +112,7 @@ const peerRunSchema = z.object({
 type PeerRun = z.infer<typeof peerRunSchema>;
 
 /** torch_learning.py on the same files, in a child process; resolves with its JSON line. */
-function startPeer(peer: Peer, dir: string, config: Config, seed: number, checkpoints: number[]): Promise<PeerRun> {
+function startPeer(peer: Peer, dir: string, config: Config, seed: number, checkpoints: readonly number[]): Promise<PeerRun> {
   const args = [join(PEER_DIR, 'torch_learning.py'), '--data', dir, '--steps', checkpoints.join(','), '--seed', String(seed)];
   args.push('--init', config.init === 'uniform' ? 'pytorch' : 'keras', '--output', config.output, '--threads', '1');
   const child = spawn(PYTHON, args, { cwd: PEER_DIR, env: peer.env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -231,9 +129,6 @@ function startPeer(peer: Peer, dir: string, config: Config, seed: number, checkp
   });
 }
 
-const mean = (values: readonly number[]): number => values.reduce((sum, value) => sum + value, 0) / values.length;
-const round4 = (value: number): number => Math.round(value * 1e4) / 1e4;
-
 function parseConfigs(text: string): Config[] {
   return text.split(',').map((item) => {
     const [output, init] = item.split('/');
@@ -249,7 +144,7 @@ interface ConfigSummary {
   readonly pytorch: { readonly runs: PeerRun[]; readonly mean: Record<string, Validation>; readonly msPerStep: number } | null;
 }
 
-function meanValidation(runs: readonly Record<string, Validation>[], checkpoints: number[]): Record<string, Validation> {
+function meanValidation(runs: readonly Record<string, Validation>[], checkpoints: readonly number[]): Record<string, Validation> {
   return Object.fromEntries(
     checkpoints.map((step) => [
       step,
@@ -267,7 +162,7 @@ function peerValidation(run: PeerRun): Record<string, Validation> {
   );
 }
 
-function describeRow(label: string, validation: Record<string, Validation>, checkpoints: number[], msPerStep: number): string {
+function describeRow(label: string, validation: Record<string, Validation>, checkpoints: readonly number[], msPerStep: number): string {
   const cells = checkpoints.map((step) => {
     const v = validation[step]!;
     return v.loss === v.lastPosition ? v.loss.toFixed(3) : `${v.loss.toFixed(3)} (last ${v.lastPosition.toFixed(3)})`;
@@ -280,84 +175,107 @@ async function main(): Promise<void> {
   const seeds = Number(benchFlag('--seeds') ?? 3);
   const backendName = benchFlag('--backend') ?? 'native';
   const specPath = benchFlag('--spec') ?? join(ROOT, 'examples/moby-dick.yaml');
-  const configs = parseConfigs(benchFlag('--configs') ?? 'last/keras,last/uniform,sequence/keras,sequence/uniform');
+  const source = benchFlag('--source');
   const checkpoints = [...new Set([0, ...Array.from({ length: Math.floor(steps / 100) }, (_, k) => (k + 1) * 100), steps])];
   spawnSync(process.execPath, [join(ROOT, 'scripts/example-data.mjs')], { cwd: ROOT, stdio: 'inherit' });
   const dir = mkdtempSync(join(os.tmpdir(), 'lstm-bench-learning-'));
   const loaded = await loadComputeBackend(backendName, { threads: 1 });
   const backend = loaded.backend;
   try {
-    const summary = await writeLearningData({ specPath, outDir: dir, steps });
+    const summary = await writeLearningData({ specPath, outDir: dir, steps, ...(source === undefined ? {} : { source }) });
     const files = readLearningFiles(dir);
-    const bigram = bigramBaseline(files);
-    const peer = process.argv.includes('--no-peer') ? { skipped: 'PyTorch skipped: --no-peer' } : peerSetup(undefined);
-    console.log(
-      `machine: ${os.cpus()[0]?.model ?? 'unknown cpu'}, ${os.cpus().length} cpus, load ${os
-        .loadavg()
-        .map((l) => l.toFixed(2))
-        .join(' ')}`,
-    );
-    console.log(
-      `ours: ${loaded.summary}, 1 thread; ${'skipped' in peer ? peer.skipped : `peer: PyTorch ${String(peer.description['torch'])}, 1 thread`}`,
-    );
-    console.log(
-      `data: ${specPath}: ${summary.rows} characters, V=${summary.vocabularySize}, ${summary.validationWindows} validation windows`,
-    );
-    console.log(`bigram baseline on the validation windows: ${bigram.toFixed(3)} nats/char`);
-    console.log(`validation loss (nats/char) at steps ${checkpoints.join(', ')}; means of ${seeds} init seeds`);
-    const results: ConfigSummary[] = [];
-    for (const config of configs) {
-      const spec: ModelSpec = {
-        input: { kind: 'tokens', vocabulary: files.meta.vocabularySize, embedding: files.meta.model.embedding },
-        layers: files.meta.model.layers,
-        head: { kind: 'classification', classes: files.meta.vocabularySize },
-        init: config.init,
-        output: config.output,
-      };
-      const ours: RunResult[] = [];
-      const peerRuns: PeerRun[] = [];
-      for (let seed = 1; seed <= seeds; seed++) {
-        const peerRun = 'skipped' in peer ? null : startPeer(peer, dir, config, seed, checkpoints);
-        peerRun?.catch(() => undefined);
-        ours.push(trainOurs(backend, spec, seed, files, checkpoints));
-        if (peerRun !== null) peerRuns.push(await peerRun);
-      }
-      const oursMean = meanValidation(
-        ours.map((run) => run.validation),
-        checkpoints,
-      );
-      const pytorch =
-        peerRuns.length === 0
-          ? null
-          : {
-              runs: peerRuns,
-              mean: meanValidation(peerRuns.map(peerValidation), checkpoints),
-              msPerStep: mean(peerRuns.map((run) => (1000 * run.trainSeconds) / steps)),
-            };
-      const result = { config, ours: { runs: ours, mean: oursMean, msPerStep: mean(ours.map((run) => run.msPerStep)) }, pytorch };
-      results.push(result);
-      console.log(`output ${config.output}, init ${config.init}:`);
-      console.log(describeRow('ours', oursMean, checkpoints, result.ours.msPerStep));
-      if (pytorch !== null) console.log(describeRow('PyTorch', pytorch.mean, checkpoints, pytorch.msPerStep));
-      // Written after every configuration: a long run that is stopped keeps what it measured.
-      // Runs of other lengths than the default 300 steps go beside it (learning-<steps>.json).
-      writeBenchResults(steps === 300 ? 'learning' : `learning-${steps}`, {
+    const csv = files.kind === 'csv';
+    // Runs of other lengths than the default 300 steps go beside it (learning-<steps>.json).
+    const defaultName = csv ? 'learning-timeseries' : 'learning';
+    const run: LearningRun = {
+      steps,
+      seeds,
+      checkpoints,
+      configs: parseConfigs(
+        benchFlag('--configs') ?? (csv ? 'last/keras,last/uniform' : 'last/keras,last/uniform,sequence/keras,sequence/uniform'),
+      ),
+      resultsName: benchFlag('--results') ?? (steps === 300 ? defaultName : `${defaultName}-${steps}`),
+      describe: () => ({
         date: new Date().toISOString(),
         spec: specPath,
+        ...(source === undefined ? {} : { source }),
         steps,
         checkpoints,
         seeds,
         backend: loaded.summary,
-        peer: 'skipped' in peer ? peer.skipped : peer.description,
         load: os.loadavg(),
         data: summary,
-        bigramBaseline: round4(bigram),
-        results,
-      });
-    }
+      }),
+    };
+    console.log(
+      `machine: ${os.cpus()[0]?.model ?? 'unknown cpu'}, ${os.cpus().length} cpus, load ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}; ours: ${loaded.summary}, 1 thread`,
+    );
+    console.log(
+      `data: ${specPath}${source === undefined ? '' : ` on ${source}`}: ${summary.rows} rows, ${summary.validationWindows} validation windows`,
+    );
+    if (files.kind === 'csv') await compareTimeSeries(run, files, backend);
+    else await compareText(run, files, dir, backend);
   } finally {
     backend.dispose();
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Ours against PyTorch on a text spec (the header comment). */
+async function compareText(run: LearningRun, files: TextLearningFiles, dir: string, backend: ComputeBackend<Float32Array>): Promise<void> {
+  const { steps, seeds, checkpoints } = run;
+  const bigram = bigramBaseline(files);
+  const peer = process.argv.includes('--no-peer') ? { skipped: 'PyTorch skipped: --no-peer' } : peerSetup(undefined);
+  console.log('skipped' in peer ? peer.skipped : `peer: PyTorch ${String(peer.description['torch'])}, 1 thread`);
+  console.log(`V=${files.vocabularySize}; bigram baseline on the validation windows: ${bigram.toFixed(3)} nats/char`);
+  console.log(`validation loss (nats/char) at steps ${checkpoints.join(', ')}; means of ${seeds} init seeds`);
+  const results: ConfigSummary[] = [];
+  for (const config of run.configs) {
+    const spec: ModelSpec = {
+      input: { kind: 'tokens', vocabulary: files.vocabularySize, embedding: files.meta.model.embedding },
+      layers: files.meta.model.layers,
+      head: { kind: 'classification', classes: files.vocabularySize },
+      init: config.init,
+      output: config.output,
+    };
+    const ours: RunResult[] = [];
+    const peerRuns: PeerRun[] = [];
+    const batchOf = (starts: Int32Array): Batch<Float32Array> => batchForOutput(spec, windowBatch(files, starts));
+    const validateParams = (params: Float32Array): Validation => validate(backend, spec, params, files);
+    const clipNorm = files.meta.training.clipNorm;
+    for (let seed = 1; seed <= seeds; seed++) {
+      const peerRun = 'skipped' in peer ? null : startPeer(peer, dir, config, seed, checkpoints);
+      peerRun?.catch(() => undefined);
+      ours.push(trainOurs({ backend, spec, seed, files, checkpoints, clipNorm, batchOf, validate: validateParams }));
+      if (peerRun !== null) peerRuns.push(await peerRun);
+    }
+    const oursMean = meanValidation(
+      ours.map((r) => r.validation),
+      checkpoints,
+    );
+    const pytorch =
+      peerRuns.length === 0
+        ? null
+        : {
+            runs: peerRuns,
+            mean: meanValidation(peerRuns.map(peerValidation), checkpoints),
+            msPerStep: mean(peerRuns.map((r) => (1000 * r.trainSeconds) / steps)),
+          };
+    const result = { config, ours: { runs: ours, mean: oursMean, msPerStep: mean(ours.map((r) => r.msPerStep)) }, pytorch };
+    results.push(result);
+    console.log(`output ${config.output}, init ${config.init}:`);
+    console.log(describeRow('ours', oursMean, checkpoints, result.ours.msPerStep));
+    if (pytorch !== null) console.log(describeRow('PyTorch', pytorch.mean, checkpoints, pytorch.msPerStep));
+    // Written after every configuration: a long run that is stopped keeps what it measured.
+    writeBenchResults(run.resultsName, {
+      ...run.describe(),
+      peer: 'skipped' in peer ? peer.skipped : peer.description,
+      bigramBaseline: round4(bigram),
+      results,
+    });
   }
 }
 
