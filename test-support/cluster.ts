@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import type { JobStatus } from '@lstm-runner/job-store';
 import { openStore, type ObjectStore } from '@lstm-runner/storage';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -128,10 +129,24 @@ export class TestCluster {
     return { code, stdout: running.stdout(), stderr: running.stderr() };
   }
 
-  async status(jobId: string): Promise<{ state: string; step: number; generation: number; message: string | null }> {
-    const result = await this.run(['status', jobId, '--json']);
-    if (result.code !== 0) throw new Error(`lstm status failed: ${result.stderr}`);
-    return JSON.parse(result.stdout) as { state: string; step: number; generation: number; message: string | null };
+  /**
+   * What `lstm status JOB --json` prints, read from the store in this process: an `lstm`
+   * process costs seconds of CPU to start (cli-e2e runs the command itself).
+   */
+  async status(jobId: string): Promise<JobStatus> {
+    const { jobStatus } = await import('@lstm-runner/job-store');
+    return jobStatus(this.store, jobId);
+  }
+
+  /** Polls `probe` until it gives a value, and returns it. */
+  async until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const value = await probe();
+      if (value !== undefined) return value;
+      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
   }
 
   /** Polls the store until the job's status satisfies `done`. */

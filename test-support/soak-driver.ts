@@ -35,6 +35,11 @@ export interface SoakOptions {
    * and a job whose steps take a few ms would end during the first fault.
    */
   readonly shardDelayMs?: number;
+  /**
+   * The undisturbed run's shard delay (default shardDelayMs). A delay changes no number, so a
+   * test may run the reference at full speed; the report's two wall times then do not compare.
+   */
+  readonly referenceShardDelayMs?: number;
   /** Where the jobs live: a directory (default: a temporary one) or s3://bucket/prefix with s3Endpoint. */
   readonly storeUrl?: string;
   readonly s3Endpoint?: string;
@@ -52,6 +57,8 @@ export interface SoakResult {
   /** Every process's log lines, prefixed with their source. */
   readonly logFile: string;
 }
+
+const DEFAULT_SHARD_DELAY_MS = 100;
 
 function specText(csv: string, steps: number, checkpointEvery: number): string {
   return `name: soak
@@ -122,12 +129,13 @@ async function finalWeights(store: ObjectStore, jobId: string): Promise<Buffer |
 }
 
 /** The undisturbed run: the same spec, the same number of workers, no faults. Returns its wall time. */
-async function referenceRun(cluster: SoakCluster, spec: string, workers: number, jobId: string): Promise<number> {
+async function referenceRun(cluster: SoakCluster, spec: string, options: SoakOptions, jobId: string): Promise<number> {
   const prepared = await cluster.run(['prepare', spec]);
   if ((await prepared.exited) !== 0) throw new Error(`lstm prepare failed: ${prepared.stderr()}`);
   const started = Date.now();
-  const run = await cluster.run(['train', spec, '--local-workers', String(workers), '--job-id', jobId], {
+  const run = await cluster.run(['train', spec, '--local-workers', String(options.workers), '--job-id', jobId], {
     LSTM_INJECT_STORE_FAULTS_FILE: '',
+    LSTM_INJECT_SHARD_DELAY_MS: String(options.referenceShardDelayMs ?? options.shardDelayMs ?? DEFAULT_SHARD_DELAY_MS),
   });
   if ((await run.exited) !== 0) throw new Error(`the undisturbed run failed: ${run.stderr()}`);
   return Date.now() - started;
@@ -174,13 +182,13 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     ...(options.s3Endpoint === undefined ? {} : { S3_ENDPOINT: options.s3Endpoint }),
     LSTM_QUEUE_PREFIX: `soak${run.id}`,
     LSTM_CACHE_DIR: join(dir, 'cache'),
-    LSTM_INJECT_SHARD_DELAY_MS: String(options.shardDelayMs ?? 100),
+    LSTM_INJECT_SHARD_DELAY_MS: String(options.shardDelayMs ?? DEFAULT_SHARD_DELAY_MS),
   };
   const cluster = await SoakCluster.start(dir, env, options.timings ?? DEFAULT_SOAK_TIMINGS, (source, line) => run.onLine(source, line));
   const store = openStore(storeUrl, { env: { ...env, LSTM_INJECT_STORE_FAULTS_FILE: '' } });
   try {
     run.log(`undisturbed run of ${options.steps} steps with ${options.workers} workers (store ${storeUrl})`);
-    const referenceWallMs = await referenceRun(cluster, spec, options.workers, run.referenceId);
+    const referenceWallMs = await referenceRun(cluster, spec, options, run.referenceId);
     run.log(`undisturbed run: ${(referenceWallMs / 1000).toFixed(1)} s; now the soak, seed ${options.seed}, ${options.faults} faults`);
     for (let i = 0; i < options.workers; i++) cluster.startWorker();
     cluster.startCoordinator();

@@ -16,9 +16,9 @@ export interface ReferenceCluster {
   readonly reference: Buffer;
 }
 
-export async function clusterWithReference(name: string, maxSteps?: number): Promise<ReferenceCluster> {
+export async function clusterWithReference(name: string): Promise<ReferenceCluster> {
   const cluster = new TestCluster(injectedServers(), name);
-  const spec = cluster.writeSpec('tiny.yaml', tinySpec(cluster.sensorSubset(1500), maxSteps === undefined ? {} : { maxSteps }));
+  const spec = cluster.writeSpec('tiny.yaml', tinySpec(cluster.sensorSubset(1500)));
   const run = await cluster.run(['train', spec, '--local-workers', '1', '--job-id', 'reference']);
   expect(run.code, run.stderr).toBe(0);
   return { cluster, spec, reference: await cluster.finalWeights('reference') };

@@ -30,15 +30,13 @@ describe('hardening: no job waits forever, nothing is left behind', () => {
     const spec = cluster.writeSpec('cpu.yaml', tinySpec(csv, { maxSteps: 3 }).replace('backend: wasm', 'backend: cpu'));
     const follow = cluster.lstm(['train', spec, '--job-id', 'unserved', '--follow']);
     await cluster.waitFor('unserved', (s) => s.state === 'running');
-    let status = await cluster.status('unserved');
-    for (let i = 0; i < 300 && (status as { waitingForWorkers?: unknown }).waitingForWorkers == null; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      status = await cluster.status('unserved');
-    }
-    const waiting = (status as { waitingForWorkers?: { profile: string; servedProfiles: string[] }; notice?: string }).waitingForWorkers;
-    expect(waiting?.profile).toMatch(/^cpu-t1-n[0-9a-f]{8}$/);
-    expect(waiting?.servedProfiles).toEqual([expect.stringMatching(/^wasm-t1-n[0-9a-f]{8}$/)]);
-    expect((status as { notice?: string }).notice).toMatch(/no live worker serves profile cpu-t1-n.* \(live workers serve wasm-t1-n/);
+    const status = await cluster.until('the job to wait for a worker', async () => {
+      const now = await cluster.status('unserved');
+      return now.waitingForWorkers === null ? undefined : now;
+    });
+    expect(status.waitingForWorkers?.profile).toMatch(/^cpu-t1-n[0-9a-f]{8}$/);
+    expect(status.waitingForWorkers?.servedProfiles).toEqual([expect.stringMatching(/^wasm-t1-n[0-9a-f]{8}$/)]);
+    expect(status.notice).toMatch(/no live worker serves profile cpu-t1-n.* \(live workers serve wasm-t1-n/);
     const text = await cluster.run(['status', 'unserved']);
     expect(text.stdout).toContain('no live worker serves profile cpu-t1');
     expect(coordinator.stderr()).toMatch(/job unserved: waiting since .*: no live worker serves profile cpu-t1/);

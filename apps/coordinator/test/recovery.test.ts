@@ -11,7 +11,7 @@ describe('recovery of the coordinator and of Redis', () => {
   let reference: Buffer;
 
   beforeAll(async () => {
-    ({ cluster, spec, reference } = await clusterWithReference('recovery', 10));
+    ({ cluster, spec, reference } = await clusterWithReference('recovery'));
   });
 
   afterAll(async () => {
@@ -30,7 +30,7 @@ describe('recovery of the coordinator and of Redis', () => {
     const resumed = await cluster.run(['resume', 'killed', '--local-workers', '2']);
     expect(resumed.code, resumed.stderr).toBe(0);
     const after = await cluster.status('killed');
-    expect(after).toMatchObject({ state: 'completed', step: 10 });
+    expect(after).toMatchObject({ state: 'completed', step: 8 });
     expect(after.generation).toBeGreaterThan(before.generation);
     await cluster.expectSameWeights('killed', 'reference', reference);
   });
@@ -85,7 +85,7 @@ describe('recovery of the coordinator and of Redis', () => {
     first.kill('SIGCONT');
     expect(await second.exited, second.stderr()).toBe(0);
     await first.exited;
-    expect(await cluster.status('fenced')).toMatchObject({ state: 'completed', step: 10 });
+    expect(await cluster.status('fenced')).toMatchObject({ state: 'completed', step: 8 });
     await cluster.expectSameWeights('fenced', 'reference', reference);
     expect(await cluster.firstDivergence('fenced', 'reference')).toBeNull();
   });

@@ -120,10 +120,17 @@ describe('schedule files and firings', () => {
     expect((await readSchedule(store, schedule().id))?.lastJobId).toBe(first.jobId);
     expect(await fireSchedule(store, schedule().id)).toEqual({ kind: 'skipped', reason: `its job ${first.jobId} is still queued` });
 
-    // The first job completes and publishes the model; new data arrives.
+    // The first job completes and publishes the model; new data arrives. Until its version is
+    // written, a firing would start from the production before it: it waits.
     const firstRecord = await readJobRecord(store, first.jobId);
     const checkpoint = `jobs/${first.jobId}/checkpoints/0000000002/`;
-    await writeJson(store, jobLatestKey(first.jobId), { ...(await readJobPointer(store, first.jobId)), state: 'completed' });
+    const queued = await readJobPointer(store, first.jobId);
+    await writeJson(store, jobLatestKey(first.jobId), { ...queued, state: 'completed', published: false });
+    expect(await fireSchedule(store, schedule().id)).toEqual({
+      kind: 'skipped',
+      reason: `its job ${first.jobId} is still publishing its model`,
+    });
+    await writeJson(store, jobLatestKey(first.jobId), { ...queued, state: 'completed' });
     await writeJson(store, modelLatestKey(spec.name), {
       name: spec.name,
       jobId: first.jobId,

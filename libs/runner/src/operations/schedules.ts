@@ -199,6 +199,10 @@ export async function fireSchedule(
     if (previous !== null && (previous.state === 'queued' || previous.state === 'running')) {
       return { kind: 'skipped', reason: `its job ${previous.id} is still ${previous.state}` };
     }
+    // Completed, its version not yet written: a firing now would start from the production before it.
+    if (previous?.state === 'completed' && previous.published === false) {
+      return { kind: 'skipped', reason: `its job ${previous.id} is still publishing its model` };
+    }
   }
   const model = await readProductionModel(store, schedule.name);
   const created = await createJob({
