@@ -20,6 +20,11 @@ export interface JobStatus {
   readonly generation: number;
   readonly checkpoint: string | null;
   readonly message: string | null;
+  /**
+   * A completed job whose model version (and production alias) is still being written: until
+   * it is false, `--model NAME` reads the model from before it.
+   */
+  readonly publishing: boolean;
   /** Set while no live worker serves the job's profile. */
   readonly waitingForWorkers: WorkerWait | null;
   /** A sentence for people when something holds the job up (no worker serves its profile), else null. */
@@ -50,6 +55,7 @@ export async function jobStatus(store: ObjectStore, jobId: string): Promise<JobS
     generation: pointer.generation,
     checkpoint: pointer.checkpoint?.prefix ?? null,
     message: pointer.message ?? null,
+    publishing: pointer.state === 'completed' && pointer.published === false,
     waitingForWorkers: pointer.waiting ?? null,
     notice: pointer.waiting === undefined ? null : waitingNotice(pointer.waiting),
     updatedAt: metric?.time ?? pointer.updatedAt,

@@ -195,7 +195,9 @@ export async function followJob(store: ObjectStore, jobId: string): Promise<numb
       if (status.notice !== null && status.notice !== notice) progress.log(`job ${jobId}: ${status.notice}`);
       notice = status.notice;
       progress.updateFromStatus(status);
-      if (isFinalState(status.state)) {
+      // A completed job is over for its follower once its model version is written: a
+      // `--follow && predict --model NAME` must read the new model.
+      if (isFinalState(status.state) && !status.publishing) {
         progress.stop();
         info(`job ${jobId} ${status.state} at step ${status.step}${status.message === null ? '' : `: ${status.message}`}`);
         return exitCodeOf(status.state);
