@@ -131,11 +131,12 @@ export class TestCluster {
 
   /**
    * What `lstm status JOB --json` prints, read from the store in this process: an `lstm`
-   * process costs seconds of CPU to start (cli-e2e runs the command itself).
+   * process costs seconds of CPU to start (cli-e2e runs the command itself). Polled while
+   * the job's owner writes, so a torn read of s3rver's pointer is read again.
    */
   async status(jobId: string): Promise<JobStatus> {
-    const { jobStatus } = await import('@lstm-runner/job-store');
-    return jobStatus(this.store, jobId);
+    const { pollJobStatus } = await import('@lstm-runner/job-store');
+    return pollJobStatus(this.store, jobId);
   }
 
   /** Polls `probe` until it gives a value, and returns it. */

@@ -30,7 +30,7 @@ export {
   summarizeVersion,
 } from './model-registry';
 export type { ModelSummary, ProductionModel, PruneResult, VersionSummary } from './model-registry';
-export { jobStatus, listJobIds, waitingNotice } from './job-status';
+export { jobStatus, listJobIds, pollJobStatus, waitingNotice } from './job-status';
 export type { JobStatus } from './job-status';
 export { shardPlanOf } from './job-shard-plan';
 export { StaleOwnerError } from './errors/stale-owner-error';

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { jobLatestKey } from '@lstm-runner/protocol';
 import { MemoryStore } from '../../../test-support/dataset-fixtures';
 import type { JobPointer } from './job-pointer';
-import { jobStatus } from './job-status';
+import { StoredObjectError } from './errors/stored-object-error';
+import { jobStatus, pollJobStatus } from './job-status';
 import { writeStoredJson } from './stored-json';
 
 const pointer: JobPointer = {
@@ -30,5 +31,20 @@ describe('jobStatus', () => {
     // Pointers of earlier releases have no such field: their models were written.
     expect(await statusOf(pointer)).toBe(false);
     expect(await statusOf({ ...pointer, state: 'running', published: false })).toBe(false);
+  });
+
+  it('polls through a torn read of the pointer, and reports one that stays torn', async () => {
+    const store = new MemoryStore();
+    await writeStoredJson(store, jobLatestKey(pointer.id), pointer);
+    const whole = await store.get(jobLatestKey(pointer.id));
+    let tornReads = 1;
+    const tearing = Object.assign(Object.create(store) as MemoryStore, {
+      get: async (key: string) => (key === jobLatestKey(pointer.id) && tornReads-- > 0 ? whole.subarray(0, 50) : store.get(key)),
+    });
+    await expect(jobStatus(tearing, pointer.id)).rejects.toThrow(StoredObjectError);
+    tornReads = 1;
+    await expect(pollJobStatus(tearing, pointer.id, 3, 1)).resolves.toMatchObject({ state: 'completed' });
+    tornReads = 3;
+    await expect(pollJobStatus(tearing, pointer.id, 3, 1)).rejects.toThrow(/not valid JSON/);
   });
 });

@@ -2,6 +2,7 @@
 // The shape of JobStatus is the documented `--json` output.
 import { jobLatestKey } from '@lstm-runner/protocol';
 import type { ObjectStore } from '@lstm-runner/storage';
+import { StoredObjectError } from './errors/stored-object-error';
 import { readJobPointer, type JobState, type WorkerWait } from './job-pointer';
 import { readLastMetric } from './metrics';
 
@@ -60,6 +61,23 @@ export async function jobStatus(store: ObjectStore, jobId: string): Promise<JobS
     notice: pointer.waiting === undefined ? null : waitingNotice(pointer.waiting),
     updatedAt: metric?.time ?? pointer.updatedAt,
   };
+}
+
+/**
+ * jobStatus for a reader that polls while the job's owner rewrites its pointer. On a store
+ * without atomic replacement (s3rver; S3 and the directory store replace atomically) a read
+ * during a write can come back torn: a StoredObjectError counts only once it repeats
+ * `attempts` times, `delayMs` apart.
+ */
+export async function pollJobStatus(store: ObjectStore, jobId: string, attempts = 3, delayMs = 200): Promise<JobStatus> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await jobStatus(store, jobId);
+    } catch (error) {
+      if (!(error instanceof StoredObjectError) || attempt >= attempts) throw error;
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
+  }
 }
 
 /** Every job in the store, oldest first (job ids sort by creation time). */

@@ -1,7 +1,7 @@
 // Running a job from the command line: embedded (a coordinator in this process and N local
 // worker processes) or through a running `lstm coordinator` service, with progress shown.
 import { join } from 'node:path';
-import { isFinalState, jobStatus } from '@lstm-runner/job-store';
+import { isFinalState, jobStatus, pollJobStatus } from '@lstm-runner/job-store';
 import { corpusWordFraction, generateText, loadTrainedModel, sampleSeedText, textBaselines } from '@lstm-runner/models';
 import { localNumericsProfile } from '@lstm-runner/backends';
 import { formatNumericsProfile, type NumericsProfile, type ProfileSpec } from '@lstm-runner/protocol';
@@ -190,7 +190,7 @@ export async function followJob(store: ObjectStore, jobId: string): Promise<numb
   let notice: string | null = null;
   try {
     for (;;) {
-      const status = await jobStatus(store, jobId);
+      const status = await pollJobStatus(store, jobId);
       // Said once when it appears (no worker serves the job's profile), and again if it changes.
       if (status.notice !== null && status.notice !== notice) progress.log(`job ${jobId}: ${status.notice}`);
       notice = status.notice;
